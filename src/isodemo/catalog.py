@@ -1,0 +1,50 @@
+"""Every command isodemo has, in learning order: pure data, cheap to import (used by `--help`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SECTIONS = {
+    "namespaces": "Namespace demos",
+    "tools": "Tools",
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    summary: str
+    section: str
+    needs_root: bool
+    needs: str = ""  # what else it needs, for `isodemo list`
+    kubernetes: str = ""  # the Kubernetes feature it explains
+
+    @property
+    def is_demo(self) -> bool:
+        return self.section != "tools"
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("pid", "PID 1 inside, another pid outside; /proc, orphans, signals, killing PID 1",
+          "namespaces", True, kubernetes="container PID 1, shareProcessNamespace"),
+    Entry("uts", "the container's own hostname; the host's stays the same",
+          "namespaces", True, kubernetes="a Pod's hostname"),
+    Entry("ipc", "System V message queues live in an IPC namespace",
+          "namespaces", True, kubernetes="containers of a Pod share IPC"),
+    Entry("mnt", "private mounts, a tmpfs only the inside sees, pivot_root into busybox",
+          "namespaces", True, needs="busybox-static", kubernetes="container images, volumes"),
+    Entry("list", "the demos in learning order and what each needs", "tools", False),
+    Entry("doctor", "what this machine supports, and the fix for each missing piece", "tools", False),
+    Entry("inspect", "a process's namespaces and cgroups compared with PID 1's", "tools", False),
+    Entry("cleanup", "remove every leftover isodemo object (after a run was SIGKILLed)", "tools", True),
+)
+
+BY_NAME = {entry.name: entry for entry in ENTRIES}
+
+
+def names() -> list[str]:
+    return [entry.name for entry in ENTRIES]
+
+
+def demos() -> list[Entry]:
+    return [entry for entry in ENTRIES if entry.is_demo]

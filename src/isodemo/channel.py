@@ -1,0 +1,47 @@
+"""Length-prefixed pickles over a socket: how the parent and the Isolated child talk.
+
+Both ends are the same program (the child is a fork of the parent), so pickling functions by reference
+and exceptions by value is safe here; nothing else ever connects to this socketpair.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import struct
+from typing import Any
+
+_HEADER = struct.Struct("!I")
+
+
+class ChannelClosed(EOFError):
+    """The other end closed the socket: usually it exited."""
+
+
+def send(sock: socket.socket, message: Any) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_HEADER.pack(len(payload)) + payload)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            raise ChannelClosed
+        chunks += chunk
+    return bytes(chunks)
+
+
+def recv(sock: socket.socket) -> Any:
+    (size,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
+    return pickle.loads(_recv_exact(sock, size))
+
+
+def portable_exception(error: BaseException) -> BaseException:
+    """The exception itself when it survives pickling, otherwise a RuntimeError that says what it was."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return RuntimeError(f"{type(error).__name__}: {error}")
+    return error

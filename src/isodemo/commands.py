@@ -1,0 +1,92 @@
+"""The click commands. Light on purpose: the demos and tools behind them are imported when one runs."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from isodemo import catalog
+from isodemo.usage import GLOBAL_OPTIONS
+
+OPTIONS_KEY = "isodemo.global"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Global options are accepted before and after the command; whichever is given wins."""
+    if value not in (None, False):
+        ctx.find_root().meta.setdefault(OPTIONS_KEY, {})[param.name] = value
+    return value
+
+
+def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    helps = {flags.split()[0]: text for flags, text in GLOBAL_OPTIONS}
+    for flag in ("--plain", "--color", "--json", "--step", "--hold"):
+        func = click.option(flag, is_flag=True, expose_value=False, callback=_remember,
+                            help=helps[flag])(func)
+    return click.option("--lang", type=click.Choice(["en", "ko"]), expose_value=False, callback=_remember,
+                        help=helps["--lang"])(func)
+
+
+def _options(ctx: click.Context) -> Any:
+    from isodemo.runner import GlobalOptions
+
+    return GlobalOptions(**ctx.find_root().meta.get(OPTIONS_KEY, {}))
+
+
+def _execute(ctx: click.Context, name: str, body: Any, *, needs_root: bool, **options: Any) -> None:
+    from isodemo.runner import execute
+
+    ctx.exit(execute(name, _options(ctx), body, needs_root=needs_root, options=options))
+
+
+def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
+    entry = catalog.BY_NAME[name]
+
+    def callback(**options: Any) -> None:
+        module = importlib.import_module(f"isodemo.demos.{name}")
+        _execute(click.get_current_context(), name, module.run, needs_root=entry.needs_root, **options)
+
+    command: Callable[..., Any] = global_options(callback)
+    for param in params:
+        command = param(command)
+    return click.command(name, help=f"{entry.summary}.\n\nKubernetes: {entry.kubernetes}.",
+                         short_help=entry.summary)(command)
+
+
+def tool_command(name: str, module_name: str, *params: Callable[[Any], Any],
+                 help_text: str | None = None) -> click.Command:
+    entry = catalog.BY_NAME[name]
+
+    def callback(**options: Any) -> None:
+        module = importlib.import_module(f"isodemo.tools.{module_name}")
+        needs_root = entry.needs_root and not options.get("dry_run")
+        _execute(click.get_current_context(), name, module.run, needs_root=needs_root, **options)
+
+    command: Callable[..., Any] = global_options(callback)
+    for param in params:
+        command = param(command)
+    return click.command(name, help=help_text or f"{entry.summary}.", short_help=entry.summary)(command)
+
+
+COMMANDS: dict[str, click.Command] = {
+    "pid": demo_command("pid"),
+    "uts": demo_command("uts", click.option("--hostname", default="isodemo-box", show_default=True,
+                                            help="The hostname to set inside.")),
+    "ipc": demo_command("ipc"),
+    "mnt": demo_command("mnt"),
+    "list": tool_command("list", "listing"),
+    "doctor": tool_command("doctor", "doctor"),
+    "inspect": tool_command(
+        "inspect", "inspect", click.argument("pid", type=click.IntRange(min=1)),
+        help_text="Compare a process's namespaces with PID 1's (like `lsns -p PID`) and show its cgroups "
+        "(/proc/PID/cgroup).\n\n\b\nExample:\n  sudo isodemo inspect $(pgrep -n sleep)",
+    ),
+    "cleanup": tool_command(
+        "cleanup", "cleanup", click.option("--dry-run", is_flag=True, help="Only list what would be removed."),
+        help_text="Remove every leftover isodemo object: processes, mounts, directories, IPC queues of runs "
+        "that were killed with SIGKILL. Runs still going (a --hold elsewhere) are left alone.",
+    ),
+}

@@ -1,0 +1,74 @@
+"""What every demo gets: the run, the host, an ExitStack that owns its resources, and its options."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from isodemo.host import Host
+from isodemo.isolated import Isolated
+from isodemo.narrate.base import Narrator
+from isodemo.runs import Run
+
+T = TypeVar("T")
+
+
+@dataclass
+class DemoContext:
+    run: Run
+    host: Host
+    stack: contextlib.ExitStack
+    hold: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def enter(self, resource: contextlib.AbstractContextManager[T]) -> T:
+        """Own a resource until the demo ends, however it ends."""
+        return self.stack.enter_context(resource)
+
+    def on_exit(self, undo: Callable[..., Any], *args: Any) -> None:
+        self.stack.callback(undo, *args)
+
+    def isolated(self, namespaces: Sequence[str]) -> Isolated:
+        return self.enter(Isolated(namespaces, comm=self.run.name))
+
+    def hold_here(self, narrator: Narrator, pids: dict[str, int], commands: Sequence[str] = (),
+                  cgroups: Sequence[str] = (), netns: Sequence[str] = ()) -> None:
+        """With --hold: keep everything alive and show how to look at it from another terminal."""
+        if not self.hold:
+            return
+        info = {"run": self.run.id, "pids": pids, "cgroups": list(cgroups), "netns": list(netns)}
+        narrator.hold(info, [*commands, *look_commands(pids)])
+
+
+def look_commands(pids: dict[str, int]) -> list[str]:
+    """The util-linux commands that show a held process's namespaces from the host."""
+    lines = []
+    for role, pid in pids.items():
+        lines += [
+            f"# {role}: host pid {pid}",
+            f"sudo lsns -p {pid}",
+            f"sudo ls -l /proc/{pid}/ns",
+            f"grep NSpid /proc/{pid}/status",
+            f"sudo nsenter -t {pid} -a sh",
+        ]
+    return lines
+
+
+def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple[int, int]:
+    """Record `<ns>ns_inode_host` and `<ns>ns_inode_inside`, observed from both sides, and check they differ."""
+    from isodemo import probes
+    from isodemo.kernel import namespaces
+
+    host_link = probes.namespace_link(ns)
+    inside_link = box.call(probes.namespace_link, ns)
+    narrator.compare(f"readlink /proc/self/ns/{ns}", host_link, inside_link)
+    host_inode = narrator.fact(f"{ns}ns_inode_host", probes.namespace_inode(ns))
+    inside_inode = narrator.fact(f"{ns}ns_inode_inside", box.call(probes.namespace_inode, ns))
+    seen_from_host = namespaces.ns_inode(box.pid, ns)
+    narrator.claim(f"the child's {ns} namespace is a new one (inode {inside_inode} != {host_inode})",
+                   inside_inode != host_inode)
+    narrator.claim(f"the host sees the same {ns} namespace through /proc/{box.pid}/ns/{ns}",
+                   seen_from_host == inside_inode)
+    return host_inode, inside_inode

@@ -1,0 +1,50 @@
+"""uts: a container's hostname is its own.
+
+What you will see: a child in a new UTS namespace starts with a copy of the host's hostname, sets its own
+with sethostname(2), and the host's hostname does not change.
+Kubernetes: a Pod's hostname is the Pod name, shared by its containers.
+"""
+
+from __future__ import annotations
+
+from isodemo import probes
+from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.narrate.base import Narrator
+
+DEFAULT_HOSTNAME = "isodemo-box"
+
+
+def run(narrator: Narrator, ctx: DemoContext) -> None:
+    name = str(ctx.options.get("hostname") or DEFAULT_HOSTNAME)
+    narrator.step(
+        "A new UTS namespace starts as a copy",
+        syscalls=["unshare(CLONE_NEWUTS)", "fork()"],
+        shell=["sudo unshare --uts sh"],
+    )
+    narrator.explain("UTS is the \"UNIX Time-sharing System\" of struct utsname: what uname(2) returns, "
+                     "among it the hostname and the NIS domain name. A new namespace copies the caller's.")
+    before = narrator.fact("hostname_host_before", probes.hostname())
+    box = ctx.isolated(["uts"])
+    copied = box.call(probes.hostname)
+    narrator.compare("hostname", before, copied)
+    narrator.claim("the new namespace starts with the host's hostname", copied == before)
+    show_namespace_identity(narrator, box, "uts")
+
+    narrator.step(
+        f"sethostname(\"{name}\") inside",
+        syscalls=[f'sethostname("{name}", {len(name)})'],
+        shell=[f"hostname {name}", "hostname"],
+    )
+    box.call(probes.sethostname, name)
+    inside = narrator.fact("hostname_inside", box.call(probes.hostname))
+    after = narrator.fact("hostname_host_after", probes.hostname())
+    narrator.compare("hostname", after, inside)
+    narrator.claim(f"inside, the hostname is now {name}", inside == name)
+    narrator.claim(f"the host's hostname is still {before}", after == before)
+
+    ctx.hold_here(narrator, {"uts": box.pid}, [f"sudo nsenter -t {box.pid} --uts hostname"])
+    narrator.kubernetes(
+        "Each Pod has its own UTS namespace, shared by all of its containers: `hostname` in any container "
+        "prints the Pod's name (or spec.hostname; a StatefulSet's Pods are web-0, web-1, ...). A Pod with "
+        "`hostNetwork: true` shares the node's network and UTS namespaces, so it sees the node's hostname."
+    )

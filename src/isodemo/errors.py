@@ -1,0 +1,91 @@
+"""Exit codes and the one exception family isodemo raises on purpose.
+
+Every layer raises an `IsodemoError` subclass carrying a hint for the learner; only `cli.py` turns it into
+an exit code (INTERFACE.md, "Exit codes"). docs/exit-codes.md lists the same table.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    OBSERVATION_FAILED = 1
+    USAGE = 2
+    MISSING_FEATURE = 3
+    INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in isodemo, not in the machine or the input
+    NEEDS_ROOT = 77
+    INTERRUPTED = 130
+
+
+class IsodemoError(Exception):
+    """An error a learner can act on: a message, and a hint saying what to do about it."""
+
+    exit_code: ExitCode = ExitCode.OBSERVATION_FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Errors cross the Isolated child's channel as pickles; keep every attribute, whatever __init__ takes.
+        return (_rebuild, (type(self), self.args, self.__dict__.copy()))
+
+
+def _rebuild(cls: type[IsodemoError], args: tuple[object, ...], state: dict[str, object]) -> IsodemoError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class UsageError(IsodemoError):
+    """A bad command line: unknown command, an option value that cannot be parsed."""
+
+    exit_code = ExitCode.USAGE
+
+
+class MissingFeature(IsodemoError):
+    """This machine lacks a kernel feature, a cgroup controller or a tool the demo needs."""
+
+    exit_code = ExitCode.MISSING_FEATURE
+
+
+class NotLinux(MissingFeature):
+    """Namespaces and cgroups are Linux kernel features."""
+
+
+class NeedsRoot(IsodemoError):
+    """The demo needs privileges that this process does not have."""
+
+    exit_code = ExitCode.NEEDS_ROOT
+
+
+class ObservationFailed(IsodemoError):
+    """The demo ran, but something it expected to observe did not hold."""
+
+    exit_code = ExitCode.OBSERVATION_FAILED
+
+
+class KernelError(IsodemoError):
+    """A syscall failed. Keeps the errno so callers can let through exactly the codes they expect."""
+
+    exit_code = ExitCode.MISSING_FEATURE
+
+    def __init__(self, call: str, errno_: int, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{call} failed: {message}", hint)
+        self.call = call
+        self.errno = errno_
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised by isodemo's SIGTERM handler, so teardown runs exactly as it does for Ctrl-C."""
+
+    def __init__(self, signame: str = "SIGINT") -> None:
+        super().__init__(signame)
+        self.signame = signame

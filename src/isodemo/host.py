@@ -1,0 +1,215 @@
+"""What this machine can do: Linux?, root?, kernel, cgroup mode, user-namespace policy, tools.
+
+Feeds `isodemo doctor` and every demo's preflight. Everything is read from the kernel at call time.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isodemo.errors import MissingFeature, NeedsRoot, NotLinux
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+VAGRANT_HINT = "run isodemo in the Linux VM this project provides: cd vagrant && vagrant up && vagrant ssh"
+APT_INSTALL = "sudo apt install"
+
+# Tools some demos use, and the Debian/Ubuntu package that has each.
+TOOL_PACKAGES = {
+    "busybox": "busybox-static",
+    "nft": "nftables",
+    "ip": "iproute2",
+    "lsns": "util-linux",
+    "nsenter": "util-linux",
+    "unshare": "util-linux",
+    "ping": "iputils-ping",
+}
+
+USERNS_SYSCTLS = (
+    "kernel.apparmor_restrict_unprivileged_userns",  # Ubuntu 23.10+: 1 restricts
+    "kernel.unprivileged_userns_clone",  # Debian's patch, before Debian 11 defaulted it to 1
+    "user.max_user_namespaces",  # 0 forbids user namespaces to everyone
+)
+
+
+def read_text(path: str | Path) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def sysctl(name: str) -> str | None:
+    return read_text("/proc/sys/" + name.replace(".", "/"))
+
+
+@dataclass(frozen=True)
+class Controller:
+    name: str
+    hierarchy: int  # 0 means "not on a v1 hierarchy" (on the unified v2 tree, if enabled)
+    enabled: bool
+
+
+def parse_proc_cgroups(text: str) -> list[Controller]:
+    """/proc/cgroups: `subsys_name hierarchy num_cgroups enabled` per controller, after a # header."""
+    controllers = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, hierarchy, _, enabled = line.split()[:4]
+        controllers.append(Controller(name, int(hierarchy), enabled == "1"))
+    return controllers
+
+
+def cgroup_fs_types(mountinfo_text: str) -> dict[str, str]:
+    """Mount point -> filesystem type, for mounts at and under /sys/fs/cgroup."""
+    from isodemo.kernel.procfs import parse_mountinfo
+
+    return {
+        m.mount_point: m.fstype
+        for m in parse_mountinfo(mountinfo_text)
+        if m.mount_point == CGROUP_ROOT or m.mount_point.startswith(CGROUP_ROOT + "/")
+    }
+
+
+def cgroup_mode_from(fs_types: dict[str, str]) -> str:
+    """`v2` (unified), `hybrid` (v1 controllers plus a cgroup2 mount), `v1`, or `none`."""
+    if fs_types.get(CGROUP_ROOT) == "cgroup2":
+        return "v2"
+    has_v1 = any(t == "cgroup" for t in fs_types.values())
+    has_v2 = any(t == "cgroup2" for t in fs_types.values())
+    if has_v1 and has_v2:
+        return "hybrid"
+    if has_v1:
+        return "v1"
+    return "none"
+
+
+@dataclass
+class Host:
+    linux: bool
+    root: bool
+    kernel: str
+    python: str
+    cgroup_mode: str = "none"
+    controllers: list[str] = field(default_factory=list)
+    userns_sysctls: dict[str, str | None] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        """The `host` object of the JSON output."""
+        return {"kernel": self.kernel, "cgroup": self.cgroup_mode, "root": self.root, "python": self.python,
+                "linux": self.linux}
+
+    @property
+    def userns_restricted(self) -> bool:
+        s = self.userns_sysctls
+        return (
+            s.get("kernel.apparmor_restrict_unprivileged_userns") == "1"
+            or s.get("kernel.unprivileged_userns_clone") == "0"
+            or s.get("user.max_user_namespaces") == "0"
+        )
+
+
+def probe() -> Host:
+    linux = sys.platform.startswith("linux")
+    host = Host(
+        linux=linux,
+        root=hasattr(os, "geteuid") and os.geteuid() == 0,
+        kernel=platform.release(),
+        python=platform.python_version(),
+    )
+    if not linux:
+        return host
+    fs_types = cgroup_fs_types(read_text("/proc/self/mountinfo") or "")
+    host.cgroup_mode = cgroup_mode_from(fs_types)
+    controllers = parse_proc_cgroups(read_text("/proc/cgroups") or "")
+    if host.cgroup_mode == "v2":
+        host.controllers = (read_text(f"{CGROUP_ROOT}/cgroup.controllers") or "").split()
+    else:
+        host.controllers = [c.name for c in controllers if c.enabled and c.hierarchy != 0]
+    host.userns_sysctls = {name: sysctl(name) for name in USERNS_SYSCTLS}
+    return host
+
+
+def kernel_version(release: str | None = None) -> tuple[int, int]:
+    """`6.8.0-45-generic` -> (6, 8)."""
+    parts = (release or platform.release()).split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+# -- preflight checks: each raises the error a learner can act on -----------------------------------------
+
+
+def command_line() -> str:
+    """How the learner invoked isodemo, for the `sudo ...` hint."""
+    return shlex.join(["isodemo", *sys.argv[1:]])
+
+
+def require_linux() -> None:
+    if not sys.platform.startswith("linux"):
+        raise NotLinux(
+            f"namespaces and cgroups are Linux kernel features; this is {platform.system() or sys.platform}",
+            VAGRANT_HINT,
+        )
+
+
+def require_root(what: str) -> None:
+    require_linux()
+    if os.geteuid() != 0:
+        raise NeedsRoot(
+            f"{what} needs root: creating these namespaces takes CAP_SYS_ADMIN",
+            f"run: sudo {command_line()}",
+        )
+
+
+def find_tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin:/bin")
+    if path is None:
+        package = TOOL_PACKAGES.get(name, name)
+        raise MissingFeature(f"`{name}` is not installed", f"{APT_INSTALL} {package}")
+    return path
+
+
+def is_static_elf(path: str) -> bool:
+    """True when the ELF file has no PT_INTERP program header, i.e. needs no dynamic loader."""
+    import struct
+
+    with open(path, "rb") as f:
+        header = f.read(64)
+        if header[:4] != b"\x7fELF":
+            return False
+        is64 = header[4] == 2
+        endian = "<" if header[5] == 1 else ">"
+        if is64:
+            phoff, = struct.unpack_from(endian + "Q", header, 32)
+            phentsize, phnum = struct.unpack_from(endian + "HH", header, 54)
+        else:
+            phoff, = struct.unpack_from(endian + "I", header, 28)
+            phentsize, phnum = struct.unpack_from(endian + "HH", header, 42)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    pt_interp = 3
+    for i in range(phnum):
+        (p_type,) = struct.unpack_from(endian + "I", table, i * phentsize)
+        if p_type == pt_interp:
+            return False
+    return True
+
+
+def require_static_busybox() -> str:
+    """A statically linked busybox: after pivot_root there is no /lib for a dynamic loader to find."""
+    path = find_tool("busybox")
+    if not is_static_elf(os.path.realpath(path)):
+        raise MissingFeature(
+            f"{path} is dynamically linked: after pivot_root it cannot find its libraries",
+            f"{APT_INSTALL} busybox-static",
+        )
+    return path

@@ -1,0 +1,243 @@
+"""Isolated: a child process in new namespaces that answers questions from the parent.
+
+    parent (isodemo, stays on the host)
+      └─ helper   unshare(CLONE_NEW...) then fork: like `unshare --fork`, it waits for PID 1 and mirrors its end
+           └─ child  PID 1 of the new pid namespace; serves probes over a socketpair until told to stop
+
+unshare(CLONE_NEWPID) does not move its caller, it decides where the caller's *later children* go, for good
+(man 7 pid_namespaces). That is why the isodemo process never calls it: the helper does, then forks the
+child that becomes PID 1. The helper also makes / private in a new mount namespace before anything is
+mounted, so no mount made inside can propagate to the host.
+
+Both the helper and the child ask for SIGKILL when their parent dies (PR_SET_PDEATHSIG), so even a
+SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+from isodemo import channel
+from isodemo.errors import IsodemoError, KernelError
+from isodemo.kernel import mount, namespaces, process
+
+T = TypeVar("T")
+
+
+class ChildGone(IsodemoError):
+    """The isolated child exited while the parent still had a question for it."""
+
+
+class Isolated:
+    """A context manager that owns one child process living in new namespaces.
+
+    `call(probe, *args)` runs a plain module-level function inside and returns its result (or raises its
+    exception); the same function called directly runs on the host, so a demo can compare both views.
+    """
+
+    def __init__(self, namespaces_: Sequence[str], *, comm: str = "isodemo") -> None:
+        unknown = [n for n in namespaces_ if n not in namespaces.NAMESPACE_TYPES]
+        if unknown:
+            raise ValueError(f"unknown namespace types: {unknown}")
+        self.namespaces = tuple(namespaces_)
+        self.comm = comm
+        self.pid = 0  # the child's pid as the host sees it
+        self.helper_pid = 0
+        self.exit_status: int | None = None
+        self._sock: socket.socket | None = None
+        self._pidfd: int | None = None
+
+    @property
+    def flags(self) -> int:
+        return namespaces.flags_for(self.namespaces)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Isolated:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # a buffer copied by fork would otherwise be written twice
+        parent_sock, child_sock = socket.socketpair()
+        parent_pid = os.getpid()
+        helper = os.fork()
+        if helper == 0:  # pragma: no cover - runs in the forked helper, reported through the socket
+            parent_sock.close()
+            _helper_main(child_sock, parent_pid, self.flags, "mnt" in self.namespaces, self.comm)
+        child_sock.close()
+        self.helper_pid = helper
+        self._sock = parent_sock
+        try:
+            kind, value = channel.recv(parent_sock)
+        except channel.ChannelClosed:
+            self._reap_helper()
+            raise ChildGone(
+                f"the namespace helper exited before it started the child (status {self.exit_status})"
+            ) from None
+        if kind == "error":
+            self._reap_helper()
+            raise value
+        self.pid = int(value)
+        with contextlib.suppress(OSError, AttributeError):  # os.pidfd_open: Linux 5.3, Python 3.9
+            self._pidfd = os.pidfd_open(self.pid)
+
+    def stop(self) -> None:
+        """Kill the child (and with it, its pid namespace), reap the helper, close the channel. Idempotent."""
+        if self.helper_pid and self.exit_status is None:
+            self._signal(signal.SIGKILL)
+            self._reap_helper()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        """Send `sig` to the child and wait until it is gone; returns its exit code (128+N when killed)."""
+        self._signal(sig)
+        return self._reap_helper()
+
+    def send_signal(self, sig: int) -> None:
+        """Send a signal without waiting: the child may handle it, ignore it, or die of it."""
+        self._signal(sig)
+
+    @property
+    def alive(self) -> bool:
+        return self.exit_status is None and self.helper_pid != 0
+
+    def _signal(self, sig: int) -> None:
+        if not self.pid:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            else:
+                os.kill(self.pid, sig)
+
+    def _reap_helper(self) -> int:
+        if self.exit_status is None:
+            _, status = os.waitpid(self.helper_pid, 0)
+            self.exit_status = os.waitstatus_to_exitcode(status)
+            if self.exit_status < 0:  # the helper itself was killed
+                self.exit_status = 128 - self.exit_status
+        return self.exit_status
+
+    # -- questions -------------------------------------------------------------------------------------
+
+    def call(self, probe: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `probe(*args, **kwargs)` inside the child and return what it returned."""
+        if self._sock is None or not self.alive:
+            raise ChildGone(f"the isolated child (pid {self.pid}) is not running")
+        try:
+            channel.send(self._sock, ("call", probe, args, kwargs))
+            kind, value = channel.recv(self._sock)
+        except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
+            status = self._reap_helper()
+            raise ChildGone(
+                f"the isolated child (pid {self.pid}) exited with status {status} "
+                f"while running {getattr(probe, '__name__', probe)}"
+            ) from None
+        if kind == "error":
+            raise value
+        return value  # type: ignore[no-any-return]
+
+
+def _child_signals() -> None:
+    # Ctrl-C reaches the whole foreground process group; only the parent decides what happens then.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _die_with_parent(expected_parent: int) -> None:
+    process.set_pdeathsig(signal.SIGKILL)
+    # If the parent died before prctl took effect, we were already reparented. PID 1 of a new pid
+    # namespace sees its parent as pid 0 (it lives outside), so it cannot check; it still ends when the
+    # parent's end of the socket closes.
+    parent = os.getppid()
+    if parent not in (expected_parent, 0):
+        os._exit(1)
+
+
+def _helper_main(sock: socket.socket, parent_pid: int, flags: int, private_mounts: bool, comm: str) -> None:
+    status = 1
+    try:
+        _child_signals()
+        _die_with_parent(parent_pid)
+        process.set_comm(comm)
+        try:
+            namespaces.unshare(flags)
+            if private_mounts:
+                mount.make_rprivate("/")
+        except OSError as error:
+            channel.send(sock, ("error", _unshare_error(error, flags)))
+            os._exit(1)
+        helper_pid = os.getpid()
+        child = os.fork()
+        if child == 0:
+            _child_main(sock, helper_pid, comm)
+        channel.send(sock, ("started", child))
+        sock.close()
+        _, wait_status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(wait_status)
+        status = 128 - code if code < 0 else code
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _child_main(sock: socket.socket, helper_pid: int, comm: str) -> None:
+    try:
+        _die_with_parent(helper_pid)
+        process.set_comm(comm)
+        serve(sock)
+    finally:
+        os._exit(0)
+
+
+def serve(sock: socket.socket) -> None:
+    """The child's loop: run each requested probe, send back its result or its exception."""
+    while True:
+        try:
+            request = channel.recv(sock)
+        except channel.ChannelClosed:
+            return
+        if request[0] != "call":
+            return
+        _, probe, args, kwargs = request
+        try:
+            reply: tuple[str, Any] = ("ok", probe(*args, **kwargs))
+        except BaseException as error:
+            reply = ("error", channel.portable_exception(error))
+        channel.send(sock, reply)
+
+
+def _unshare_error(error: OSError, flags: int) -> IsodemoError:
+    names = [t.flag_name for t in namespaces.NAMESPACE_TYPES.values() if flags & t.flag]
+    call = f"unshare({'|'.join(names)})"
+    errno_ = error.errno or 0
+    if errno_ == 1:  # EPERM
+        hint = "creating namespaces other than a user namespace needs CAP_SYS_ADMIN: run it with sudo"
+    elif errno_ == 22:  # EINVAL
+        hint = "this kernel does not support one of these namespace types (see `isodemo doctor`)"
+    elif errno_ == 28:  # ENOSPC
+        hint = "a namespace limit in /proc/sys/user/max_*_namespaces is reached"
+    else:
+        hint = None
+    return KernelError(call, errno_, os.strerror(errno_), hint)

@@ -1,0 +1,1 @@
+"""Thin typed wrappers over syscalls and kernel files. Nothing here prints or imports click or rich."""

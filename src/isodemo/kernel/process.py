@@ -1,0 +1,38 @@
+"""Per-process kernel controls: prctl(2) parent-death signal and thread name, sethostname(2)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+
+from isodemo.kernel.libc import check, libc
+
+# <linux/prctl.h>
+PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
+COMM_LEN = 15  # TASK_COMM_LEN - 1
+
+
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+    """Ask the kernel to send `sig` to this process when its parent thread dies (man 2 PR_SET_PDEATHSIG)."""
+    check(libc().prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+
+
+def set_comm(name: str) -> None:
+    """Set /proc/self/comm (what ps -o comm and top show); the kernel keeps 15 bytes."""
+    check(libc().prctl(PR_SET_NAME, name.encode()[:COMM_LEN], 0, 0, 0), "prctl(PR_SET_NAME)")
+
+
+def comm(pid: int | str) -> str:
+    with open(f"/proc/{pid}/comm") as f:
+        return f.read().rstrip("\n")
+
+
+def sethostname(name: str) -> None:
+    """man 2 sethostname: changes the hostname of the caller's UTS namespace."""
+    socket.sethostname(name)
+
+
+def gethostname() -> str:
+    return os.uname().nodename

@@ -1,0 +1,104 @@
+"""Finding the kernel objects isodemo creates, by their isodemo-<run id> names, and removing them.
+
+Used after every run (the JSON `leftovers` list must be empty) and by `isodemo cleanup` for runs that
+were SIGKILLed. Each finder knows one kind of object; later demos add finders here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from isodemo import runs
+from isodemo.kernel import mount, procfs, sysvipc
+from isodemo.kernel import process as kprocess
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str
+    name: str
+    run_id: str
+    remove: Callable[[], None]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+def _processes() -> Iterable[Leftover]:
+    me = os.getpid()
+    for pid in procfs.pids():
+        try:
+            comm = kprocess.comm(pid)
+        except OSError:
+            continue
+        run_id = runs.run_id_of(comm)
+        if run_id and pid != me:
+            yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid))
+
+
+def _killer(pid: int) -> Callable[[], None]:
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+    return kill
+
+
+def _mounts() -> Iterable[Leftover]:
+    for entry in procfs.mountinfo("self"):
+        for part in entry.mount_point.split("/"):
+            run_id = runs.run_id_of(part)
+            if run_id:
+                path = entry.mount_point
+                yield Leftover("mount", path, run_id, lambda p=path: mount.umount2(p, mount.MNT_DETACH))
+                break
+
+
+def _directories() -> Iterable[Leftover]:
+    from isodemo.rootfs import remove_tree
+
+    for path in Path(tempfile.gettempdir()).glob(f"{runs.PREFIX}-*"):
+        run_id = runs.run_id_of(path.name)
+        if run_id and path.is_dir():
+            yield Leftover("directory", str(path), run_id, lambda p=str(path): remove_tree(p))
+
+
+def _msg_queues() -> Iterable[Leftover]:
+    with contextlib.suppress(OSError):
+        for queue in sysvipc.msg_queues():
+            if queue.key & 0xFF000000 == runs.SYSV_KEY_TAG:
+                run_id = f"{queue.key & 0xFFFFFF:06x}"
+                yield Leftover("sysv message queue", f"{queue.key_hex} (msqid {queue.msqid})", run_id,
+                               lambda q=queue.msqid: sysvipc.msgctl_rmid(q))
+
+
+def _run_records() -> Iterable[Leftover]:
+    with contextlib.suppress(OSError):
+        for record in runs.RUN_DIR.iterdir():
+            yield Leftover("run record", str(record), record.name, record.unlink)
+
+
+# Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.
+FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
+    _processes, _mounts, _directories, _msg_queues, _run_records,
+)
+
+
+def find(run_ids: set[str] | None = None, *, include_records: bool = True) -> list[Leftover]:
+    found = []
+    for finder in FINDERS:
+        if finder is _run_records and not include_records:
+            continue
+        found += [item for item in finder() if run_ids is None or item.run_id in run_ids]
+    return found
+
+
+def of_run(run: runs.Run) -> list[str]:
+    """What this run created and did not remove (its own run record does not count: it is still open)."""
+    return [str(item) for item in find({run.id}, include_records=False)]

@@ -1,0 +1,170 @@
+"""The Narrator: the only way a demo talks to the learner.
+
+A demo calls `step`, `explain`, `compare`, `fact`, `claim`, `kubernetes`; the narrator records everything
+into a Report and hands each piece to its renderer as it happens. Renderers (plain, terminal, json)
+override the `show_*` hooks; they never decide what is true, only how it looks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from isodemo.errors import IsodemoError
+from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
+
+View = str | Sequence[str]
+MAX_VIEW_LINES = 14
+
+
+def view_lines(view: View, limit: int = MAX_VIEW_LINES) -> list[str]:
+    """A view as lines, cut to `limit` with a last line that says how many were left out."""
+    lines = view.splitlines() if isinstance(view, str) else [str(line) for line in view]
+    if not lines:
+        return ["(nothing)"]
+    if len(lines) > limit:
+        return [*lines[: limit - 1], f"... and {len(lines) - limit + 1} more"]
+    return lines
+
+
+class Narrator:
+    """Records the story; subclasses render it. The base class renders nothing (used by tests)."""
+
+    def __init__(
+        self,
+        *,
+        out: IO[str] | None = None,
+        err: IO[str] | None = None,
+        step_mode: bool = False,
+        stdin: IO[str] | None = None,
+    ) -> None:
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.step_mode = step_mode
+        self.report = Report()
+        self._current: Step | None = None
+
+    # -- the story -------------------------------------------------------------------------------------
+
+    def begin(self, demo: str, host: dict[str, Any]) -> None:
+        self.report.demo = demo
+        self.report.host = host
+        self.show_begin(demo, host)
+
+    def step(self, title: str, *, syscalls: Sequence[str] = (), shell: Sequence[str] = ()) -> None:
+        """Start a step: what happens, the syscall(s) made, the shell command that does the same."""
+        if self._current is not None:
+            self._pause()
+        self._current = Step(title, list(syscalls), list(shell))
+        self.report.steps.append(self._current)
+        self.show_step(len(self.report.steps), self._current)
+
+    def explain(self, text: str) -> None:
+        self.show_explain(text)
+
+    def compare(self, label: str, host: View, inside: View, *, host_title: str = "host",
+                inside_title: str = "inside") -> None:
+        """The same question answered from the host and from inside, side by side."""
+        self.show_compare(label, host_title, view_lines(host), inside_title, view_lines(inside))
+
+    def fact(self, key: str, value: Any, *, show: bool = True) -> Any:
+        """Record an observed value under its INTERFACE.md name; returns it for convenience.
+
+        `show=False` records it for --json only, when the narration already says it another way.
+        """
+        if self._current is not None:
+            self._current.facts[key] = value
+        self.report.facts[key] = value
+        if show:
+            self.show_fact(key, value)
+        return value
+
+    def claim(self, text: str, holds: bool) -> bool:
+        """A statement the demo makes and has just checked; a claim that does not hold fails the demo."""
+        claim = Claim(text, bool(holds))
+        if self._current is None:
+            self.step("checks")
+        self.report.steps[-1].claims.append(claim)
+        self.show_claim(claim)
+        return claim.holds
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.show_table(title, list(headers), [list(map(str, row)) for row in rows])
+
+    def status(self, label: str, ok: bool | None, detail: str, fix: str | None = None) -> None:
+        """One line of a checklist (doctor): ok True/False, or None for "informational"."""
+        self.show_status(label, ok, detail, fix)
+
+    def kubernetes(self, text: str) -> None:
+        """The closing note: which Kubernetes feature this piece of the kernel is under."""
+        self.show_kubernetes(text)
+
+    def note(self, text: str) -> None:
+        """A line outside any step (cleanup's actions, hints)."""
+        self.show_note(text)
+
+    # -- holding and pausing ---------------------------------------------------------------------------
+
+    def hold(self, info: dict[str, Any], commands: Sequence[str]) -> None:
+        """Print `holding: {json}`, show how to look from another terminal, wait for Enter or a signal."""
+        line = "holding: " + json.dumps(info, sort_keys=True)
+        self.out.write(line + "\n")
+        self.out.flush()
+        self.show_hold(list(commands))
+        try:
+            self._wait_for_enter()
+        except KeyboardInterrupt:  # isodemo's Interrupted (SIGTERM) is one too
+            pass  # Enter, Ctrl-C and SIGTERM all end the hold; teardown follows as usual
+        self.show_note("released: cleaning up")
+
+    def _pause(self) -> None:
+        if self.step_mode:
+            self.show_pause()
+            self._wait_for_enter()
+
+    def _wait_for_enter(self) -> None:
+        from isodemo import signals
+
+        try:
+            try:
+                line = self.stdin.readline()
+            except (OSError, ValueError):
+                line = ""
+            if line == "":  # no terminal to press Enter on: wait for a signal instead
+                signals.wait_for_signal()
+        finally:
+            signals.rearm()
+
+    # -- the end ---------------------------------------------------------------------------------------
+
+    def fail(self, error: BaseException, exit_code: int) -> None:
+        hint = error.hint if isinstance(error, IsodemoError) else None
+        message = str(error) or type(error).__name__
+        self.report.error = ErrorInfo(type(error).__name__, message, hint, exit_code)
+        self.show_error(self.report.error)
+
+    def finish(self, leftovers: Sequence[str] = ()) -> Report:
+        self.report.leftovers = list(leftovers)
+        self.show_finish(self.report)
+        return self.report
+
+    # -- renderer hooks (the base renders nothing) -----------------------------------------------------
+
+    def show_begin(self, demo: str, host: dict[str, Any]) -> None: ...
+    def show_step(self, number: int, step: Step) -> None: ...
+    def show_explain(self, text: str) -> None: ...
+    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str,
+                     inside: list[str]) -> None: ...
+    def show_fact(self, key: str, value: Any) -> None: ...
+    def show_claim(self, claim: Claim) -> None: ...
+    def show_table(self, title: str, headers: list[str], rows: list[list[str]]) -> None: ...
+    def show_status(self, label: str, ok: bool | None, detail: str, fix: str | None) -> None: ...
+    def show_kubernetes(self, text: str) -> None: ...
+    def show_note(self, text: str) -> None: ...
+    def show_hold(self, commands: list[str]) -> None: ...
+    def show_pause(self) -> None: ...
+    def show_error(self, error: ErrorInfo) -> None: ...
+    def show_finish(self, report: Report) -> None: ...

@@ -1,0 +1,110 @@
+"""Plain text: the same content as the terminal renderer, with no colour, boxes or redraws (pipes, logs)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+from isodemo.narrate.base import Narrator
+from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
+
+WIDTH = 100
+INDENT = "    "
+
+
+def format_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class PlainNarrator(Narrator):
+    def _line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _wrapped(self, text: str, indent: str = INDENT) -> None:
+        for paragraph in text.split("\n"):
+            self._line(textwrap.fill(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent)
+                       if paragraph else "")
+
+    def show_begin(self, demo: str, host: dict[str, Any]) -> None:
+        facts = ", ".join(f"{k} {v}" for k, v in host.items() if k in ("kernel", "cgroup", "python"))
+        self._line(f"isodemo {demo}  ({facts})")
+
+    def show_step(self, number: int, step: Step) -> None:
+        self._line()
+        self._line(f"[{number}] {step.title}")
+        for call in step.syscalls:
+            self._line(f"{INDENT}syscall: {call}")
+        for command in step.shell:
+            self._line(f"{INDENT}shell:   {command}")
+
+    def show_explain(self, text: str) -> None:
+        self._wrapped(text)
+
+    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str,
+                     inside: list[str]) -> None:
+        self._line(f"{INDENT}{label}")
+        for title, lines in ((host_title, host), (inside_title, inside)):
+            self._line(f"{INDENT}  {title}:")
+            for line in lines:
+                self._line(f"{INDENT}    {line}")
+
+    def show_fact(self, key: str, value: Any) -> None:
+        self._line(f"{INDENT}fact {key} = {format_value(value)}")
+
+    def show_claim(self, claim: Claim) -> None:
+        mark = "✓" if claim.holds else "✗ DID NOT HOLD:"
+        self._line(f"{INDENT}{mark} {claim.text}")
+
+    def show_table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
+        if title:
+            self._line(title)
+        widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+        for row in [headers, *rows]:
+            self._line("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+    def show_status(self, label: str, ok: bool | None, detail: str, fix: str | None) -> None:
+        mark = {True: "✓", False: "✗", None: "·"}[ok]
+        self._line(f"{mark} {label}: {detail}")
+        if fix:
+            self._line(f"{INDENT}fix: {fix}")
+
+    def show_kubernetes(self, text: str) -> None:
+        self._line()
+        self._line("Kubernetes:")
+        self._wrapped(text)
+
+    def show_note(self, text: str) -> None:
+        self._line(text)
+
+    def show_hold(self, commands: list[str]) -> None:
+        self._line()
+        self._line("Holding everything alive. Look at it from another terminal:")
+        for command in commands:
+            self._line(f"{INDENT}{command}")
+        self._line("Press Enter (or Ctrl-C, or send SIGTERM) to clean up and finish.")
+
+    def show_pause(self) -> None:
+        self.out.write("-- press Enter for the next step --")
+        self.out.flush()
+
+    def show_error(self, error: ErrorInfo) -> None:
+        self.err.write(f"isodemo: {error.message}\n")
+        if error.hint:
+            self.err.write(f"hint: {error.hint}\n")
+        self.err.flush()
+
+    def show_finish(self, report: Report) -> None:
+        if report.steps and report.error is None:
+            self._line()
+            failed = report.failed_claims
+            if failed:
+                self._line(f"{len(failed)} claim(s) did not hold:")
+                for claim in failed:
+                    self._line(f"{INDENT}✗ {claim.text}")
+            else:
+                checked = sum(len(s.claims) for s in report.steps)
+                self._line(f"All {checked} claims observed.")
+        if report.leftovers:
+            self.err.write("isodemo could not remove: " + ", ".join(report.leftovers) + "\n")

@@ -1,0 +1,122 @@
+"""The rich terminal renderer: each step as a titled block, host and inside views side by side."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
+from rich.panel import Panel
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from isodemo.narrate.base import Narrator
+from isodemo.narrate.plain import format_value
+from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
+
+
+class TerminalNarrator(Narrator):
+    def __init__(self, *, console: Console | None = None, err_console: Console | None = None,
+                 force_color: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.console = console or Console(file=self.out, highlight=False,
+                                          force_terminal=True if force_color else None)
+        self.err_console = err_console or Console(file=self.err, highlight=False, stderr=True,
+                                                  force_terminal=True if force_color else None)
+
+    def _print(self, *items: Any) -> None:
+        self.console.print(*items)
+
+    def show_begin(self, demo: str, host: dict[str, Any]) -> None:
+        facts = ", ".join(f"{k} {v}" for k, v in host.items() if k in ("kernel", "cgroup", "python"))
+        self._print(Text.assemble(("isodemo ", "bold"), (demo, "bold cyan"), (f"  {facts}", "dim")))
+
+    def show_step(self, number: int, step: Step) -> None:
+        self._print()
+        self._print(Rule(Text(f" {number}. {step.title} ", style="bold"), align="left", style="cyan"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="dim", no_wrap=True)
+        grid.add_column()
+        for call in step.syscalls:
+            grid.add_row("syscall", Text(call, style="yellow"))
+        for command in step.shell:
+            grid.add_row("shell", Text(command, style="green"))
+        if grid.row_count:
+            self._print(Padding(grid, (0, 0, 0, 2)))
+
+    def show_explain(self, text: str) -> None:
+        self._print(Padding(Text(text), (0, 0, 0, 2)))
+
+    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str,
+                     inside: list[str]) -> None:
+        table = Table(title=label, title_justify="left", title_style="bold", expand=True, show_lines=False)
+        table.add_column(host_title, style="blue", ratio=1, overflow="fold")
+        table.add_column(inside_title, style="magenta", ratio=1, overflow="fold")
+        table.add_row(Text("\n".join(host)), Text("\n".join(inside)))
+        self._print(Padding(table, (0, 0, 0, 2)))
+
+    def show_fact(self, key: str, value: Any) -> None:
+        self._print(Text.assemble(("  fact ", "dim"), (key, "bold"), " = ", format_value(value)))
+
+    def show_claim(self, claim: Claim) -> None:
+        if claim.holds:
+            self._print(Text.assemble(("  ✓ ", "bold green"), claim.text))
+        else:
+            self._print(Text.assemble(("  ✗ did not hold: ", "bold red"), claim.text))
+
+    def show_table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
+        table = Table(title=title or None, title_justify="left")
+        for header in headers:
+            table.add_column(header)
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))
+        self._print(table)
+
+    def show_status(self, label: str, ok: bool | None, detail: str, fix: str | None) -> None:
+        mark = {True: ("✓ ", "bold green"), False: ("✗ ", "bold red"), None: ("· ", "dim")}[ok]
+        self._print(Text.assemble(mark, (label, "bold"), ": ", detail))
+        if fix:
+            self._print(Text.assemble(("    fix: ", "yellow"), fix))
+
+    def show_kubernetes(self, text: str) -> None:
+        self._print()
+        self._print(Panel(Text(text), title="Kubernetes", title_align="left", border_style="blue"))
+
+    def show_note(self, text: str) -> None:
+        self._print(Text(text))
+
+    def show_hold(self, commands: list[str]) -> None:
+        body = Text("Look at it from another terminal:\n\n")
+        for command in commands:
+            body.append(f"  {command}\n", style="green")
+        body.append("\nPress Enter (or Ctrl-C, or send SIGTERM) to clean up and finish.", style="dim")
+        self._print(Panel(body, title="holding", title_align="left", border_style="yellow"))
+
+    def show_pause(self) -> None:
+        self.console.print("[dim]-- press Enter for the next step --[/]", end="")
+
+    def show_error(self, error: ErrorInfo) -> None:
+        self.err_console.print(f"[bold red]isodemo:[/] {escape(error.message)}")
+        if error.hint:
+            self.err_console.print(f"[yellow]hint:[/] {escape(error.hint)}")
+
+    def show_finish(self, report: Report) -> None:
+        if report.steps and report.error is None:
+            self._print()
+            failed = report.failed_claims
+            if failed:
+                self._print(Text(f"{len(failed)} claim(s) did not hold:", style="bold red"))
+                for claim in failed:
+                    self._print(Text(f"  ✗ {claim.text}", style="red"))
+            else:
+                checked = sum(len(s.claims) for s in report.steps)
+                self._print(Text(f"All {checked} claims observed.", style="bold green"))
+        if report.leftovers:
+            self.err_console.print("[red]isodemo could not remove:[/] " + escape(", ".join(report.leftovers)))
+
+
+def make_console(file: IO[str], width: int = 80) -> Console:
+    """A console for tests: no colour, fixed width."""
+    return Console(file=file, width=width, color_system=None, highlight=False)

@@ -1,0 +1,153 @@
+"""Probes: plain functions that answer one question about "the world as this process sees it".
+
+Called directly they answer for the host; passed to `Isolated.call` they answer from inside. Each returns
+plain data (ints, strings, lists) so it can cross the channel and land in the JSON facts.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+
+from isodemo.kernel import mount, namespaces, procfs, sysvipc
+from isodemo.kernel import process as kprocess
+
+
+def my_pid() -> int:
+    return os.getpid()
+
+
+def processes(proc: str = "/proc") -> list[str]:
+    """`PID COMM` for every process this /proc shows, like `ps -eo pid,comm`."""
+    lines = []
+    for pid in procfs.pids(proc):
+        try:
+            lines.append(f"{pid:>6} {kprocess.comm(pid)}")
+        except OSError:
+            continue  # it exited while we looked
+    return lines
+
+
+def process_count(proc: str = "/proc") -> int:
+    return len(procfs.pids(proc))
+
+
+def mount_proc() -> None:
+    """`mount -t proc proc /proc`: a proc that shows the pid namespace of the process that mounts it."""
+    mount.mount("proc", "/proc", "proc", mount.MS_NOSUID | mount.MS_NODEV | mount.MS_NOEXEC)
+
+
+def hostname() -> str:
+    return kprocess.gethostname()
+
+
+def namespace_inode(name: str) -> int:
+    return namespaces.ns_inode("self", name)
+
+
+def namespace_link(name: str) -> str:
+    return namespaces.ns_link("self", name)
+
+
+def mount_points() -> list[str]:
+    return [m.mount_point for m in procfs.mountinfo()]
+
+
+def root_propagation() -> str:
+    """Propagation of the mount at / as this process's mount namespace sees it."""
+    roots = [m for m in procfs.mountinfo() if m.mount_point == "/"]
+    return roots[-1].propagation if roots else "unknown"
+
+
+def msg_queue_keys() -> list[str]:
+    return [queue.key_hex for queue in sysvipc.msg_queues()]
+
+
+def create_msg_queue(key: int) -> int:
+    return sysvipc.msgget(key)
+
+
+def remove_msg_queue(msqid: int) -> None:
+    sysvipc.msgctl_rmid(msqid)
+
+
+def listdir(path: str) -> list[str]:
+    return sorted(os.listdir(path))
+
+
+def write_file(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def sethostname(name: str) -> None:
+    kprocess.sethostname(name)
+
+
+def members_of_pid_namespace(inode: int) -> list[int]:
+    """Host pids of every process whose pid namespace has this inode (what `lsns -t pid` groups)."""
+    members = []
+    for pid in procfs.pids():
+        try:
+            if namespaces.ns_inode(pid, "pid") == inode:
+                members.append(pid)
+        except OSError:
+            continue
+    return members
+
+
+def spawn_sleepers(count: int) -> list[int]:
+    """Fork `count` children that sleep until killed; return their pids as seen from here.
+
+    Each child blocks on a pipe nobody writes to (not a timed sleep), so it only ends when killed.
+    """
+    read_end, write_end = os.pipe()
+    children = []
+    for _ in range(count):
+        child = os.fork()
+        if child == 0:
+            try:
+                kprocess.set_comm("isodemo-sleeper")
+                select.select([read_end], [], [])
+            finally:
+                os._exit(0)
+        children.append(child)
+    os.close(read_end)
+    # write_end stays open in this process on purpose: the sleepers never see EOF while we live.
+    return children
+
+
+def orphan_reaping() -> dict[str, int | bool]:
+    """Make an orphan and watch who adopts and reaps it.
+
+    A child forks a grandchild and exits; the kernel reparents the grandchild to the nearest subreaper,
+    which in a pid namespace is its PID 1. The grandchild reports its new parent, exits, and this process
+    collects it with waitpid(-1). No sleeps: each side waits on a pipe for the other.
+    """
+    report_r, report_w = os.pipe()
+    go_r, go_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        orphan = os.fork()
+        if orphan == 0:
+            try:
+                os.read(go_r, 1)  # wait until the middle process is gone and reaped
+                os.write(report_w, f"{os.getpid()} {os.getppid()}".encode())
+            finally:
+                os._exit(0)
+        os._exit(0)
+    os.close(report_w)
+    os.close(go_r)
+    os.waitpid(middle, 0)  # the orphan is reparented before its parent can be reaped
+    os.write(go_w, b"x")
+    orphan_pid, new_parent = (int(v) for v in os.read(report_r, 64).split())
+    reaped, _ = os.waitpid(-1, 0)
+    os.close(report_r)
+    os.close(go_w)
+    return {
+        "reaper_pid": os.getpid(),
+        "orphan_pid": orphan_pid,
+        "orphan_new_parent": new_parent,
+        "reaped_pid": reaped,
+        "reaped_by_me": reaped == orphan_pid and new_parent == os.getpid(),
+    }

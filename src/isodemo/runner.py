@@ -1,0 +1,81 @@
+"""Runs one command from start to exit code: narrator, preflight, signals, resources, errors, leftovers.
+
+This is the one place where errors become exit codes (INTERFACE.md). Demos and tools only raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from isodemo import host as hostinfo
+from isodemo import leftovers, signals
+from isodemo.errors import ExitCode, Interrupted, IsodemoError
+from isodemo.narrate import choose_style, make_narrator
+from isodemo.narrate.base import Narrator
+from isodemo.runs import Run
+
+
+@dataclass
+class GlobalOptions:
+    plain: bool = False
+    color: bool = False
+    json: bool = False
+    step: bool = False
+    hold: bool = False
+    lang: str = "en"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Body = Callable[[Narrator, Any], None]
+
+
+def narrator_for(opts: GlobalOptions) -> Narrator:
+    style = choose_style(json_=opts.json, plain=opts.plain, color=opts.color)
+    return make_narrator(style, step_mode=opts.step, force_color=opts.color)
+
+
+def execute(name: str, opts: GlobalOptions, body: Body, *, needs_root: bool,
+            options: dict[str, Any] | None = None) -> int:
+    """Run a demo or tool `body(narrator, ctx)` and return the exit code."""
+    from isodemo.demos.context import DemoContext
+
+    narrator = narrator_for(opts)
+    host = hostinfo.probe()
+    narrator.begin(name, host.summary())
+    run = Run.new()
+    code = ExitCode.OK
+    with signals.interrupts_unwind():
+        try:
+            try:
+                hostinfo.require_linux()
+                if needs_root:
+                    hostinfo.require_root(f"isodemo {name}")
+                run.register()
+                with contextlib.ExitStack() as stack:
+                    body(narrator, DemoContext(run, host, stack, opts.hold, options or {}))
+            finally:
+                signals.disarm()  # from here on a signal must not cut the teardown or the report short
+        except IsodemoError as error:
+            code = error.exit_code
+            narrator.fail(error, code)
+        except Interrupted as interrupt:
+            code = ExitCode.INTERRUPTED
+            narrator.fail(IsodemoError(f"interrupted by {interrupt.signame}; everything was cleaned up"), code)
+        except KeyboardInterrupt:
+            code = ExitCode.INTERRUPTED
+            narrator.fail(IsodemoError("interrupted; everything was cleaned up"), code)
+        except Exception as error:
+            code = ExitCode.INTERNAL
+            traceback.print_exc()
+            narrator.fail(IsodemoError(f"internal error, a bug in isodemo: {type(error).__name__}: {error}",
+                                       "please report it with the traceback above"), code)
+        left = leftovers.of_run(run) if host.linux else []
+        run.unregister()
+        report = narrator.finish(left)
+    if code == ExitCode.OK and not report.ok:
+        code = ExitCode.OBSERVATION_FAILED
+    return int(code)

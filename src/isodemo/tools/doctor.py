@@ -1,0 +1,66 @@
+"""`isodemo doctor`: what this machine supports, with the command that fixes each missing piece."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from isodemo import host as hostinfo
+from isodemo.errors import MissingFeature
+from isodemo.kernel import namespaces
+from isodemo.narrate.base import Narrator
+
+MIN_KERNEL_TIME_NS = (5, 6)
+
+
+def run(narrator: Narrator, ctx: Any) -> None:
+    host = ctx.host
+    problems = 0
+
+    def status(label: str, ok: bool | None, detail: str, fix: str | None = None) -> None:
+        nonlocal problems
+        problems += ok is False
+        narrator.status(label, ok, detail, fix if ok is False else None)
+        narrator.fact(label.replace(" ", "_").replace("-", "_"), {"ok": ok, "detail": detail}, show=False)
+
+    narrator.step("This machine")
+    status("linux", host.linux, f"kernel {host.kernel}", hostinfo.VAGRANT_HINT)
+    status("root", host.root or None, "yes" if host.root else "no: the namespace and cgroup demos need sudo")
+    status("python", True, host.python)
+
+    narrator.step("Namespaces")
+    present = namespaces.available_types()
+    missing = [n for n in namespaces.NAMESPACE_TYPES if n not in present]
+    status("namespaces", not missing, " ".join(present) + (f"; missing: {' '.join(missing)}" if missing else ""),
+           "time namespaces need Linux 5.6 or newer" if "time" in missing else "a newer kernel")
+    status("user namespaces", not host.userns_restricted, _userns_detail(host.userns_sysctls),
+           "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (a teaching VM only)")
+
+    narrator.step("cgroups")
+    status("cgroup mode", host.cgroup_mode != "none", host.cgroup_mode,
+           "mount cgroup2 on /sys/fs/cgroup (systemd does this at boot)")
+    wanted = ["memory", "cpu", "pids", "io" if host.cgroup_mode == "v2" else "blkio"]
+    absent = [c for c in wanted if c not in host.controllers]
+    status("controllers", not absent, " ".join(host.controllers) + (f"; missing {' '.join(absent)}" if absent else ""),
+           "enable them in the parent's cgroup.subtree_control (v2) or mount the v1 hierarchy")
+
+    narrator.step("Tools")
+    for tool, package in hostinfo.TOOL_PACKAGES.items():
+        path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
+        detail = path or "not found"
+        ok = path is not None
+        if tool == "busybox" and path:
+            ok = hostinfo.is_static_elf(os.path.realpath(path))
+            detail += "" if ok else " (dynamically linked: useless after pivot_root)"
+        status(tool, ok, detail, f"sudo apt install {package}")
+
+    narrator.fact("problems", problems, show=False)
+    narrator.note(f"{problems} problem(s) found." if problems else "Everything isodemo uses is here.")
+    if not host.linux:
+        raise MissingFeature("isodemo needs Linux", hostinfo.VAGRANT_HINT)
+
+
+def _userns_detail(sysctls: dict[str, str | None]) -> str:
+    shown = [f"{name}={value}" for name, value in sysctls.items() if value is not None]
+    return ", ".join(shown) or "no restricting sysctl present"
