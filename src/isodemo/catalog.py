@@ -25,14 +25,35 @@ class Entry:
 
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("pid", "PID 1 inside, another pid outside; /proc, orphans, signals, killing PID 1",
-          "namespaces", True, kubernetes="container PID 1, shareProcessNamespace"),
-    Entry("uts", "the container's own hostname; the host's stays the same",
-          "namespaces", True, kubernetes="a Pod's hostname"),
-    Entry("ipc", "System V message queues live in an IPC namespace",
-          "namespaces", True, kubernetes="containers of a Pod share IPC"),
-    Entry("mnt", "private mounts, a tmpfs only the inside sees, pivot_root into busybox",
-          "namespaces", True, needs="busybox-static", kubernetes="container images, volumes"),
+    Entry(
+        "pid",
+        "PID 1 inside, another pid outside; /proc, orphans, signals, killing PID 1",
+        "namespaces",
+        True,
+        kubernetes="container PID 1, shareProcessNamespace",
+    ),
+    Entry(
+        "uts",
+        "the container's own hostname; the host's stays the same",
+        "namespaces",
+        True,
+        kubernetes="a Pod's hostname",
+    ),
+    Entry(
+        "ipc",
+        "System V message queues live in an IPC namespace",
+        "namespaces",
+        True,
+        kubernetes="containers of a Pod share IPC",
+    ),
+    Entry(
+        "mnt",
+        "private mounts, a tmpfs only the inside sees, pivot_root into busybox",
+        "namespaces",
+        True,
+        needs="busybox-static",
+        kubernetes="container images, volumes",
+    ),
     Entry("list", "the demos in learning order and what each needs", "tools", False),
     Entry("doctor", "what this machine supports, and the fix for each missing piece", "tools", False),
     Entry("inspect", "a process's namespaces and cgroups compared with PID 1's", "tools", False),

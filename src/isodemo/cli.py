@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-HELP_ARGS = ([], ["-h"], ["--help"])
+HELP_ARGS: tuple[list[str], ...] = ([], ["-h"], ["--help"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,8 @@ def _click_main(args: list[str]) -> int:
 
     group = make_group()
     try:
-        group.main(args=args, prog_name="isodemo", standalone_mode=False)
+        # Without standalone mode click returns what ctx.exit() was given instead of calling sys.exit.
+        code = group.main(args=args, prog_name="isodemo", standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.UsageError as error:
@@ -37,7 +38,7 @@ def _click_main(args: list[str]) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def _usage_error(error: Any, args: list[str]) -> int:
@@ -45,10 +46,12 @@ def _usage_error(error: Any, args: list[str]) -> int:
     from isodemo.errors import ExitCode, UsageError
 
     if "--json" in args:
+        from isodemo import host
         from isodemo.narrate.jsonout import JsonNarrator
 
         narrator = JsonNarrator()
-        narrator.begin(error.ctx.command_path if error.ctx else "isodemo", {})
+        command = error.ctx.info_name if error.ctx is not None else None
+        narrator.begin(None if command in (None, "isodemo") else command, host.probe().summary())
         narrator.fail(UsageError(error.format_message()), ExitCode.USAGE)
         narrator.finish()
     else:
@@ -86,8 +89,11 @@ def make_group() -> Any:
 
     from isodemo import __version__
 
-    group = commands.global_options(
-        click.version_option(__version__, prog_name="isodemo")(lambda: None)
+    group = commands.global_options(click.version_option(__version__, prog_name="isodemo")(lambda: None))
+    return Isodemo(
+        name="isodemo",
+        callback=group,
+        params=getattr(group, "__click_params__", []),
+        context_settings={"help_option_names": ["-h", "--help"]},
+        no_args_is_help=True,
     )
-    return Isodemo(name="isodemo", callback=group, params=getattr(group, "__click_params__", []),
-                   context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=True)

@@ -24,10 +24,40 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     helps = {flags.split()[0]: text for flags, text in GLOBAL_OPTIONS}
     for flag in ("--plain", "--color", "--json", "--step", "--hold"):
-        func = click.option(flag, is_flag=True, expose_value=False, callback=_remember,
-                            help=helps[flag])(func)
-    return click.option("--lang", type=click.Choice(["en", "ko"]), expose_value=False, callback=_remember,
-                        help=helps["--lang"])(func)
+        func = click.option(flag, is_flag=True, expose_value=False, callback=_remember, help=helps[flag])(
+            func
+        )
+    return click.option(
+        "--lang",
+        type=click.Choice(["en", "ko"]),
+        expose_value=False,
+        callback=_remember,
+        help=helps["--lang"],
+    )(func)
+
+
+def checked(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that runs one of isodemo.values' parsers and turns its UsageError into exit 2."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from isodemo.errors import UsageError
+
+        if value is None:
+            return value
+        try:
+            return parse(value)
+        except UsageError as error:
+            raise click.BadParameter(
+                f"{error.message}; {error.hint}" if error.hint else error.message
+            ) from None
+
+    return callback
+
+
+def _hostname(value: str) -> str:
+    from isodemo.values import hostname
+
+    return hostname(value)
 
 
 def _options(ctx: click.Context) -> Any:
@@ -52,12 +82,14 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
     command: Callable[..., Any] = global_options(callback)
     for param in params:
         command = param(command)
-    return click.command(name, help=f"{entry.summary}.\n\nKubernetes: {entry.kubernetes}.",
-                         short_help=entry.summary)(command)
+    return click.command(
+        name, help=f"{entry.summary}.\n\nKubernetes: {entry.kubernetes}.", short_help=entry.summary
+    )(command)
 
 
-def tool_command(name: str, module_name: str, *params: Callable[[Any], Any],
-                 help_text: str | None = None) -> click.Command:
+def tool_command(
+    name: str, module_name: str, *params: Callable[[Any], Any], help_text: str | None = None
+) -> click.Command:
     entry = catalog.BY_NAME[name]
 
     def callback(**options: Any) -> None:
@@ -73,19 +105,31 @@ def tool_command(name: str, module_name: str, *params: Callable[[Any], Any],
 
 COMMANDS: dict[str, click.Command] = {
     "pid": demo_command("pid"),
-    "uts": demo_command("uts", click.option("--hostname", default="isodemo-box", show_default=True,
-                                            help="The hostname to set inside.")),
+    "uts": demo_command(
+        "uts",
+        click.option(
+            "--hostname",
+            default="isodemo-box",
+            show_default=True,
+            callback=checked(_hostname),
+            help="The hostname to set inside.",
+        ),
+    ),
     "ipc": demo_command("ipc"),
     "mnt": demo_command("mnt"),
     "list": tool_command("list", "listing"),
     "doctor": tool_command("doctor", "doctor"),
     "inspect": tool_command(
-        "inspect", "inspect", click.argument("pid", type=click.IntRange(min=1)),
+        "inspect",
+        "inspect",
+        click.argument("pid", type=click.IntRange(min=1)),
         help_text="Compare a process's namespaces with PID 1's (like `lsns -p PID`) and show its cgroups "
         "(/proc/PID/cgroup).\n\n\b\nExample:\n  sudo isodemo inspect $(pgrep -n sleep)",
     ),
     "cleanup": tool_command(
-        "cleanup", "cleanup", click.option("--dry-run", is_flag=True, help="Only list what would be removed."),
+        "cleanup",
+        "cleanup",
+        click.option("--dry-run", is_flag=True, help="Only list what would be removed."),
         help_text="Remove every leftover isodemo object: processes, mounts, directories, IPC queues of runs "
         "that were killed with SIGKILL. Runs still going (a --hold elsewhere) are left alone.",
     ),

@@ -102,8 +102,13 @@ class Host:
 
     def summary(self) -> dict[str, object]:
         """The `host` object of the JSON output."""
-        return {"kernel": self.kernel, "cgroup": self.cgroup_mode, "root": self.root, "python": self.python,
-                "linux": self.linux}
+        return {
+            "kernel": self.kernel,
+            "cgroup": self.cgroup_mode,
+            "root": self.root,
+            "python": self.python,
+            "linux": self.linux,
+        }
 
     @property
     def userns_restricted(self) -> bool:
@@ -138,11 +143,10 @@ def probe() -> Host:
 
 def kernel_version(release: str | None = None) -> tuple[int, int]:
     """`6.8.0-45-generic` -> (6, 8)."""
-    parts = (release or platform.release()).split(".")
-    try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
-    except (IndexError, ValueError):
-        return (0, 0)
+    import re
+
+    match = re.match(r"(\d+)\.(\d+)", release or platform.release())
+    return (int(match[1]), int(match[2])) if match else (0, 0)
 
 
 # -- preflight checks: each raises the error a learner can act on -----------------------------------------
@@ -189,10 +193,10 @@ def is_static_elf(path: str) -> bool:
         is64 = header[4] == 2
         endian = "<" if header[5] == 1 else ">"
         if is64:
-            phoff, = struct.unpack_from(endian + "Q", header, 32)
+            (phoff,) = struct.unpack_from(endian + "Q", header, 32)
             phentsize, phnum = struct.unpack_from(endian + "HH", header, 54)
         else:
-            phoff, = struct.unpack_from(endian + "I", header, 28)
+            (phoff,) = struct.unpack_from(endian + "I", header, 28)
             phentsize, phnum = struct.unpack_from(endian + "HH", header, 42)
         f.seek(phoff)
         table = f.read(phentsize * phnum)

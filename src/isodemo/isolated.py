@@ -1,7 +1,7 @@
 """Isolated: a child process in new namespaces that answers questions from the parent.
 
     parent (isodemo, stays on the host)
-      └─ helper   unshare(CLONE_NEW...) then fork: like `unshare --fork`, it waits for PID 1 and mirrors its end
+      └─ helper   unshare(CLONE_NEW...), then fork, like `unshare --fork`; waits for PID 1, mirrors its end
            └─ child  PID 1 of the new pid namespace; serves probes over a socketpair until told to stop
 
 unshare(CLONE_NEWPID) does not move its caller, it decides where the caller's *later children* go, for good
@@ -77,7 +77,7 @@ class Isolated:
         helper = os.fork()
         if helper == 0:  # pragma: no cover - runs in the forked helper, reported through the socket
             parent_sock.close()
-            _helper_main(child_sock, parent_pid, self.flags, "mnt" in self.namespaces, self.comm)
+            _helper_main(child_sock, parent_pid, self.flags, self.comm)
         child_sock.close()
         self.helper_pid = helper
         self._sock = parent_sock
@@ -157,10 +157,12 @@ class Isolated:
         return value  # type: ignore[no-any-return]
 
 
-def _child_signals() -> None:
-    # Ctrl-C reaches the whole foreground process group; only the parent decides what happens then.
+def _child_signals(*, ignore_sigterm: bool) -> None:
+    """Ctrl-C, and a SIGTERM sent to the whole process group, reach the children too; only the parent
+    decides what happens then, and it ends them with SIGKILL. PID 1 of a new pid namespace keeps SIGTERM
+    at its default: the pid demo shows that the kernel itself protects it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_sigterm else signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
@@ -174,15 +176,15 @@ def _die_with_parent(expected_parent: int) -> None:
         os._exit(1)
 
 
-def _helper_main(sock: socket.socket, parent_pid: int, flags: int, private_mounts: bool, comm: str) -> None:
+def _helper_main(sock: socket.socket, parent_pid: int, flags: int, comm: str) -> None:
     status = 1
     try:
-        _child_signals()
+        _child_signals(ignore_sigterm=True)
         _die_with_parent(parent_pid)
         process.set_comm(comm)
         try:
             namespaces.unshare(flags)
-            if private_mounts:
+            if flags & namespaces.CLONE_NEWNS:
                 mount.make_rprivate("/")
         except OSError as error:
             channel.send(sock, ("error", _unshare_error(error, flags)))
@@ -190,6 +192,7 @@ def _helper_main(sock: socket.socket, parent_pid: int, flags: int, private_mount
         helper_pid = os.getpid()
         child = os.fork()
         if child == 0:
+            _child_signals(ignore_sigterm=not flags & namespaces.CLONE_NEWPID)
             _child_main(sock, helper_pid, comm)
         channel.send(sock, ("started", child))
         sock.close()
@@ -232,7 +235,12 @@ def _unshare_error(error: OSError, flags: int) -> IsodemoError:
     names = [t.flag_name for t in namespaces.NAMESPACE_TYPES.values() if flags & t.flag]
     call = f"unshare({'|'.join(names)})"
     errno_ = error.errno or 0
-    if errno_ == 1:  # EPERM
+    if errno_ == 1 and os.geteuid() == 0:  # EPERM although root
+        hint = (
+            "root here lacks CAP_SYS_ADMIN (a container, or a reduced capability bounding set): "
+            "run isodemo in the VM this project provides (vagrant/)"
+        )
+    elif errno_ == 1:  # EPERM
         hint = "creating namespaces other than a user namespace needs CAP_SYS_ADMIN: run it with sudo"
     elif errno_ == 22:  # EINVAL
         hint = "this kernel does not support one of these namespace types (see `isodemo doctor`)"

@@ -7,6 +7,7 @@ were SIGKILLed. Each finder knows one kind of object; later demos add finders he
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import tempfile
@@ -56,7 +57,9 @@ def _mounts() -> Iterable[Leftover]:
             run_id = runs.run_id_of(part)
             if run_id:
                 path = entry.mount_point
-                yield Leftover("mount", path, run_id, lambda p=path: mount.umount2(p, mount.MNT_DETACH))
+                yield Leftover(
+                    "mount", path, run_id, functools.partial(mount.umount2, path, mount.MNT_DETACH)
+                )
                 break
 
 
@@ -66,7 +69,7 @@ def _directories() -> Iterable[Leftover]:
     for path in Path(tempfile.gettempdir()).glob(f"{runs.PREFIX}-*"):
         run_id = runs.run_id_of(path.name)
         if run_id and path.is_dir():
-            yield Leftover("directory", str(path), run_id, lambda p=str(path): remove_tree(p))
+            yield Leftover("directory", str(path), run_id, functools.partial(remove_tree, str(path)))
 
 
 def _msg_queues() -> Iterable[Leftover]:
@@ -74,8 +77,12 @@ def _msg_queues() -> Iterable[Leftover]:
         for queue in sysvipc.msg_queues():
             if queue.key & 0xFF000000 == runs.SYSV_KEY_TAG:
                 run_id = f"{queue.key & 0xFFFFFF:06x}"
-                yield Leftover("sysv message queue", f"{queue.key_hex} (msqid {queue.msqid})", run_id,
-                               lambda q=queue.msqid: sysvipc.msgctl_rmid(q))
+                yield Leftover(
+                    "sysv message queue",
+                    f"{queue.key_hex} (msqid {queue.msqid})",
+                    run_id,
+                    functools.partial(sysvipc.msgctl_rmid, queue.msqid),
+                )
 
 
 def _run_records() -> Iterable[Leftover]:
@@ -86,7 +93,11 @@ def _run_records() -> Iterable[Leftover]:
 
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.
 FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
-    _processes, _mounts, _directories, _msg_queues, _run_records,
+    _processes,
+    _mounts,
+    _directories,
+    _msg_queues,
+    _run_records,
 )
 
 

@@ -101,7 +101,7 @@ def spawn_sleepers(count: int) -> list[int]:
 
     Each child blocks on a pipe nobody writes to (not a timed sleep), so it only ends when killed.
     """
-    read_end, write_end = os.pipe()
+    read_end, _write_end = os.pipe()
     children = []
     for _ in range(count):
         child = os.fork()
@@ -113,7 +113,7 @@ def spawn_sleepers(count: int) -> list[int]:
                 os._exit(0)
         children.append(child)
     os.close(read_end)
-    # write_end stays open in this process on purpose: the sleepers never see EOF while we live.
+    # _write_end stays open in this process on purpose: the sleepers never see EOF while we live.
     return children
 
 

@@ -38,8 +38,9 @@ def narrator_for(opts: GlobalOptions) -> Narrator:
     return make_narrator(style, step_mode=opts.step, force_color=opts.color)
 
 
-def execute(name: str, opts: GlobalOptions, body: Body, *, needs_root: bool,
-            options: dict[str, Any] | None = None) -> int:
+def execute(
+    name: str, opts: GlobalOptions, body: Body, *, needs_root: bool, options: dict[str, Any] | None = None
+) -> int:
     """Run a demo or tool `body(narrator, ctx)` and return the exit code."""
     from isodemo.demos.context import DemoContext
 
@@ -64,15 +65,35 @@ def execute(name: str, opts: GlobalOptions, body: Body, *, needs_root: bool,
             narrator.fail(error, code)
         except Interrupted as interrupt:
             code = ExitCode.INTERRUPTED
-            narrator.fail(IsodemoError(f"interrupted by {interrupt.signame}; everything was cleaned up"), code)
+            narrator.fail(
+                IsodemoError(f"interrupted by {interrupt.signame}; everything was cleaned up"),
+                code,
+                kind="Interrupted",
+            )
         except KeyboardInterrupt:
             code = ExitCode.INTERRUPTED
-            narrator.fail(IsodemoError("interrupted; everything was cleaned up"), code)
+            narrator.fail(IsodemoError("interrupted; everything was cleaned up"), code, kind="Interrupted")
+        except OSError as error:
+            # A syscall failed where no demo expected it: say which, without a traceback.
+            code = ExitCode.OBSERVATION_FAILED
+            narrator.fail(
+                IsodemoError(
+                    f"a system call failed: {error}", "`isodemo doctor` shows what this machine supports"
+                ),
+                code,
+                kind=type(error).__name__,
+            )
         except Exception as error:
             code = ExitCode.INTERNAL
             traceback.print_exc()
-            narrator.fail(IsodemoError(f"internal error, a bug in isodemo: {type(error).__name__}: {error}",
-                                       "please report it with the traceback above"), code)
+            narrator.fail(
+                IsodemoError(
+                    f"internal error, a bug in isodemo: {type(error).__name__}: {error}",
+                    "please report it with the traceback above",
+                ),
+                code,
+                kind=type(error).__name__,
+            )
         left = leftovers.of_run(run) if host.linux else []
         run.unregister()
         report = narrator.finish(left)

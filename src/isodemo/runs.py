@@ -76,7 +76,7 @@ def run_id_of(name: str) -> str | None:
 
 def live_runs() -> set[str]:
     """Ids of runs whose owner process is still alive (same pid, same start time)."""
-    live = set()
+    live: set[str] = set()
     try:
         records = list(RUN_DIR.iterdir())
     except OSError:

@@ -33,8 +33,14 @@ class DemoContext:
     def isolated(self, namespaces: Sequence[str]) -> Isolated:
         return self.enter(Isolated(namespaces, comm=self.run.name))
 
-    def hold_here(self, narrator: Narrator, pids: dict[str, int], commands: Sequence[str] = (),
-                  cgroups: Sequence[str] = (), netns: Sequence[str] = ()) -> None:
+    def hold_here(
+        self,
+        narrator: Narrator,
+        pids: dict[str, int],
+        commands: Sequence[str] = (),
+        cgroups: Sequence[str] = (),
+        netns: Sequence[str] = (),
+    ) -> None:
         """With --hold: keep everything alive and show how to look at it from another terminal."""
         if not self.hold:
             return
@@ -57,7 +63,7 @@ def look_commands(pids: dict[str, int]) -> list[str]:
 
 
 def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple[int, int]:
-    """Record `<ns>ns_inode_host` and `<ns>ns_inode_inside`, observed from both sides, and check they differ."""
+    """Record `<ns>ns_inode_host` and `<ns>ns_inode_inside`, seen from both sides; check they differ."""
     from isodemo import probes
     from isodemo.kernel import namespaces
 
@@ -67,8 +73,12 @@ def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple
     host_inode = narrator.fact(f"{ns}ns_inode_host", probes.namespace_inode(ns))
     inside_inode = narrator.fact(f"{ns}ns_inode_inside", box.call(probes.namespace_inode, ns))
     seen_from_host = namespaces.ns_inode(box.pid, ns)
-    narrator.claim(f"the child's {ns} namespace is a new one (inode {inside_inode} != {host_inode})",
-                   inside_inode != host_inode)
-    narrator.claim(f"the host sees the same {ns} namespace through /proc/{box.pid}/ns/{ns}",
-                   seen_from_host == inside_inode)
+    narrator.claim(
+        f"the child's {ns} namespace is a new one (inode {inside_inode} != {host_inode})",
+        inside_inode != host_inode,
+    )
+    narrator.claim(
+        f"the host sees the same {ns} namespace through /proc/{box.pid}/ns/{ns}",
+        seen_from_host == inside_inode,
+    )
     return host_inode, inside_inode

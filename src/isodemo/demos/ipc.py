@@ -20,8 +20,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         syscalls=[f"msgget({key_hex}, IPC_CREAT|IPC_EXCL|0600)"],
         shell=["ipcmk -Q", "ipcs -q"],
     )
-    narrator.explain("System V message queues, semaphores and shared memory are named by a numeric key and "
-                     "live in the kernel until removed; `ipcs` lists them from /proc/sysvipc/.")
+    narrator.explain(
+        "System V message queues, semaphores and shared memory are named by a numeric key and "
+        "live in the kernel until removed; `ipcs` lists them from /proc/sysvipc/."
+    )
     host_id = narrator.fact("host_queue_id", probes.create_msg_queue(key))
     ctx.on_exit(probes.remove_msg_queue, host_id)
     narrator.fact("host_queue_key", key_hex)
@@ -44,17 +46,23 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "A queue made inside stays inside, even with the same key",
         syscalls=[f"msgget({key_hex}, IPC_CREAT|IPC_EXCL|0600)  (inside)"],
-        shell=[f"sudo nsenter -t {box.pid} --ipc ipcmk -Q"],
+        shell=[f"sudo nsenter -t {box.pid} --ipc ipcmk -Q   (ipcmk picks a random key)", "ipcs -q"],
     )
-    narrator.explain("IPC_EXCL makes msgget fail with EEXIST if the key is taken. Inside it succeeds: the key "
-                     "space itself belongs to the namespace.")
+    narrator.explain(
+        "IPC_EXCL makes msgget fail with EEXIST if the key is taken. Inside it succeeds: the key "
+        "space itself belongs to the namespace."
+    )
     inside_id = narrator.fact("inside_queue_id", box.call(probes.create_msg_queue, key))
     inside_keys = box.call(probes.msg_queue_keys)
     host_keys = probes.msg_queue_keys()
     narrator.compare("message queues (ipcs -q)", host_keys, inside_keys)
     narrator.fact("inside_queue_visible_on_host", host_keys.count(key_hex) > 1)
-    narrator.claim(f"inside, msgget created its own queue {key_hex} (msqid {inside_id})", key_hex in inside_keys)
-    narrator.claim("the host still has exactly one queue with that key: its own", host_keys.count(key_hex) == 1)
+    narrator.claim(
+        f"inside, msgget created its own queue {key_hex} (msqid {inside_id})", key_hex in inside_keys
+    )
+    narrator.claim(
+        "the host still has exactly one queue with that key: its own", host_keys.count(key_hex) == 1
+    )
 
     ctx.hold_here(narrator, {"ipc": box.pid}, [f"sudo nsenter -t {box.pid} --ipc ipcs -q", "ipcs -q"])
     narrator.kubernetes(

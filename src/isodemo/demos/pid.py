@@ -37,8 +37,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     inside_pid = narrator.fact("inside_pid", box.call(probes.my_pid))
     narrator.compare("getpid() of the child", f"{host_pid}", f"{inside_pid}")
     nspid = narrator.fact("nspid", procfs.nspid(host_pid))
-    narrator.explain(f"/proc/{host_pid}/status on the host has a line NSpid: {'  '.join(map(str, nspid))}: "
-                     "the same process's pid in each pid namespace it belongs to, outermost first.")
+    narrator.explain(
+        f"/proc/{host_pid}/status on the host has a line NSpid: {'  '.join(map(str, nspid))}: "
+        "the same process's pid in each pid namespace it belongs to, outermost first."
+    )
     narrator.claim("the child is PID 1 inside its namespace", inside_pid == 1)
     narrator.claim(f"NSpid lists it as {host_pid} on the host and 1 inside", nspid == [host_pid, 1])
     show_namespace_identity(narrator, box, "pid")
@@ -61,31 +63,42 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     on_host = narrator.fact("procs_visible_on_host", len(host_procs))
     inside = narrator.fact("procs_visible_inside", len(inside_procs))
     narrator.claim(f"inside, the fresh /proc shows only the namespace's {inside} process(es)", inside <= 2)
-    narrator.claim(f"the host still sees all {on_host} processes, the child among them",
-                   on_host > inside and os.path.exists(f"/proc/{host_pid}"))
-    narrator.claim("the host's /proc is untouched: the new proc is mounted in the child's mount namespace",
-                   probes.process_count() > 2)
+    narrator.claim(
+        f"the host still sees all {on_host} processes, the child among them",
+        on_host > inside and os.path.exists(f"/proc/{host_pid}"),
+    )
+    narrator.claim(
+        "the host's /proc is untouched: the new proc is mounted in the child's mount namespace",
+        probes.process_count() > 2,
+    )
 
     narrator.step(
         "PID 1 adopts orphans and must reap them",
         syscalls=["fork()", "_exit()", "waitpid(-1, ...)"],
-        shell=["sudo unshare --pid --fork --mount-proc sh -c '(sleep 1 &) ; sleep 2; ps -o pid,ppid,comm'"],
+        shell=["sudo unshare --pid --fork --mount-proc sh -c '(sleep 100 &); ps -o pid,ppid,comm'"],
     )
     narrator.explain(
         "A child forks a grandchild and exits. The grandchild is now an orphan; the kernel hands it to the "
         "PID 1 of its pid namespace, which must collect its exit status with waitpid(), or it stays a "
-        "zombie forever. On the host that is the job of the host's PID 1 (systemd on most machines); in a container it is the entrypoint's."
+        "zombie forever. On the host that is the job of the host's PID 1 (systemd on most machines); "
+        "in a container it is the entrypoint's."
     )
     orphan = box.call(probes.orphan_reaping)
     narrator.compare(
         "the orphan, as PID 1 sees it",
-        [f"the reaper, PID 1 inside, is host pid {host_pid}",
-         f"orphans of host processes go to host PID 1 ({kprocess.comm(1)})"],
-        [f"orphan pid {orphan['orphan_pid']}: new parent pid {orphan['orphan_new_parent']}",
-         f"waitpid(-1) in PID 1 returned {orphan['reaped_pid']}"],
+        [
+            f"the reaper, PID 1 inside, is host pid {host_pid}",
+            f"orphans of host processes go to host PID 1 ({kprocess.comm(1)})",
+        ],
+        [
+            f"orphan pid {orphan['orphan_pid']}: new parent pid {orphan['orphan_new_parent']}",
+            f"waitpid(-1) in PID 1 returned {orphan['reaped_pid']}",
+        ],
     )
     narrator.fact("orphan_pid_inside", orphan["orphan_pid"])
-    reaped = narrator.fact("orphan_reaped_by_pid1", bool(orphan["reaped_by_me"]) and orphan["reaper_pid"] == 1)
+    reaped = narrator.fact(
+        "orphan_reaped_by_pid1", bool(orphan["reaped_by_me"]) and orphan["reaper_pid"] == 1
+    )
     narrator.claim("the orphan's new parent is PID 1, and PID 1's waitpid() reaped it", reaped)
 
     narrator.step(
@@ -123,9 +136,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     after = probes.members_of_pid_namespace(inode)
     narrator.compare(
         f"processes in pid namespace {inode}, seen from the host",
-        [f"before: NSpid {line}" for line in nspids],
+        [f"NSpid {line}" for line in nspids],
         [f"after SIGKILL to PID 1 (exit status {status}): {len(after)} processes"],
-        host_title="before", inside_title="after",
+        host_title="before",
+        inside_title="after",
     )
     narrator.fact("namespace_members_before_kill", len(members))
     narrator.fact("namespace_members_after_kill", len(after))

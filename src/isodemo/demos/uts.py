@@ -21,8 +21,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         syscalls=["unshare(CLONE_NEWUTS)", "fork()"],
         shell=["sudo unshare --uts sh"],
     )
-    narrator.explain("UTS is the \"UNIX Time-sharing System\" of struct utsname: what uname(2) returns, "
-                     "among it the hostname and the NIS domain name. A new namespace copies the caller's.")
+    narrator.explain(
+        'UTS is the "UNIX Time-sharing System" of struct utsname: what uname(2) returns, '
+        "among it the hostname and the NIS domain name. A new namespace copies the caller's."
+    )
     before = narrator.fact("hostname_host_before", probes.hostname())
     box = ctx.isolated(["uts"])
     copied = box.call(probes.hostname)
@@ -31,7 +33,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     show_namespace_identity(narrator, box, "uts")
 
     narrator.step(
-        f"sethostname(\"{name}\") inside",
+        f'sethostname("{name}") inside',
         syscalls=[f'sethostname("{name}", {len(name)})'],
         shell=[f"hostname {name}", "hostname"],
     )

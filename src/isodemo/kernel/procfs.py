@@ -73,9 +73,7 @@ class MountInfo:
 
 def _unescape(field: str) -> str:
     # The kernel escapes space, tab, newline and backslash in paths as octal: \040 \011 \012 \134.
-    return (
-        field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
-    )
+    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
 def parse_mountinfo(text: str) -> list[MountInfo]:
@@ -85,7 +83,7 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
             continue
         left, _, right = line.partition(" - ")
         fields = left.split()
-        fstype, source, *_ = right.split() + ["", ""]
+        fstype, source, *_ = [*right.split(), "", ""]
         mounts.append(
             MountInfo(
                 mount_id=int(fields[0]),

@@ -10,7 +10,7 @@ from isodemo.narrate.base import Narrator
 
 
 def choose_style(*, json_: bool, plain: bool, color: bool, out: IO[str] | None = None) -> str:
-    """`json`, `plain` or `terminal`: plain when asked, or when stdout is not a terminal or NO_COLOR is set."""
+    """`json`, `plain` or `terminal`: plain when asked, or without a terminal, or when NO_COLOR is set."""
     if json_:
         return "json"
     if color:

@@ -49,7 +49,7 @@ class Narrator:
 
     # -- the story -------------------------------------------------------------------------------------
 
-    def begin(self, demo: str, host: dict[str, Any]) -> None:
+    def begin(self, demo: str | None, host: dict[str, Any]) -> None:
         self.report.demo = demo
         self.report.host = host
         self.show_begin(demo, host)
@@ -65,8 +65,9 @@ class Narrator:
     def explain(self, text: str) -> None:
         self.show_explain(text)
 
-    def compare(self, label: str, host: View, inside: View, *, host_title: str = "host",
-                inside_title: str = "inside") -> None:
+    def compare(
+        self, label: str, host: View, inside: View, *, host_title: str = "host", inside_title: str = "inside"
+    ) -> None:
         """The same question answered from the host and from inside, side by side."""
         self.show_compare(label, host_title, view_lines(host), inside_title, view_lines(inside))
 
@@ -111,10 +112,10 @@ class Narrator:
     def hold(self, info: dict[str, Any], commands: Sequence[str]) -> None:
         """Print `holding: {json}`, show how to look from another terminal, wait for Enter or a signal."""
         line = "holding: " + json.dumps(info, sort_keys=True)
-        self.out.write(line + "\n")
-        self.out.flush()
-        self.show_hold(list(commands))
-        try:
+        try:  # a script may signal as soon as it has read the line: from here on, a signal ends the hold
+            self.out.write(line + "\n")
+            self.out.flush()
+            self.show_hold(list(commands))
             self._wait_for_enter()
         except KeyboardInterrupt:  # isodemo's Interrupted (SIGTERM) is one too
             pass  # Enter, Ctrl-C and SIGTERM all end the hold; teardown follows as usual
@@ -140,10 +141,11 @@ class Narrator:
 
     # -- the end ---------------------------------------------------------------------------------------
 
-    def fail(self, error: BaseException, exit_code: int) -> None:
+    def fail(self, error: BaseException, exit_code: int, *, kind: str | None = None) -> None:
+        """Record why the command ended early; `kind` names the original error when `error` wraps it."""
         hint = error.hint if isinstance(error, IsodemoError) else None
         message = str(error) or type(error).__name__
-        self.report.error = ErrorInfo(type(error).__name__, message, hint, exit_code)
+        self.report.error = ErrorInfo(kind or type(error).__name__, message, hint, exit_code)
         self.show_error(self.report.error)
 
     def finish(self, leftovers: Sequence[str] = ()) -> Report:
@@ -153,11 +155,12 @@ class Narrator:
 
     # -- renderer hooks (the base renders nothing) -----------------------------------------------------
 
-    def show_begin(self, demo: str, host: dict[str, Any]) -> None: ...
+    def show_begin(self, demo: str | None, host: dict[str, Any]) -> None: ...
     def show_step(self, number: int, step: Step) -> None: ...
     def show_explain(self, text: str) -> None: ...
-    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str,
-                     inside: list[str]) -> None: ...
+    def show_compare(
+        self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]
+    ) -> None: ...
     def show_fact(self, key: str, value: Any) -> None: ...
     def show_claim(self, claim: Claim) -> None: ...
     def show_table(self, title: str, headers: list[str], rows: list[list[str]]) -> None: ...

@@ -24,10 +24,13 @@ class PlainNarrator(Narrator):
 
     def _wrapped(self, text: str, indent: str = INDENT) -> None:
         for paragraph in text.split("\n"):
-            self._line(textwrap.fill(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent)
-                       if paragraph else "")
+            self._line(
+                textwrap.fill(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent)
+                if paragraph
+                else ""
+            )
 
-    def show_begin(self, demo: str, host: dict[str, Any]) -> None:
+    def show_begin(self, demo: str | None, host: dict[str, Any]) -> None:
         facts = ", ".join(f"{k} {v}" for k, v in host.items() if k in ("kernel", "cgroup", "python"))
         self._line(f"isodemo {demo}  ({facts})")
 
@@ -42,8 +45,9 @@ class PlainNarrator(Narrator):
     def show_explain(self, text: str) -> None:
         self._wrapped(text)
 
-    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str,
-                     inside: list[str]) -> None:
+    def show_compare(
+        self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]
+    ) -> None:
         self._line(f"{INDENT}{label}")
         for title, lines in ((host_title, host), (inside_title, inside)):
             self._line(f"{INDENT}  {title}:")
@@ -62,7 +66,7 @@ class PlainNarrator(Narrator):
             self._line(title)
         widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
         for row in [headers, *rows]:
-            self._line("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+            self._line("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
     def show_status(self, label: str, ok: bool | None, detail: str, fix: str | None) -> None:
         mark = {True: "✓", False: "✗", None: "·"}[ok]
@@ -103,8 +107,7 @@ class PlainNarrator(Narrator):
                 self._line(f"{len(failed)} claim(s) did not hold:")
                 for claim in failed:
                     self._line(f"{INDENT}✗ {claim.text}")
-            else:
-                checked = sum(len(s.claims) for s in report.steps)
+            elif checked := sum(len(s.claims) for s in report.steps):
                 self._line(f"All {checked} claims observed.")
         if report.leftovers:
             self.err.write("isodemo could not remove: " + ", ".join(report.leftovers) + "\n")

@@ -18,20 +18,28 @@ from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
 
 
 class TerminalNarrator(Narrator):
-    def __init__(self, *, console: Console | None = None, err_console: Console | None = None,
-                 force_color: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        console: Console | None = None,
+        err_console: Console | None = None,
+        force_color: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.console = console or Console(file=self.out, highlight=False,
-                                          force_terminal=True if force_color else None)
-        self.err_console = err_console or Console(file=self.err, highlight=False, stderr=True,
-                                                  force_terminal=True if force_color else None)
+        self.console = console or Console(
+            file=self.out, highlight=False, force_terminal=True if force_color else None
+        )
+        self.err_console = err_console or Console(
+            file=self.err, highlight=False, stderr=True, force_terminal=True if force_color else None
+        )
 
     def _print(self, *items: Any) -> None:
         self.console.print(*items)
 
-    def show_begin(self, demo: str, host: dict[str, Any]) -> None:
+    def show_begin(self, demo: str | None, host: dict[str, Any]) -> None:
         facts = ", ".join(f"{k} {v}" for k, v in host.items() if k in ("kernel", "cgroup", "python"))
-        self._print(Text.assemble(("isodemo ", "bold"), (demo, "bold cyan"), (f"  {facts}", "dim")))
+        self._print(Text.assemble(("isodemo ", "bold"), (demo or "", "bold cyan"), (f"  {facts}", "dim")))
 
     def show_step(self, number: int, step: Step) -> None:
         self._print()
@@ -49,8 +57,9 @@ class TerminalNarrator(Narrator):
     def show_explain(self, text: str) -> None:
         self._print(Padding(Text(text), (0, 0, 0, 2)))
 
-    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str,
-                     inside: list[str]) -> None:
+    def show_compare(
+        self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]
+    ) -> None:
         table = Table(title=label, title_justify="left", title_style="bold", expand=True, show_lines=False)
         table.add_column(host_title, style="blue", ratio=1, overflow="fold")
         table.add_column(inside_title, style="magenta", ratio=1, overflow="fold")
@@ -110,8 +119,7 @@ class TerminalNarrator(Narrator):
                 self._print(Text(f"{len(failed)} claim(s) did not hold:", style="bold red"))
                 for claim in failed:
                     self._print(Text(f"  ✗ {claim.text}", style="red"))
-            else:
-                checked = sum(len(s.claims) for s in report.steps)
+            elif checked := sum(len(s.claims) for s in report.steps):
                 self._print(Text(f"All {checked} claims observed.", style="bold green"))
         if report.leftovers:
             self.err_console.print("[red]isodemo could not remove:[/] " + escape(", ".join(report.leftovers)))

@@ -19,8 +19,10 @@ def run(narrator: Narrator, ctx: Any) -> None:
     found = [item for item in leftovers.find() if item.run_id != ctx.run.id]
     stale = [item for item in found if item.run_id not in live]
     skipped = sorted({item.run_id for item in found if item.run_id in live})
-    narrator.step("Leftovers of isodemo runs that are no longer running",
-                  shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"])
+    narrator.step(
+        "Leftovers of isodemo runs that are no longer running",
+        shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"],
+    )
     for run_id in skipped:
         narrator.note(f"skipping run {run_id}: its isodemo process is still running")
     if not stale:

@@ -32,18 +32,34 @@ def run(narrator: Narrator, ctx: Any) -> None:
     narrator.step("Namespaces")
     present = namespaces.available_types()
     missing = [n for n in namespaces.NAMESPACE_TYPES if n not in present]
-    status("namespaces", not missing, " ".join(present) + (f"; missing: {' '.join(missing)}" if missing else ""),
-           "time namespaces need Linux 5.6 or newer" if "time" in missing else "a newer kernel")
-    status("user namespaces", not host.userns_restricted, _userns_detail(host.userns_sysctls),
-           "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (a teaching VM only)")
+    status(
+        "namespaces",
+        not missing,
+        " ".join(present) + (f"; missing: {' '.join(missing)}" if missing else ""),
+        "time namespaces need Linux 5.6 or newer" if "time" in missing else "a newer kernel",
+    )
+    status(
+        "user namespaces",
+        not host.userns_restricted,
+        _userns_detail(host.userns_sysctls),
+        "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (a teaching VM only)",
+    )
 
     narrator.step("cgroups")
-    status("cgroup mode", host.cgroup_mode != "none", host.cgroup_mode,
-           "mount cgroup2 on /sys/fs/cgroup (systemd does this at boot)")
+    status(
+        "cgroup mode",
+        host.cgroup_mode != "none",
+        host.cgroup_mode,
+        "mount cgroup2 on /sys/fs/cgroup (systemd does this at boot)",
+    )
     wanted = ["memory", "cpu", "pids", "io" if host.cgroup_mode == "v2" else "blkio"]
     absent = [c for c in wanted if c not in host.controllers]
-    status("controllers", not absent, " ".join(host.controllers) + (f"; missing {' '.join(absent)}" if absent else ""),
-           "enable them in the parent's cgroup.subtree_control (v2) or mount the v1 hierarchy")
+    status(
+        "controllers",
+        not absent,
+        " ".join(host.controllers) + (f"; missing {' '.join(absent)}" if absent else ""),
+        "enable them in the parent's cgroup.subtree_control (v2) or mount the v1 hierarchy",
+    )
 
     narrator.step("Tools")
     for tool, package in hostinfo.TOOL_PACKAGES.items():

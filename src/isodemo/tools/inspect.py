@@ -1,8 +1,16 @@
-"""`isodemo inspect PID`: a process's namespaces compared with PID 1's, and its cgroups (lsns + /proc/PID/cgroup)."""
+"""`isodemo inspect PID`: a process's namespaces compared with PID 1's, and its cgroups.
+
+Like `lsns -p PID` and `cat /proc/PID/cgroup` together.
+
+PID 1 is the reference because it lives in the host's initial namespaces. Where PID 1's links cannot be
+read (isodemo itself runs in a container without CAP_SYS_PTRACE over PID 1), isodemo compares with its
+own namespaces instead, and says so.
+"""
 
 from __future__ import annotations
 
 import errno
+import os
 from typing import Any
 
 from isodemo.errors import NeedsRoot, UsageError
@@ -11,41 +19,56 @@ from isodemo.kernel import process as kprocess
 from isodemo.narrate.base import Narrator
 
 
+def _links(pid: int | str) -> dict[str, str]:
+    return {ns: namespaces.ns_link(pid, ns) for ns in namespaces.available_types()}
+
+
+def _reference() -> tuple[str, dict[str, str]]:
+    try:
+        return "PID 1", _links(1)
+    except PermissionError:
+        return f"isodemo (pid {os.getpid()})", _links("self")
+
+
 def run(narrator: Narrator, ctx: Any) -> None:
     pid = int(ctx.options["pid"])
     try:
         name = kprocess.comm(pid)
+        links = _links(pid)
     except FileNotFoundError:
         raise UsageError(f"there is no process with pid {pid}", "list processes with `ps -e`") from None
-    narrator.step(f"Namespaces of pid {pid} ({name}) and of PID 1",
-                  shell=[f"sudo lsns -p {pid}", f"sudo ls -l /proc/{pid}/ns /proc/1/ns"])
-    rows = []
-    differs = []
-    for ns in namespaces.available_types():
-        try:
-            mine = namespaces.ns_link(pid, ns)
-            init = namespaces.ns_link(1, ns)
-        except PermissionError as error:
-            raise NeedsRoot(f"reading /proc/{pid}/ns needs the right to ptrace it ({error.strerror})",
-                            f"run: sudo isodemo inspect {pid}") from None
-        except OSError as error:
-            if error.errno == errno.ENOENT:
-                raise UsageError(f"pid {pid} exited while being inspected") from None
-            raise
-        same = mine == init
+    except PermissionError as error:
+        raise NeedsRoot(
+            f"reading /proc/{pid}/ns needs the right to ptrace that process ({error.strerror})",
+            f"run: sudo isodemo inspect {pid}",
+        ) from None
+    except OSError as error:
+        if error.errno == errno.ESRCH:
+            raise UsageError(f"pid {pid} exited while being inspected") from None
+        raise
+    reference_name, reference = _reference()
+    narrator.step(
+        f"Namespaces of pid {pid} ({name}) and of {reference_name}",
+        shell=[f"sudo lsns -p {pid}", f"sudo ls -l /proc/{pid}/ns"],
+    )
+    if reference_name != "PID 1":
+        narrator.note(f"PID 1's namespaces cannot be read here, so {reference_name} is the reference.")
+    narrator.fact("reference", reference_name, show=False)
+    rows, differs = [], []
+    for ns, link in links.items():
+        same = link == reference[ns]
         if not same:
             differs.append(ns)
-        rows.append([ns, mine, init, "same" if same else "DIFFERENT"])
-        narrator.fact(f"ns_{ns}", {"pid": mine, "pid1": init, "same": same}, show=False)
-    narrator.table("", ["namespace", f"pid {pid}", "PID 1", ""], rows)
+        rows.append([ns, link, reference[ns], "same" if same else "DIFFERENT"])
+        narrator.fact(f"ns_{ns}", {"pid": link, "reference": reference[ns], "same": same}, show=False)
+    narrator.table("", ["namespace", f"pid {pid}", reference_name, ""], rows)
     narrator.fact("different_namespaces", differs, show=False)
-    try:
-        nspid = procfs.nspid(pid)
-    except (OSError, KeyError):
-        nspid = [pid]
+    nspid = procfs.nspid(pid)
     narrator.fact("nspid", nspid, show=False)
-    narrator.note(f"NSpid: {' '.join(map(str, nspid))}" + (
-        "  (nested pid namespace: host pid first, innermost last)" if len(nspid) > 1 else ""))
+    narrator.note(
+        f"NSpid: {' '.join(map(str, nspid))}"
+        + ("  (in a nested pid namespace: outermost pid first, innermost last)" if len(nspid) > 1 else "")
+    )
 
     narrator.step(f"cgroups of pid {pid}", shell=[f"cat /proc/{pid}/cgroup"])
     paths = procfs.cgroup(pid)

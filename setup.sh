@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets isodemo up on Debian 12+ / Ubuntu 22.04+: the packages its demos use, a virtual environment, and
+# the `isodemo` command in /usr/local/bin so that `sudo isodemo ...` works. Safe to run again.
+#
+#   sudo ./setup.sh          what the demos need
+#   sudo ./setup.sh --dev    also the test, lint and type-check tools (what tests/run needs)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+venv=${ISODEMO_VENV:-/opt/isodemo/venv}
+# The distribution's python3, not a per-user one (pyenv under /root): the venv must work for every user.
+python=${ISODEMO_PYTHON:-/usr/bin/python3}
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh installs packages: run it with sudo ./setup.sh $*" >&2
+  exit 77
+fi
+
+packages=(python3 python3-venv busybox-static iproute2 util-linux iputils-ping procps nftables)
+[ -n "$extras" ] && packages+=(shellcheck)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "creating $venv with $python"
+  mkdir -p "$(dirname "$venv")"
+  "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q -e "$here$extras"
+ln -sf "$venv/bin/isodemo" /usr/local/bin/isodemo
+echo "isodemo is ready: $(command -v isodemo) ($("$venv/bin/python" --version))"

@@ -1,0 +1,49 @@
+"""Shared test helpers: run isodemo as a user does, as a separate process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout.strip().splitlines()[-1])
+
+
+def isodemo_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "isodemo", *args]
+
+
+def run_isodemo(*args: str, timeout: float = 120, **kwargs: Any) -> Result:
+    env = {**os.environ, **kwargs.pop("env", {})}
+    proc = subprocess.run(
+        isodemo_argv(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        **kwargs,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def isodemo() -> Any:
+    return run_isodemo

@@ -1,0 +1,37 @@
+"""Root tests: real namespaces, real mounts. Every test is checked against the host's invariants.
+
+Without root these tests skip, unless ISODEMO_REQUIRE_ROOT=1 (CI sets it): then they fail, so a CI run
+that silently tested nothing cannot pass.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.root.invariants import diff, snapshot
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/root/" in str(item.fspath):
+            item.add_marker(pytest.mark.root)
+
+
+@pytest.fixture(autouse=True)
+def _needs_root() -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("ISODEMO_REQUIRE_ROOT") == "1":
+            pytest.fail("ISODEMO_REQUIRE_ROOT=1 but the root tests are not running as root")
+        pytest.skip("needs root: run the suite with sudo")
+
+
+@pytest.fixture(autouse=True)
+def host_invariants(_needs_root: None) -> object:
+    """Snapshot hostname, mounts, links, routes, nft, cgroups, IPC, isodemo objects; fail on any change."""
+    before = snapshot()
+    yield
+    after = snapshot()
+    changes = diff(before, after)
+    assert not changes, "the test changed the host:\n" + "\n".join(changes)

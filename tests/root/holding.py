@@ -1,0 +1,70 @@
+"""Drive `isodemo ... --hold` from a test: start it, read the `holding:` line, release it."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+from typing import Any
+
+from tests.conftest import isodemo_argv
+
+
+class Held:
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            isodemo_argv(*args, "--hold"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.before: list[str] = []
+        self.info = self._read_holding()
+
+    def _read_holding(self, timeout: float = 60) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], deadline - time.monotonic())
+            if not ready:
+                break
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("holding: "):
+                return json.loads(line[len("holding: ") :])
+            self.before.append(line)
+        self.kill()
+        raise AssertionError(
+            f"no holding line; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}"
+        )
+
+    def release(self, how: str = "enter", timeout: float = 60) -> tuple[int, str, str]:
+        if how == "enter":
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("\n")
+            self.proc.stdin.flush()
+        else:
+            self.proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out, err
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.communicate(timeout=60)
+
+
+def wait_gone(pids: list[int], timeout: float = 10) -> list[int]:
+    """Processes that still exist after `timeout` (the kernel tears namespaces down asynchronously)."""
+    deadline = time.monotonic() + timeout
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}")]
+        if alive:
+            time.sleep(0.02)
+    return alive

@@ -1,0 +1,138 @@
+"""Nothing left behind: finished, interrupted (SIGINT, SIGTERM), and SIGKILLed followed by cleanup."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import isodemo_argv, run_isodemo
+from tests.root.holding import Held, wait_gone
+
+DEMOS = ["pid", "uts", "ipc", "mnt"]
+
+
+@pytest.mark.parametrize("demo", DEMOS)
+@pytest.mark.parametrize("how", ["enter", "sigterm", "sigint"])
+def test_hold_ends_cleanly(demo: str, how: str) -> None:
+    held = Held(demo, "--json")
+    pids = list(held.info["pids"].values())
+    assert all(os.path.exists(f"/proc/{pid}") for pid in pids)
+    code, out, err = held.release(how)
+    assert code == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["ok"] is True and report["leftovers"] == []
+    assert wait_gone(pids, timeout=5) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_mid_demo_exits_130_after_cleaning_up(sig: int) -> None:
+    """--step stops after the first step, waiting for Enter: a signal there interrupts a demo in progress."""
+    proc = subprocess.Popen(
+        isodemo_argv("mnt", "--plain", "--step"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen = ""
+    while "press Enter" not in seen:
+        chunk = proc.stdout.read(1)
+        assert chunk, proc.stderr.read() if proc.stderr else ""
+        seen += chunk
+    while "press Enter" not in seen.split("[2]")[-1]:  # wait for the pause after step 2 (rootfs dir exists)
+        proc.stdin.write("\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        while "-- press Enter" not in seen.split("[2]")[-1]:
+            chunk = proc.stdout.read(1)
+            assert chunk
+            seen += chunk
+    assert list(Path(tempfile.gettempdir()).glob("isodemo-*-rootfs"))
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted by " + signal.Signals(sig).name in err
+    assert "Traceback" not in err
+
+
+def test_sigkill_then_cleanup_removes_everything() -> None:
+    """SIGKILL gives isodemo no chance to clean up: the kernel ends the children (PR_SET_PDEATHSIG),
+    and `isodemo cleanup` removes the rest (the rootfs directory, the IPC queue, the run record)."""
+    held_mnt = Held("mnt", "--json")
+    held_ipc = Held("ipc", "--json")
+    pids = [*held_mnt.info["pids"].values(), *held_ipc.info["pids"].values()]
+    runs = {held_mnt.info["run"], held_ipc.info["run"]}
+    held_mnt.kill()
+    held_ipc.kill()
+    assert wait_gone(pids) == [], "children must die with isodemo (PR_SET_PDEATHSIG)"
+
+    dry = run_isodemo("cleanup", "--dry-run", "--json")
+    assert dry.code == 0, dry.stderr
+    found = dry.json["facts"]["found"]
+    assert any("directory" in item and "rootfs" in item for item in found)
+    assert any("sysv message queue" in item for item in found)
+    assert all(any(run in item for run in runs) for item in found), found
+    assert dry.json["facts"]["removed"] == []
+
+    done = run_isodemo("cleanup", "--json")
+    assert done.code == 0, done.stderr
+    assert sorted(done.json["facts"]["removed"]) == sorted(found)
+    assert run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"] == []
+
+
+def test_cleanup_leaves_a_live_run_alone() -> None:
+    held = Held("mnt", "--json")
+    try:
+        result = run_isodemo("cleanup", "--json")
+        assert result.code == 0, result.stderr
+        assert held.info["run"] in result.json["facts"]["skipped_live_runs"]
+        assert result.json["facts"]["removed"] == []
+        assert os.path.exists(f"/proc/{held.info['pids']['container']}")
+    finally:
+        code, _, err = held.release("enter")
+    assert code == 0, err
+
+
+def test_not_root_exits_77_with_the_sudo_line() -> None:
+    proc = subprocess.run(
+        isodemo_argv("pid", "--plain"),
+        capture_output=True,
+        text=True,
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        cwd="/",
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 77, proc.stderr
+    assert "sudo isodemo pid --plain" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_inspect_shows_which_namespaces_differ() -> None:
+    held = Held("pid", "--json")
+    try:
+        result = run_isodemo("inspect", str(held.info["pids"]["pid1"]), "--json")
+    finally:
+        held.release("enter")
+    assert result.code == 0, result.stderr
+    facts = result.json["facts"]
+    assert {"pid", "mnt"} <= set(facts["different_namespaces"])
+    assert "net" not in facts["different_namespaces"]
+    assert facts["nspid"][-1] == 1
+
+
+def test_doctor_reports_this_machine() -> None:
+    result = run_isodemo("doctor", "--json")
+    assert result.code == 0, result.stderr
+    facts = result.json["facts"]
+    assert facts["linux"]["ok"] is True
+    assert facts["cgroup_mode"]["detail"] in {"v1", "v2", "hybrid"}
+    assert facts["busybox"]["ok"] is True

@@ -1,0 +1,103 @@
+"""The command line as a user meets it: help, list, unknown commands, bad values, global options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from isodemo import catalog, cli, commands
+from isodemo.usage import top_help
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_fast_help_is_the_click_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["--help"], capsys) == (0, top_help(), "")
+    code, via_click, _ = run(["--plain", "--help"], capsys)
+    assert code == 0
+    assert via_click == top_help()
+
+
+def test_help_imports_neither_rich_nor_pyroute2_nor_click() -> None:
+    probe = (
+        "import sys, io, contextlib\nfrom isodemo.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
+        "print(sorted(m for m in ('rich', 'pyroute2', 'click') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_list_in_plain_and_json_without_rich(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["list", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["facts"]["demos"] == [e.name for e in catalog.demos()]
+    probe = (
+        "import sys\nfrom isodemo.cli import main\nmain(['list', '--plain'])\n"
+        "print('rich' in sys.modules, 'pyroute2' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False False"
+    assert "1  pid" in out
+
+
+def test_unknown_command_exits_2_with_the_closest_names(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["pdi"], capsys)
+    assert code == 2
+    assert "no such command 'pdi'" in err and "Did you mean pid" in err
+    assert "Traceback" not in err
+
+
+def test_usage_error_with_json_still_prints_the_object(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--json", "nosuchdemo"], capsys)
+    assert code == 2
+    report = json.loads(out)
+    assert report["ok"] is False and report["error"]["exit_code"] == 2
+
+
+def test_bad_option_value_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["uts", "--hostname", "-bad-"], capsys)
+    assert code == 2
+    assert "invalid hostname" in err and "web-0" in err
+
+
+def test_global_options_before_or_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    before = json.loads(run(["--json", "list"], capsys)[1])
+    after = json.loads(run(["list", "--json"], capsys)[1])
+    assert before["facts"] == after["facts"]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("isodemo, version ")
+
+
+def test_every_command_has_help_and_a_catalog_entry(capsys: pytest.CaptureFixture[str]) -> None:
+    assert set(commands.COMMANDS) == set(catalog.names())
+    for name in catalog.names():
+        code, out, _ = run([name, "--help"], capsys)
+        assert code == 0 and f"Usage: isodemo {name}" in out and "--json" in out
+
+
+def test_every_demo_has_a_docs_page_and_a_walkthrough_chapter() -> None:
+    walkthrough = (REPO / "demos" / "walkthrough").read_text()
+    for entry in catalog.demos():
+        assert (REPO / "docs" / f"{entry.name}.md").is_file(), f"docs/{entry.name}.md is missing"
+        assert f"isodemo {entry.name}" in walkthrough or f"{entry.name})" in walkthrough, entry.name
+
+
+def test_python_dash_m() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "isodemo", "--help"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and proc.stdout == top_help()
