@@ -6,6 +6,7 @@ This is the one place where errors become exit codes (INTERFACE.md). Demos and t
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,11 +27,26 @@ class GlobalOptions:
     json: bool = False
     step: bool = False
     hold: bool = False
-    lang: str = "en"
+    lang: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 Body = Callable[[Narrator, Any], None]
+
+
+KOREAN_FALLBACK = (
+    "한국어 해설은 아직 준비 중입니다. 영어로 진행합니다. (The facts and the JSON are the same.)"
+)
+
+
+def language(opts: GlobalOptions, environ: dict[str, str]) -> str:
+    """--lang wins; otherwise the locale (LC_ALL, LC_MESSAGES, LANG), as gettext looks it up."""
+    if opts.lang:
+        return opts.lang
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if environ.get(name):
+            return "ko" if environ[name].startswith("ko") else "en"
+    return "en"
 
 
 def narrator_for(opts: GlobalOptions) -> Narrator:
@@ -47,6 +63,8 @@ def execute(
     narrator = narrator_for(opts)
     host = hostinfo.probe()
     narrator.begin(name, host.summary())
+    if language(opts, dict(os.environ)) == "ko":
+        narrator.note(KOREAN_FALLBACK)  # said, not hidden: the Korean narration is not written yet
     run = Run.new()
     code = ExitCode.OK
     with signals.interrupts_unwind():

@@ -101,3 +101,24 @@ def test_python_dash_m() -> None:
         [sys.executable, "-m", "isodemo", "--help"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and proc.stdout == top_help()
+
+
+@pytest.mark.parametrize(
+    ("option", "environ", "expected"),
+    [
+        (None, {}, "en"),
+        ("ko", {}, "ko"),
+        (None, {"LANG": "ko_KR.UTF-8"}, "ko"),
+        ("en", {"LANG": "ko_KR.UTF-8"}, "en"),
+        (None, {"LC_ALL": "C.UTF-8", "LANG": "ko_KR.UTF-8"}, "en"),
+    ],
+)
+def test_language_choice(option: str | None, environ: dict[str, str], expected: str) -> None:
+    from isodemo.runner import GlobalOptions, language
+
+    assert language(GlobalOptions(lang=option), environ) == expected
+
+
+def test_korean_says_that_it_falls_back_to_english(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["list", "--plain", "--lang", "ko"], capsys)
+    assert code == 0 and "한국어" in out and "1  pid" in out
