@@ -14,7 +14,14 @@ class Entry:
     __slots__ = ("kubernetes", "name", "needs", "needs_root", "section", "summary")
 
     def __init__(
-        self, name: str, summary: str, section: str, needs_root: bool, *, needs: str = "", kubernetes: str = ""
+        self,
+        name: str,
+        summary: str,
+        section: str,
+        needs_root: bool,
+        *,
+        needs: str = "",
+        kubernetes: str = "",
     ) -> None:
         self.name = name
         self.summary = summary
