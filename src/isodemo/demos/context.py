@@ -38,13 +38,21 @@ class DemoContext:
         narrator: Narrator,
         pids: dict[str, int],
         commands: Sequence[str] = (),
+        *,
         cgroups: Sequence[str] = (),
         netns: Sequence[str] = (),
+        paths: dict[str, str] | None = None,
     ) -> None:
         """With --hold: keep everything alive and show how to look at it from another terminal."""
         if not self.hold:
             return
-        info = {"run": self.run.id, "pids": pids, "cgroups": list(cgroups), "netns": list(netns)}
+        info = {
+            "run": self.run.id,
+            "pids": pids,
+            "cgroups": list(cgroups),
+            "netns": list(netns),
+            "paths": paths or {},
+        }
         narrator.hold(info, [*commands, *look_commands(pids)])
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from isodemo import host as hostinfo
 from isodemo import probes, rootfs
 from isodemo.demos.context import DemoContext
+from isodemo.kernel import process as kprocess
 from isodemo.kernel import procfs
 from isodemo.narrate.base import Narrator
 
@@ -36,13 +37,24 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
     narrator.explain(
         "A new mount namespace starts as a copy of the caller's mount table, and keeps each mount's "
-        "propagation. systemd makes / shared, so without a change every mount made inside would be "
-        "propagated back to the host (a leak), and pivot_root would fail with EINVAL. isodemo's helper makes "
-        "every mount private right after unshare, before anything is mounted: what `unshare --mount` does "
-        "by default (--propagation private)."
+        "propagation. Where / is shared (systemd makes it so), every mount made inside would be "
+        "propagated back to the host (a leak), and pivot_root would fail with EINVAL. isodemo's helper "
+        "makes every mount "
+        "private right after unshare, before anything is mounted: what `unshare --mount` does by default "
+        "(--propagation private)."
     )
     box = ctx.isolated(["mnt", "pid"])
     host_propagation = probes.root_propagation()
+    if host_propagation == "shared":
+        narrator.explain(
+            "Here / is shared on the host: without that first step, the tmpfs below would "
+            "appear on the host too."
+        )
+    else:
+        narrator.explain(
+            f"Here / is already {host_propagation} on the host (PID 1 is {kprocess.comm(1)}), so nothing "
+            "would leak on this machine; where systemd is PID 1, it would."
+        )
     inside_propagation = narrator.fact("propagation", box.call(probes.root_propagation))
     narrator.compare("propagation of / (findmnt -o PROPAGATION /)", host_propagation, inside_propagation)
     narrator.fact("propagation_host", host_propagation)
@@ -99,7 +111,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     applets = box.call(rootfs.populate_busybox, directory, busybox)
     narrator.explain(
         f"One static binary, {applets} programs: sh, ls, ps, mount... linked to it. This is all "
-        "a container image is: a directory tree with the programs and files the container needs."
+        "a container image is: a directory tree with the programs and files the container needs. "
+        "The empty .old_root is where pivot_root will put the old root, in the next step."
     )
     narrator.fact("busybox_applets", applets)
     narrator.compare(
@@ -150,7 +163,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     ctx.hold_here(
         narrator,
         {"container": box.pid},
-        [f"sudo nsenter -t {box.pid} -m -p ls /", f"sudo cat /proc/{box.pid}/mountinfo"],
+        [f"sudo nsenter -t {box.pid} -m -p ls /", f"sudo cat /proc/{box.pid}/mountinfo", f"ls {directory}"],
+        paths={"rootfs": directory},
     )
     unchanged = _host_mountinfo() == host_table_before
     narrator.step("The host's mount table", shell=["cat /proc/self/mountinfo"])
