@@ -39,7 +39,8 @@ def _processes() -> Iterable[Leftover]:
         except OSError:
             continue
         run_id = runs.run_id_of(comm)
-        if run_id and pid != me:
+        # A zombie has already exited; only its parent (or PID 1, after a SIGKILL) can reap it.
+        if run_id and pid != me and not procfs.is_zombie(pid):
             yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid))
 
 

@@ -59,12 +59,34 @@ class Held:
         self.proc.communicate(timeout=60)
 
 
+def run_processes(run_id: str) -> list[int]:
+    """Every process named after this run: its helper and its child."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == f"isodemo-{run_id}":
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def wait_gone(pids: list[int], timeout: float = 10) -> list[int]:
     """Processes that still exist after `timeout` (the kernel tears namespaces down asynchronously)."""
     deadline = time.monotonic() + timeout
     alive = pids
     while alive and time.monotonic() < deadline:
-        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}")]
+        alive = [pid for pid in alive if not _exited(pid)]
         if alive:
             time.sleep(0.02)
     return alive
+
+
+def _exited(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

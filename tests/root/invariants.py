@@ -46,7 +46,8 @@ def _isodemo_processes() -> list[str]:
         if entry.isdigit():
             with contextlib.suppress(OSError):
                 comm = Path(f"/proc/{entry}/comm").read_text().strip()
-                if comm.startswith("isodemo-"):
+                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if comm.startswith("isodemo-") and state != "Z":  # a zombie waits for PID 1 to reap it
                     found.append(f"{entry} {comm}")
     return found
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import isodemo_argv, run_isodemo
-from tests.root.holding import Held, wait_gone
+from tests.root.holding import Held, run_processes, wait_gone
 
 DEMOS = ["pid", "uts", "ipc", "mnt"]
 
@@ -66,8 +66,9 @@ def test_sigkill_then_cleanup_removes_everything() -> None:
     and `isodemo cleanup` removes the rest (the rootfs directory, the IPC queue, the run record)."""
     held_mnt = Held("mnt", "--json")
     held_ipc = Held("ipc", "--json")
-    pids = [*held_mnt.info["pids"].values(), *held_ipc.info["pids"].values()]
     runs = {held_mnt.info["run"], held_ipc.info["run"]}
+    pids = [pid for run in runs for pid in run_processes(run)]
+    assert len(pids) == 4, "a helper and a child per run"
     held_mnt.kill()
     held_ipc.kill()
     assert wait_gone(pids) == [], "children must die with isodemo (PR_SET_PDEATHSIG)"

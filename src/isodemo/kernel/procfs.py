@@ -14,6 +14,15 @@ def pids(proc: str = "/proc") -> list[int]:
     return sorted(int(entry) for entry in os.listdir(proc) if entry.isdigit())
 
 
+def is_zombie(pid: int | str) -> bool:
+    """Exited but not yet reaped: nothing is left of it but its exit status (state Z in /proc/PID/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True  # gone already
+
+
 def parse_status(text: str) -> dict[str, str]:
     """/proc/PID/status as a mapping of field name to its raw value (tabs and spaces stripped)."""
     fields: dict[str, str] = {}
