@@ -4,6 +4,7 @@ from __future__ import annotations
 
 SECTIONS = {
     "namespaces": "Namespace demos",
+    "cgroups": "cgroup demos",
     "tools": "Tools",
 }
 
@@ -64,6 +65,34 @@ ENTRIES: tuple[Entry, ...] = (
         True,
         needs="busybox-static",
         kubernetes="container images, volumes",
+    ),
+    Entry(
+        "cgroup-memory",
+        "a memory limit, a process that allocates past it, and the OOM killer",
+        "cgroups",
+        True,
+        kubernetes="limits.memory, OOMKilled",
+    ),
+    Entry(
+        "cgroup-cpu",
+        "a CPU quota measured with a live meter, then two cgroups sharing a CPU by weight",
+        "cgroups",
+        True,
+        kubernetes="limits.cpu, requests.cpu",
+    ),
+    Entry(
+        "cgroup-pids",
+        "pids.max, and fork() failing with EAGAIN at the limit",
+        "cgroups",
+        True,
+        kubernetes="pod PID limits",
+    ),
+    Entry(
+        "cgroup-io",
+        "a bandwidth limit on a loop device, O_DIRECT transfers with and without it",
+        "cgroups",
+        True,
+        kubernetes="runtime blkio / io.max",
     ),
     Entry("list", "the demos in learning order and what each needs", "tools", False),
     Entry("doctor", "what this machine supports, and the fix for each missing piece", "tools", False),

@@ -36,28 +36,26 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def checked(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A click callback that runs one of isodemo.values' parsers and turns its UsageError into exit 2."""
+def checked(parser: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that runs isodemo.values.<parser> and turns its UsageError into exit 2.
+
+    The parser is named, not imported, so that building the commands imports nothing but click.
+    """
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        from isodemo import values
         from isodemo.errors import UsageError
 
         if value is None:
             return value
         try:
-            return parse(value)
+            return getattr(values, parser)(value)
         except UsageError as error:
             raise click.BadParameter(
                 f"{error.message}; {error.hint}" if error.hint else error.message
             ) from None
 
     return callback
-
-
-def _hostname(value: str) -> str:
-    from isodemo.values import hostname
-
-    return hostname(value)
 
 
 def _options(ctx: click.Context) -> Any:
@@ -76,7 +74,7 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
     entry = catalog.BY_NAME[name]
 
     def callback(**options: Any) -> None:
-        module = importlib.import_module(f"isodemo.demos.{name}")
+        module = importlib.import_module(f"isodemo.demos.{name.replace('-', '_')}")
         _execute(click.get_current_context(), name, module.run, needs_root=entry.needs_root, **options)
 
     command: Callable[..., Any] = global_options(callback)
@@ -111,12 +109,52 @@ COMMANDS: dict[str, click.Command] = {
             "--hostname",
             default="isodemo-box",
             show_default=True,
-            callback=checked(_hostname),
+            callback=checked("hostname"),
             help="The hostname to set inside.",
         ),
     ),
     "ipc": demo_command("ipc"),
     "mnt": demo_command("mnt"),
+    "cgroup-memory": demo_command(
+        "cgroup-memory",
+        click.option(
+            "--limit",
+            default="64m",
+            show_default=True,
+            callback=checked("memory_limit"),
+            help="The memory limit, as docker's --memory takes it: 64m, 1g, 512k.",
+        ),
+    ),
+    "cgroup-cpu": demo_command(
+        "cgroup-cpu",
+        click.option(
+            "--cpus",
+            default="0.2",
+            show_default=True,
+            callback=checked("cpus"),
+            help="The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU.",
+        ),
+    ),
+    "cgroup-pids": demo_command(
+        "cgroup-pids",
+        click.option(
+            "--limit",
+            default="20",
+            show_default=True,
+            callback=checked("pids_limit"),
+            help="pids.max, as docker's --pids-limit takes it.",
+        ),
+    ),
+    "cgroup-io": demo_command(
+        "cgroup-io",
+        click.option(
+            "--limit",
+            default="1mb",
+            show_default=True,
+            callback=checked("rate_bytes"),
+            help="Bytes per second, as docker's --device-write-bps takes it: 1mb, 512kb.",
+        ),
+    ),
     "list": tool_command("list", "listing"),
     "doctor": tool_command("doctor", "doctor"),
     "inspect": tool_command(

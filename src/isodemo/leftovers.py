@@ -71,6 +71,8 @@ def _directories() -> Iterable[Leftover]:
         run_id = runs.run_id_of(path.name)
         if run_id and path.is_dir():
             yield Leftover("directory", str(path), run_id, functools.partial(remove_tree, str(path)))
+        elif run_id:
+            yield Leftover("file", str(path), run_id, path.unlink)
 
 
 def _msg_queues() -> Iterable[Leftover]:
@@ -86,6 +88,23 @@ def _msg_queues() -> Iterable[Leftover]:
                 )
 
 
+def _cgroups() -> Iterable[Leftover]:
+    """isodemo-<run>-* cgroups: under /sys/fs/cgroup/isodemo (v2), under our own cgroup in each v1 hierarchy."""
+    from isodemo.cgroups import cleanup_candidates
+
+    for path in cleanup_candidates():
+        run_id = runs.run_id_of(os.path.basename(path))
+        if run_id:
+            yield Leftover("cgroup", path, run_id, functools.partial(_remove_cgroup, path))
+
+
+def _remove_cgroup(path: str) -> None:
+    from isodemo.cgroups.base import kill_and_wait, remove_dir
+
+    kill_and_wait(path)
+    remove_dir(path)
+
+
 def _run_records() -> Iterable[Leftover]:
     with contextlib.suppress(OSError):
         for record in runs.RUN_DIR.iterdir():
@@ -95,6 +114,7 @@ def _run_records() -> Iterable[Leftover]:
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.
 FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
     _processes,
+    _cgroups,
     _mounts,
     _directories,
     _msg_queues,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from isodemo.cgroups.base import Cgroup
 from isodemo.host import Host
 from isodemo.isolated import Isolated
 from isodemo.narrate.base import Narrator
@@ -32,6 +33,12 @@ class DemoContext:
 
     def isolated(self, namespaces: Sequence[str]) -> Isolated:
         return self.enter(Isolated(namespaces, comm=self.run.name))
+
+    def cgroup(self, leaf: str, controllers: Sequence[str]) -> Cgroup:
+        """A new cgroup isodemo-<run>-<leaf> on this host's hierarchy, removed when the demo ends."""
+        from isodemo.cgroups import open_cgroup
+
+        return self.enter(open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode))
 
     def hold_here(
         self,

@@ -69,6 +69,7 @@ class MountInfo:
     optional: tuple[str, ...]  # shared:N, master:N, propagate_from:N, unbindable
     fstype: str
     source: str
+    super_options: str = ""  # for a v1 cgroup mount: the controllers, e.g. rw,cpu,cpuacct
 
     @property
     def propagation(self) -> str:
@@ -92,7 +93,7 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
             continue
         left, _, right = line.partition(" - ")
         fields = left.split()
-        fstype, source, *_ = [*right.split(), "", ""]
+        fstype, source, super_options, *_ = [*right.split(), "", "", ""]
         mounts.append(
             MountInfo(
                 mount_id=int(fields[0]),
@@ -104,6 +105,7 @@ def parse_mountinfo(text: str) -> list[MountInfo]:
                 optional=tuple(fields[6:]),
                 fstype=fstype,
                 source=_unescape(source),
+                super_options=super_options,
             )
         )
     return mounts

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from isodemo.errors import IsodemoError
@@ -27,6 +27,37 @@ def view_lines(view: View, limit: int = MAX_VIEW_LINES) -> list[str]:
     if len(lines) > limit:
         return [*lines[: limit - 1], f"... and {len(lines) - limit + 1} more"]
     return lines
+
+
+class Meter:
+    """A value watched against its maximum while something happens (memory use against the limit).
+
+    Renderers draw it: the terminal as a live bar, plain text as one line per update, JSON not at all.
+    """
+
+    def __init__(self, label: str, maximum: float, formatter: Callable[[float], str] = str) -> None:
+        self.label = label
+        self.maximum = maximum
+        self.formatter = formatter
+        self.readings: list[float] = []
+
+    def __enter__(self) -> Meter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def update(self, value: float, text: str = "") -> None:
+        self.readings.append(value)
+        self.show(value, text)
+
+    def show(self, value: float, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+    def describe(self, value: float) -> str:
+        share = value / self.maximum if self.maximum else 0.0
+        return f"{self.formatter(value)} / {self.formatter(self.maximum)} ({share:.0%})"
 
 
 class Narrator:
@@ -61,6 +92,14 @@ class Narrator:
         self._current = Step(title, list(syscalls), list(shell))
         self.report.steps.append(self._current)
         self.show_step(len(self.report.steps), self._current)
+
+    def shell(self, *commands: str) -> None:
+        """Add the shell equivalent of what was just done, when it is only known afterwards (a path made)."""
+        if self._current is None:
+            self.step("commands")
+        self.report.steps[-1].shell.extend(commands)
+        for command in commands:
+            self.show_shell(command)
 
     def explain(self, text: str) -> None:
         self.show_explain(text)
@@ -98,6 +137,13 @@ class Narrator:
     def status(self, label: str, ok: bool | None, detail: str, fix: str | None = None) -> None:
         """One line of a checklist (doctor): ok True/False, or None for "informational"."""
         self.show_status(label, ok, detail, fix)
+
+    def meter(self, label: str, maximum: float, formatter: Callable[[float], str] = str) -> Meter:
+        """A live reading against a maximum: `with narrator.meter(...) as m: m.update(value, text)`."""
+        return self.make_meter(label, maximum, formatter)
+
+    def make_meter(self, label: str, maximum: float, formatter: Callable[[float], str]) -> Meter:
+        return Meter(label, maximum, formatter)
 
     def kubernetes(self, text: str) -> None:
         """The closing note: which Kubernetes feature this piece of the kernel is under."""
@@ -157,6 +203,7 @@ class Narrator:
 
     def show_begin(self, demo: str | None, host: dict[str, Any]) -> None: ...
     def show_step(self, number: int, step: Step) -> None: ...
+    def show_shell(self, command: str) -> None: ...
     def show_explain(self, text: str) -> None: ...
     def show_compare(
         self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from typing import Any
 
-from isodemo.narrate.base import Narrator
+from isodemo.narrate.base import Meter, Narrator
 from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
 
 WIDTH = 100
@@ -15,6 +16,22 @@ INDENT = "    "
 
 def format_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+BAR_WIDTH = 24
+
+
+class PlainMeter(Meter):
+    def __init__(
+        self, narrator: PlainNarrator, label: str, maximum: float, formatter: Callable[[float], str]
+    ) -> None:
+        super().__init__(label, maximum, formatter)
+        self.narrator = narrator
+
+    def show(self, value: float, text: str) -> None:
+        filled = min(BAR_WIDTH, round(BAR_WIDTH * value / self.maximum)) if self.maximum else 0
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.narrator._line(f"{INDENT}{self.label} [{bar}] {self.describe(value)}  {text}".rstrip())
 
 
 class PlainNarrator(Narrator):
@@ -40,7 +57,10 @@ class PlainNarrator(Narrator):
         for call in step.syscalls:
             self._line(f"{INDENT}syscall: {call}")
         for command in step.shell:
-            self._line(f"{INDENT}shell:   {command}")
+            self.show_shell(command)
+
+    def show_shell(self, command: str) -> None:
+        self._line(f"{INDENT}shell:   {command}")
 
     def show_explain(self, text: str) -> None:
         self._wrapped(text)
@@ -73,6 +93,9 @@ class PlainNarrator(Narrator):
         self._line(f"{mark} {label}: {detail}")
         if fix:
             self._line(f"{INDENT}fix: {fix}")
+
+    def make_meter(self, label: str, maximum: float, formatter: Callable[[float], str]) -> Meter:
+        return PlainMeter(self, label, maximum, formatter)
 
     def show_kubernetes(self, text: str) -> None:
         self._line()

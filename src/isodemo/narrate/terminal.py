@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from isodemo.narrate.base import Narrator
+from isodemo.narrate.base import Meter, Narrator
 from isodemo.narrate.plain import format_value
 from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
+
+
+class TerminalMeter(Meter):
+    """A rich progress bar that redraws in place while the readings come in."""
+
+    def __init__(
+        self, console: Console, label: str, maximum: float, formatter: Callable[[float], str]
+    ) -> None:
+        super().__init__(label, maximum, formatter)
+        self.progress = Progress(
+            TextColumn("  [bold]{task.fields[label]}"),
+            BarColumn(bar_width=30),
+            TextColumn("{task.fields[reading]}  [dim]{task.fields[note]}"),
+            console=console,
+        )
+        self.task = self.progress.add_task("", total=maximum or 1, label=label, reading="", note="")
+        self.progress.start()
+
+    def show(self, value: float, text: str) -> None:
+        self.progress.update(
+            self.task, completed=min(value, self.maximum), reading=self.describe(value), note=text
+        )
+
+    def close(self) -> None:
+        self.progress.stop()
 
 
 class TerminalNarrator(Narrator):
@@ -54,6 +81,9 @@ class TerminalNarrator(Narrator):
         if grid.row_count:
             self._print(Padding(grid, (0, 0, 0, 2)))
 
+    def show_shell(self, command: str) -> None:
+        self._print(Text.assemble(("  shell   ", "dim"), (command, "green")))
+
     def show_explain(self, text: str) -> None:
         self._print(Padding(Text(text), (0, 0, 0, 2)))
 
@@ -88,6 +118,9 @@ class TerminalNarrator(Narrator):
         self._print(Text.assemble(mark, (label, "bold"), ": ", detail))
         if fix:
             self._print(Text.assemble(("    fix: ", "yellow"), fix))
+
+    def make_meter(self, label: str, maximum: float, formatter: Callable[[float], str]) -> Meter:
+        return TerminalMeter(self.console, label, maximum, formatter)
 
     def show_kubernetes(self, text: str) -> None:
         self._print()

@@ -1,0 +1,52 @@
+"""cgroups: one `Cgroup` interface, a v2 (unified) and a v1 backend, chosen from what the host mounts.
+
+A demo asks for "a memory limit of 64 MiB"; the backend writes the real file of this machine
+(`memory.max` on v2, `memory.limit_in_bytes` on v1) and returns the write, so the narrator shows the
+learner the true kernel interface. docs/cgroups.md explains the layout and the choices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from isodemo.cgroups.base import Cgroup, CgroupWrite
+from isodemo.errors import MissingFeature
+from isodemo.runs import Run
+
+__all__ = ["Cgroup", "CgroupWrite", "cleanup_candidates", "open_cgroup"]
+
+
+def cleanup_candidates() -> list[str]:
+    """Directories where isodemo's cgroups live on this host, whichever hierarchy is mounted."""
+    import glob
+    import os
+
+    from isodemo.cgroups.v1 import hierarchies
+    from isodemo.cgroups.v2 import TOP
+    from isodemo.kernel import procfs
+
+    found = glob.glob(os.path.join(TOP, "isodemo-*"))
+    own = procfs.cgroup("self")
+    for controller, mount_point in hierarchies().items():
+        parent = os.path.join(mount_point, own.get(controller, "/").lstrip("/"))
+        found += glob.glob(os.path.join(parent, "isodemo-*"))
+    return sorted(set(found))
+
+
+def open_cgroup(run: Run, leaf: str, controllers: Sequence[str], mode: str) -> Cgroup:
+    """A (not yet created) cgroup named isodemo-<run>-<leaf>, with the v2 names of the controllers it needs.
+
+    `mode` is host.Host.cgroup_mode: v2 uses the unified tree; v1 and hybrid use the v1 controllers.
+    """
+    if mode == "v2":
+        from isodemo.cgroups.v2 import CgroupV2
+
+        return CgroupV2(run.object_name(leaf), controllers)
+    if mode in ("v1", "hybrid"):
+        from isodemo.cgroups.v1 import CgroupV1
+
+        return CgroupV1(run.object_name(leaf), controllers)
+    raise MissingFeature(
+        "no cgroup filesystem is mounted at /sys/fs/cgroup",
+        "mount cgroup2 there: mount -t cgroup2 none /sys/fs/cgroup (systemd does it at boot)",
+    )

@@ -1,0 +1,196 @@
+"""What every cgroup backend offers, and the file I/O they share."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+from isodemo.errors import MissingFeature
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+EMPTY_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class CgroupWrite:
+    """One write to a cgroup file, kept so the narrator can show the shell command that does the same."""
+
+    path: str
+    value: str
+
+    @property
+    def shell(self) -> str:
+        return f"echo {self.value} > {self.path}"
+
+
+class CgroupFileError(MissingFeature):
+    """A cgroup file refused a write or is missing: the message names the file, the value and the errno."""
+
+
+def read_file(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def write_file(path: str, value: str) -> CgroupWrite:
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as error:
+        name = errno.errorcode.get(error.errno or 0, "?")
+        raise CgroupFileError(
+            f"writing {value!r} to {path} failed: {name} ({os.strerror(error.errno or 0)})",
+            _hint(path, error.errno),
+        ) from None
+    return CgroupWrite(path, value)
+
+
+def _hint(path: str, code: int | None) -> str | None:
+    if code == errno.ENOENT:
+        return f"{os.path.basename(path)} does not exist: the controller is not enabled for this cgroup"
+    if code == errno.EACCES or code == errno.EPERM:
+        return "only root (or the owner of a delegated cgroup) may write there: run it with sudo"
+    if code == errno.EBUSY:
+        return (
+            "a cgroup with processes cannot enable controllers for children (the no-internal-processes rule)"
+        )
+    return None
+
+
+def parse_keyed(text: str) -> dict[str, int]:
+    """`key value` lines (memory.events, cpu.stat, pids.events) -> {key: value}."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            values[key] = int(value)
+    return values
+
+
+def procs_of(directory: str) -> list[int]:
+    try:
+        return [int(line) for line in read_file(os.path.join(directory, "cgroup.procs")).split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill_and_wait(directory: str) -> None:
+    """SIGKILL every process left in a cgroup isodemo made, and wait until it is empty."""
+    deadline = time.monotonic() + EMPTY_TIMEOUT_S
+    while procs := procs_of(directory):
+        for pid in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if time.monotonic() > deadline:
+            raise MissingFeature(
+                f"processes {procs} in {directory} did not die within {EMPTY_TIMEOUT_S:.0f} s"
+            )
+        time.sleep(0.01)
+
+
+def remove_dir(directory: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.rmdir(directory)
+
+
+class Cgroup(ABC):
+    """One cgroup (a leaf that holds processes). A context manager: created on enter; on exit, whatever
+    is still inside is killed and the directories are removed, however the demo ended."""
+
+    version: int
+
+    def __init__(self, name: str, controllers: Sequence[str]) -> None:
+        self.name = name
+        self.controllers = tuple(controllers)
+
+    def __enter__(self) -> Cgroup:
+        self.create()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    @property
+    @abstractmethod
+    def path(self) -> str:
+        """The directory to show the learner (v1: the one of the first controller)."""
+
+    @property
+    @abstractmethod
+    def paths(self) -> list[str]:
+        """Every directory this cgroup has (v2: one; v1: one per hierarchy)."""
+
+    @abstractmethod
+    def create(self) -> None: ...
+
+    @abstractmethod
+    def remove(self) -> None: ...
+
+    def add(self, pid: int) -> list[CgroupWrite]:
+        """Move a process in: write its pid to cgroup.procs (in every hierarchy on v1)."""
+        return [write_file(os.path.join(path, "cgroup.procs"), str(pid)) for path in self.paths]
+
+    def procs(self) -> list[int]:
+        return procs_of(self.path)
+
+    def read(self, filename: str, controller_dir: str | None = None) -> str:
+        return read_file(os.path.join(controller_dir or self.path, filename))
+
+    # memory
+    @abstractmethod
+    def set_memory_limit(self, limit: int) -> list[CgroupWrite]: ...
+
+    @abstractmethod
+    def disable_swap(self) -> CgroupWrite | None:
+        """Forbid swap, so that the limit is reached and the OOM killer acts; None where no swap file exists."""
+
+    @abstractmethod
+    def memory_current(self) -> int: ...
+
+    @abstractmethod
+    def memory_peak(self) -> int | None: ...
+
+    @abstractmethod
+    def oom_kills(self) -> tuple[int, str]:
+        """The oom_kill counter and the file it came from."""
+
+    # cpu
+    @abstractmethod
+    def set_cpu_quota(self, quota_us: int, period_us: int) -> list[CgroupWrite]: ...
+
+    @abstractmethod
+    def set_cpu_weight(self, weight: int) -> CgroupWrite:
+        """A relative weight on the v2 scale (100 = default); v1 writes cpu.shares = weight * 1024 / 100."""
+
+    @abstractmethod
+    def cpu_usage_usec(self) -> int: ...
+
+    @abstractmethod
+    def cpu_stat(self) -> dict[str, int]: ...
+
+    # pids
+    @abstractmethod
+    def set_pids_max(self, limit: int) -> CgroupWrite: ...
+
+    def pids_current(self) -> int:
+        return int(self.read("pids.current", self.controller_dir("pids")))
+
+    def pids_events(self) -> dict[str, int]:
+        return parse_keyed(self.read("pids.events", self.controller_dir("pids")))
+
+    # io
+    @abstractmethod
+    def set_io_limit(self, device: str, *, rbps: int, wbps: int) -> list[CgroupWrite]:
+        """Throttle reads and writes on a whole block device `MAJ:MIN`, in bytes per second."""
+
+    def controller_dir(self, controller: str) -> str:
+        return self.path

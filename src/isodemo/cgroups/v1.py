@@ -1,0 +1,134 @@
+"""cgroup v1: one hierarchy per controller, each mounted at /sys/fs/cgroup/<controller>.
+
+isodemo's cgroup in each hierarchy is a child of the calling process's own cgroup there (from
+/proc/self/cgroup): isodemo never writes to a cgroup it did not create. The files have other names than on
+v2: memory.limit_in_bytes, cpu.cfs_quota_us, cpu.shares, cpuacct.usage, blkio.throttle.*_bps_device.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from isodemo.cgroups.base import (
+    CGROUP_ROOT,
+    Cgroup,
+    CgroupWrite,
+    kill_and_wait,
+    parse_keyed,
+    read_file,
+    remove_dir,
+    write_file,
+)
+from isodemo.errors import MissingFeature
+from isodemo.kernel import procfs
+
+# The v1 hierarchies behind each v2 controller name.
+V1_CONTROLLERS = {"memory": ("memory",), "cpu": ("cpu", "cpuacct"), "pids": ("pids",), "io": ("blkio",)}
+V1_PACKAGES_HINT = "mount the v1 hierarchy, e.g. mount -t cgroup -o {0} cgroup /sys/fs/cgroup/{0}"
+
+
+def hierarchies() -> dict[str, str]:
+    """v1 controller -> mount point of its hierarchy (co-mounted controllers share one)."""
+    found: dict[str, str] = {}
+    for mount in procfs.mountinfo():
+        if mount.fstype == "cgroup":
+            for option in mount.super_options.split(","):
+                if option not in ("rw", "ro"):
+                    found.setdefault(option, mount.mount_point)
+    return found
+
+
+class CgroupV1(Cgroup):
+    version = 1
+
+    def __init__(self, name: str, controllers: Sequence[str]) -> None:
+        super().__init__(name, controllers)
+        mounts = hierarchies()
+        own = procfs.cgroup("self")
+        self._dirs: dict[str, str] = {}
+        for controller in controllers:
+            for v1 in V1_CONTROLLERS.get(controller, (controller,)):
+                if v1 not in mounts:
+                    raise MissingFeature(
+                        f"the {v1} cgroup v1 controller is not mounted", V1_PACKAGES_HINT.format(v1)
+                    )
+                parent = os.path.join(mounts[v1], own.get(v1, "/").lstrip("/"))
+                self._dirs[v1] = os.path.join(parent, name)
+
+    @property
+    def path(self) -> str:
+        return next(iter(self._dirs.values()), CGROUP_ROOT)
+
+    @property
+    def paths(self) -> list[str]:
+        return list(dict.fromkeys(self._dirs.values()))  # co-mounted controllers share a directory
+
+    def controller_dir(self, controller: str) -> str:
+        first = V1_CONTROLLERS.get(controller, (controller,))[0]
+        return self._dirs[first]
+
+    def create(self) -> None:
+        for directory in self.paths:
+            os.mkdir(directory)
+
+    def remove(self) -> None:
+        for directory in self.paths:
+            if os.path.isdir(directory):
+                kill_and_wait(directory)
+                remove_dir(directory)
+
+    def _file(self, v1: str, filename: str) -> str:
+        return os.path.join(self._dirs[v1], filename)
+
+    # memory
+    def set_memory_limit(self, limit: int) -> list[CgroupWrite]:
+        return [write_file(self._file("memory", "memory.limit_in_bytes"), str(limit))]
+
+    def disable_swap(self) -> CgroupWrite | None:
+        """memsw is memory plus swap: setting it to the memory limit leaves no room for swap."""
+        memsw = self._file("memory", "memory.memsw.limit_in_bytes")
+        if not os.path.exists(memsw):  # swap accounting is off (swapaccount=0) or absent
+            return None
+        return write_file(memsw, read_file(self._file("memory", "memory.limit_in_bytes")))
+
+    def memory_current(self) -> int:
+        return int(read_file(self._file("memory", "memory.usage_in_bytes")))
+
+    def memory_peak(self) -> int | None:
+        return int(read_file(self._file("memory", "memory.max_usage_in_bytes")))
+
+    def oom_kills(self) -> tuple[int, str]:
+        return parse_keyed(read_file(self._file("memory", "memory.oom_control"))).get("oom_kill", 0), (
+            "memory.oom_control"
+        )
+
+    def memory_failcnt(self) -> int:
+        return int(read_file(self._file("memory", "memory.failcnt")))
+
+    # cpu
+    def set_cpu_quota(self, quota_us: int, period_us: int) -> list[CgroupWrite]:
+        return [
+            write_file(self._file("cpu", "cpu.cfs_period_us"), str(period_us)),
+            write_file(self._file("cpu", "cpu.cfs_quota_us"), str(quota_us)),
+        ]
+
+    def set_cpu_weight(self, weight: int) -> CgroupWrite:
+        return write_file(self._file("cpu", "cpu.shares"), str(weight * 1024 // 100))
+
+    def cpu_usage_usec(self) -> int:
+        return int(read_file(self._file("cpuacct", "cpuacct.usage"))) // 1000  # nanoseconds on v1
+
+    def cpu_stat(self) -> dict[str, int]:
+        return parse_keyed(read_file(self._file("cpu", "cpu.stat")))
+
+    # pids
+    def set_pids_max(self, limit: int) -> CgroupWrite:
+        return write_file(self._file("pids", "pids.max"), str(limit))
+
+    # io
+    def set_io_limit(self, device: str, *, rbps: int, wbps: int) -> list[CgroupWrite]:
+        return [
+            write_file(self._file("blkio", "blkio.throttle.read_bps_device"), f"{device} {rbps}"),
+            write_file(self._file("blkio", "blkio.throttle.write_bps_device"), f"{device} {wbps}"),
+        ]

@@ -1,0 +1,159 @@
+"""cgroup v2, the unified hierarchy: one tree, every controller's files in the same directory.
+
+Layout: /sys/fs/cgroup/isodemo/isodemo-<run>-<leaf>. The `isodemo` directory never holds a process (the
+"no internal processes" rule), so it can enable controllers for its children in its cgroup.subtree_control.
+Controllers reach it only if the root delegates them (root's cgroup.subtree_control: systemd enables cpu,
+io, memory and pids); isodemo never writes to a cgroup it did not create, so it says what is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+from collections.abc import Sequence
+
+from isodemo.cgroups.base import (
+    CGROUP_ROOT,
+    Cgroup,
+    CgroupFileError,
+    CgroupWrite,
+    kill_and_wait,
+    parse_keyed,
+    read_file,
+    remove_dir,
+    write_file,
+)
+from isodemo.errors import MissingFeature
+
+TOP = os.path.join(CGROUP_ROOT, "isodemo")
+
+
+def missing_controllers(controllers: Sequence[str], root: str = CGROUP_ROOT) -> MissingFeature | None:
+    """Why these controllers cannot be used under `root`, or None when they can."""
+    available = read_file(os.path.join(root, "cgroup.controllers")).split()
+    enabled = read_file(os.path.join(root, "cgroup.subtree_control")).split()
+    for controller in controllers:
+        if controller not in available:
+            return MissingFeature(
+                f"this kernel has no {controller} controller in cgroup v2",
+                f"{root}/cgroup.controllers lists: {' '.join(available) or 'nothing'}",
+            )
+        if controller not in enabled:
+            return MissingFeature(
+                f"the {controller} controller is not enabled for children of {root}",
+                f"enable it: echo +{controller} > {root}/cgroup.subtree_control "
+                "(systemd does this for cpu, io, memory and pids)",
+            )
+    return None
+
+
+class CgroupV2(Cgroup):
+    version = 2
+
+    def __init__(self, name: str, controllers: Sequence[str], top: str = TOP) -> None:
+        super().__init__(name, controllers)
+        self.top = top
+        self._path = os.path.join(top, name)
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def paths(self) -> list[str]:
+        return [self._path]
+
+    def create(self) -> None:
+        problem = missing_controllers(self.controllers, os.path.dirname(self.top))
+        if problem:
+            raise problem
+        wanted = " ".join(f"+{c}" for c in self.controllers)
+        for attempt in range(3):  # another run may remove the empty top directory between our steps
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.top)
+            try:
+                if self.controllers:
+                    self._enable(wanted)
+                os.mkdir(self._path)
+                return
+            except (FileNotFoundError, CgroupFileError) as error:
+                if attempt == 2 or (isinstance(error, CgroupFileError) and os.path.isdir(self.top)):
+                    raise
+
+    def _enable(self, wanted: str) -> None:
+        """A subtree_control write succeeds or fails as a whole; on failure, find which controller refused."""
+        control = os.path.join(self.top, "cgroup.subtree_control")
+        try:
+            write_file(control, wanted)
+        except CgroupFileError:
+            for controller in self.controllers:
+                write_file(control, f"+{controller}")  # raises, naming the one that fails
+            raise
+
+    def remove(self) -> None:
+        if os.path.isdir(self._path):
+            kill_file = os.path.join(self._path, "cgroup.kill")
+            if os.path.exists(kill_file):  # Linux 5.14: one write kills every process inside
+                with contextlib.suppress(OSError):
+                    write_file(kill_file, "1")
+                self._wait_unpopulated()
+            kill_and_wait(self._path)
+            remove_dir(self._path)
+        try:  # the top directory goes when the last run's cgroup is gone
+            os.rmdir(self.top)
+        except OSError as error:
+            if error.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT):
+                raise
+
+    def _wait_unpopulated(self, timeout_ms: int = 5000) -> None:
+        """cgroup.events says `populated 0` once the last process has exited; the kernel signals each change
+        of the file with POLLPRI, so this waits without polling in a loop."""
+        events = os.path.join(self._path, "cgroup.events")
+        with open(events) as f:
+            poller = select.poll()
+            poller.register(f, select.POLLPRI)
+            while True:
+                f.seek(0)
+                if "populated 1" not in f.read() or not poller.poll(timeout_ms):
+                    return
+
+    # memory
+    def set_memory_limit(self, limit: int) -> list[CgroupWrite]:
+        return [write_file(os.path.join(self._path, "memory.max"), str(limit))]
+
+    def disable_swap(self) -> CgroupWrite | None:
+        swap = os.path.join(self._path, "memory.swap.max")
+        return write_file(swap, "0") if os.path.exists(swap) else None
+
+    def memory_current(self) -> int:
+        return int(self.read("memory.current"))
+
+    def memory_peak(self) -> int | None:
+        peak = os.path.join(self._path, "memory.peak")  # Linux 5.19
+        return int(read_file(peak)) if os.path.exists(peak) else None
+
+    def oom_kills(self) -> tuple[int, str]:
+        return parse_keyed(self.read("memory.events")).get("oom_kill", 0), "memory.events"
+
+    # cpu
+    def set_cpu_quota(self, quota_us: int, period_us: int) -> list[CgroupWrite]:
+        return [write_file(os.path.join(self._path, "cpu.max"), f"{quota_us} {period_us}")]
+
+    def set_cpu_weight(self, weight: int) -> CgroupWrite:
+        return write_file(os.path.join(self._path, "cpu.weight"), str(weight))
+
+    def cpu_usage_usec(self) -> int:
+        return self.cpu_stat()["usage_usec"]
+
+    def cpu_stat(self) -> dict[str, int]:
+        return parse_keyed(self.read("cpu.stat"))
+
+    # pids
+    def set_pids_max(self, limit: int) -> CgroupWrite:
+        return write_file(os.path.join(self._path, "pids.max"), str(limit))
+
+    # io
+    def set_io_limit(self, device: str, *, rbps: int, wbps: int) -> list[CgroupWrite]:
+        return [write_file(os.path.join(self._path, "io.max"), f"{device} rbps={rbps} wbps={wbps}")]

@@ -1,0 +1,127 @@
+"""cgroup-cpu: a CPU quota (limits.cpu) and CPU weights (requests.cpu), measured.
+
+What you will see: a busy loop in a cgroup with a quota of 20 % of one CPU (cpu.max on v2,
+cpu.cfs_quota_us on v1) and a live meter of the CPU share it really gets, read from the cgroup's own usage
+counter; the throttling counters in cpu.stat; then two busy cgroups pinned to the same CPU with weights
+100 and 300 sharing it about 25 / 75.
+Kubernetes: limits.cpu becomes the quota, requests.cpu the weight, with the kubelet's formulas.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from isodemo import workloads
+from isodemo.cgroups import Cgroup
+from isodemo.demos.context import DemoContext
+from isodemo.narrate.base import Narrator
+
+PERIOD_US = 100_000
+DEFAULT_CPUS = 0.2
+SAMPLE_S = 0.25
+SAMPLES = 16  # 4 s: 40 CFS periods
+WEIGHTS = {"a": 100, "b": 300}
+
+
+def _share(cgroup: Cgroup, seconds: float) -> float:
+    start_usage, start = cgroup.cpu_usage_usec(), time.monotonic()
+    time.sleep(seconds)
+    return (cgroup.cpu_usage_usec() - start_usage) / ((time.monotonic() - start) * 1e6)
+
+
+def run(narrator: Narrator, ctx: DemoContext) -> None:
+    cpus = float(ctx.options.get("cpus") or DEFAULT_CPUS)
+    quota = round(cpus * PERIOD_US)
+    narrator.step(f"A quota of {cpus:g} CPU", syscalls=["mkdir(2)", "write(2) to the quota files"])
+    cgroup = ctx.cgroup("cpu", ["cpu"])
+    narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
+    narrator.shell(*(w.shell for w in cgroup.set_cpu_quota(quota, PERIOD_US)))
+    narrator.explain(
+        f"Every {PERIOD_US // 1000} ms period, the cgroup may run {quota // 1000} ms of CPU time in "
+        "all; when it has used its quota, its tasks are throttled (not scheduled) until the next "
+        "period. That is the CFS bandwidth controller."
+    )
+    narrator.fact("cgroup_version", cgroup.version)
+    narrator.fact("quota_percent", round(100 * quota / PERIOD_US, 1))
+
+    narrator.step(
+        "A busy loop inside, measured",
+        syscalls=["fork()", "write(2) to cgroup.procs"],
+        shell=["sh -c 'while :; do :; done' &", "cat cpu.stat   # usage_usec (v2) / cpuacct.usage (v1)"],
+    )
+    box = ctx.isolated([])
+    narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
+    burner = box.call(workloads.start_burner, None)
+    usage_file = "cpu.stat usage_usec" if cgroup.version == 2 else "cpuacct.usage"
+    readings = []
+    with narrator.meter(f"CPU from {usage_file}", 100.0, lambda v: f"{v:.1f}%") as meter:
+        for _ in range(SAMPLES):
+            share = 100 * _share(cgroup, SAMPLE_S)
+            readings.append(share)
+            meter.update(share, f"limit {100 * quota / PERIOD_US:g}%")
+    box.call(workloads.stop, burner)
+    measured = narrator.fact("measured_percent", round(sum(readings[1:]) / len(readings[1:]), 1))
+    stat = cgroup.cpu_stat()
+    throttled = narrator.fact("nr_throttled", stat.get("nr_throttled", 0))
+    narrator.fact("nr_periods", stat.get("nr_periods", 0))
+    narrator.compare(
+        "cpu.stat",
+        [f"nr_periods {stat.get('nr_periods', 0)}", f"nr_throttled {throttled}"],
+        [f"measured {measured}% for a quota of {100 * quota / PERIOD_US:g}%"],
+        host_title="the kernel's counters",
+        inside_title="measured",
+    )
+    narrator.claim(
+        f"the loop got {measured}% of a CPU, within 2 points of the {100 * quota / PERIOD_US:g}% quota",
+        abs(measured - 100 * quota / PERIOD_US) <= 2,
+    )
+    narrator.claim("cpu.stat shows throttled periods", throttled > 0)
+
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    narrator.step(
+        f"Two busy cgroups on CPU {cpu}, weights 100 and 300",
+        syscalls=["sched_setaffinity(2)", "write(2) to the weight file"],
+    )
+    narrator.explain(
+        "A weight only matters when CPUs are contended: both loops are pinned to the same CPU. "
+        "The CPU is then shared in proportion to the weights, 100 : 300."
+    )
+    groups = {}
+    for name, weight in WEIGHTS.items():
+        group = ctx.cgroup(f"cpu-{name}", ["cpu"])
+        narrator.shell(group.set_cpu_weight(weight).shell)
+        child = ctx.isolated([])
+        group.add(child.pid)
+        child.call(workloads.start_burner, cpu)
+        groups[name] = group
+    time.sleep(SAMPLE_S)  # let both settle on the CPU before measuring
+    starts = {name: g.cpu_usage_usec() for name, g in groups.items()}
+    time.sleep(SAMPLES * SAMPLE_S)
+    used = {name: g.cpu_usage_usec() - starts[name] for name, g in groups.items()}
+    total = sum(used.values()) or 1
+    shares = {name: round(value / total, 3) for name, value in used.items()}
+    narrator.fact("weights", dict(WEIGHTS))
+    narrator.fact("weight_shares_measured", shares)
+    narrator.compare(
+        "share of the CPU",
+        [f"{n}: weight {w}" for n, w in WEIGHTS.items()],
+        [f"{n}: {100 * s:.1f}%" for n, s in shares.items()],
+        host_title="weights",
+        inside_title="measured",
+    )
+    expected = {n: w / sum(WEIGHTS.values()) for n, w in WEIGHTS.items()}
+    narrator.claim(
+        "the CPU was shared about 25 / 75, as the weights say",
+        all(abs(shares[n] - expected[n]) <= 0.05 for n in WEIGHTS),
+    )
+
+    ctx.hold_here(narrator, {"box": box.pid}, cgroups=cgroup.paths)
+    narrator.kubernetes(
+        "limits.cpu becomes the quota: quota = milliCPU x 100000 / 1000 per 100000 us period, so 500m is "
+        'cpu.max "50000 100000"; a container over it is throttled, not killed. requests.cpu becomes the '
+        "weight: shares = milliCPU x 1024 / 1000 (cpu.shares on v1), converted for v2 as "
+        "cpu.weight = 1 + ((shares - 2) x 9999) / 262142, so 1 CPU (1024 shares) is weight 39. Weights only "
+        "decide who runs when the node's CPUs are busy; the HorizontalPodAutoscaler reads the same usage "
+        "counter (cpu.stat usage_usec) to compute utilisation."
+    )

@@ -1,0 +1,78 @@
+"""cgroup-pids: a limit on the number of processes, and fork() failing with EAGAIN at it.
+
+What you will see: pids.max written on a new cgroup, a process inside forking in a bounded loop (never an
+unbounded fork bomb) until the kernel refuses with EAGAIN, pids.current at the limit, and pids.events
+counting the refusals.
+Kubernetes: the kubelet's pod PID limit (podPidsLimit) that keeps one Pod from exhausting the node's pids.
+"""
+
+from __future__ import annotations
+
+from isodemo import workloads
+from isodemo.demos.context import DemoContext
+from isodemo.narrate.base import Narrator
+
+DEFAULT_LIMIT = 20
+EXTRA_ATTEMPTS = 10
+
+
+def run(narrator: Narrator, ctx: DemoContext) -> None:
+    limit = int(ctx.options.get("limit") or DEFAULT_LIMIT)
+    narrator.step(f"A cgroup that allows {limit} processes", syscalls=["mkdir(2)", "write(2) to pids.max"])
+    cgroup = ctx.cgroup("pids", ["pids"])
+    narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
+    narrator.shell(cgroup.set_pids_max(limit).shell)
+    narrator.fact("cgroup_version", cgroup.version)
+    narrator.fact("cgroup_path", cgroup.controller_dir("pids"))
+    narrator.fact("pids_max", int(cgroup.read("pids.max", cgroup.controller_dir("pids"))))
+    narrator.explain(
+        "pids.max counts every task in the cgroup: processes and their threads. fork() and "
+        "clone() fail with EAGAIN once the count would go over it."
+    )
+
+    narrator.step("One process inside", syscalls=["fork()", "write(2) of its pid to cgroup.procs"])
+    box = ctx.isolated([])
+    narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
+    before = narrator.fact("pids_current_before", cgroup.pids_current())
+    narrator.claim("pids.current counts the one process", before == 1)
+
+    attempts = limit + EXTRA_ATTEMPTS
+    narrator.step(
+        f"Fork, at most {attempts} times, until the kernel refuses",
+        syscalls=["fork() in a bounded loop"],
+        shell=[f"for i in $(seq {attempts}); do sleep 1000 & done   # inside the cgroup"],
+    )
+    narrator.explain(
+        f"Each child just waits on a pipe. The loop stops at the first refusal, or after "
+        f"{attempts} forks: a bounded experiment, never an open-ended fork bomb."
+    )
+    result = box.call(workloads.fork_until_refused, attempts)
+    forks = narrator.fact("forks_succeeded", result["forks_succeeded"])
+    error = narrator.fact("fork_error", result["fork_error"])
+    events = cgroup.pids_events()
+    refusals = narrator.fact("pids_events_max", events.get("max", 0))
+    narrator.compare(
+        "the count",
+        [f"pids.max {limit}", f"fork() succeeded {forks} times, then {error}"],
+        [f"pids.events: max {refusals}"],
+        host_title="what the process saw",
+        inside_title="what the cgroup recorded",
+    )
+    narrator.claim(
+        f"fork() failed with EAGAIN once the cgroup held {limit} processes",
+        error == "EAGAIN" and forks == limit - before,
+    )
+    narrator.claim("pids.events counted the refusal", refusals >= 1)
+    narrator.claim("the children were reaped: pids.current is back to 1", cgroup.pids_current() == 1)
+
+    ctx.hold_here(
+        narrator,
+        {"box": box.pid},
+        [f"cat {cgroup.controller_dir('pids')}/pids.current"],
+        cgroups=cgroup.paths,
+    )
+    narrator.kubernetes(
+        "The kubelet sets pids.max on every Pod's cgroup from its podPidsLimit setting, so one Pod's fork bomb "
+        "or thread leak cannot take all of the node's process IDs. Inside, the program just sees fork() or "
+        'pthread_create() fail with EAGAIN ("Resource temporarily unavailable").'
+    )
