@@ -36,10 +36,7 @@ def measure(argv: list[str], runs: int) -> list[float]:
 def row(label: str, times: list[float], baseline: float | None = None) -> str:
     median = statistics.median(times)
     ratio = f"{median / baseline:5.1f}x" if baseline else "     "
-    return (
-        f"| {label:<52} | {median * 1000:7.1f} | {min(times) * 1000:7.1f} | {max(times) * 1000:7.1f} "
-        f"| {ratio} |"
-    )
+    return f"| {label:<52} | {median * 1000:7.1f} | {min(times) * 1000:7.1f} | {max(times) * 1000:7.1f} | {ratio} |"
 
 
 def main() -> None:
@@ -57,16 +54,12 @@ def main() -> None:
     ]
     lines.append(row("isodemo --help", measure([*ISODEMO, "--help"], args.runs), baseline))
     lines.append(row("isodemo list --plain", measure([*ISODEMO, "list", "--plain"], args.runs), baseline))
-    lines.append(
-        row("python3 -c 'import click'", measure([python, "-c", "import click"], args.runs), baseline)
-    )
+    lines.append(row("python3 -c 'import click'", measure([python, "-c", "import click"], args.runs), baseline))
     if args.demos and os.geteuid() == 0:
         runs = max(3, args.runs // 5)
         unshare = ["unshare", "--fork", "--pid", "--mount", "--uts", "--ipc", "--mount-proc", "/bin/true"]
         lines.append(
-            row(
-                "unshare --fork --pid --mount --uts --ipc --mount-proc true", measure(unshare, runs), baseline
-            )
+            row("unshare --fork --pid --mount --uts --ipc --mount-proc true", measure(unshare, runs), baseline)
         )
         for demo in ("pid", "uts", "ipc", "mnt"):
             lines.append(row(f"isodemo {demo} --json", measure([*ISODEMO, demo, "--json"], runs), baseline))

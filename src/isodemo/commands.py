@@ -24,9 +24,7 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     helps = {flags.split()[0]: text for flags, text in GLOBAL_OPTIONS}
     for flag in ("--plain", "--color", "--json", "--step", "--hold"):
-        func = click.option(flag, is_flag=True, expose_value=False, callback=_remember, help=helps[flag])(
-            func
-        )
+        func = click.option(flag, is_flag=True, expose_value=False, callback=_remember, help=helps[flag])(func)
     return click.option(
         "--lang",
         type=click.Choice(["en", "ko"]),
@@ -51,9 +49,7 @@ def checked(parser: str) -> Callable[[click.Context, click.Parameter, Any], Any]
         try:
             return getattr(values, parser)(value)
         except UsageError as error:
-            raise click.BadParameter(
-                f"{error.message}; {error.hint}" if error.hint else error.message
-            ) from None
+            raise click.BadParameter(f"{error.message}; {error.hint}" if error.hint else error.message) from None
 
     return callback
 
@@ -80,9 +76,9 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
     command: Callable[..., Any] = global_options(callback)
     for param in params:
         command = param(command)
-    return click.command(
-        name, help=f"{entry.summary}.\n\nKubernetes: {entry.kubernetes}.", short_help=entry.summary
-    )(command)
+    return click.command(name, help=f"{entry.summary}.\n\nKubernetes: {entry.kubernetes}.", short_help=entry.summary)(
+        command
+    )
 
 
 def tool_command(

@@ -58,9 +58,7 @@ def _mounts() -> Iterable[Leftover]:
             run_id = runs.run_id_of(part)
             if run_id:
                 path = entry.mount_point
-                yield Leftover(
-                    "mount", path, run_id, functools.partial(mount.umount2, path, mount.MNT_DETACH)
-                )
+                yield Leftover("mount", path, run_id, functools.partial(mount.umount2, path, mount.MNT_DETACH))
                 break
 
 

@@ -34,9 +34,7 @@ class GlobalOptions:
 Body = Callable[[Narrator, Any], None]
 
 
-KOREAN_FALLBACK = (
-    "한국어 해설은 아직 준비 중입니다. 영어로 진행합니다. (The facts and the JSON are the same.)"
-)
+KOREAN_FALLBACK = "한국어 해설은 아직 준비 중입니다. 영어로 진행합니다. (The facts and the JSON are the same.)"
 
 
 def language(opts: GlobalOptions, environ: dict[str, str]) -> str:
@@ -95,9 +93,7 @@ def execute(
             # A syscall failed where no demo expected it: say which, without a traceback.
             code = ExitCode.OBSERVATION_FAILED
             narrator.fail(
-                IsodemoError(
-                    f"a system call failed: {error}", "`isodemo doctor` shows what this machine supports"
-                ),
+                IsodemoError(f"a system call failed: {error}", "`isodemo doctor` shows what this machine supports"),
                 code,
                 kind=type(error).__name__,
             )

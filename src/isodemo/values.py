@@ -41,9 +41,7 @@ def memory_limit(value: str, *, minimum: int = 6 << 20) -> int:
     """A memory limit: at least 6 MiB, like docker's minimum."""
     limit = size_bytes(value, what="memory size")
     if limit < minimum:
-        raise UsageError(
-            f"memory limit {value!r} is below the minimum of {format_bytes(minimum)}", f"use {SIZE_FORM}"
-        )
+        raise UsageError(f"memory limit {value!r} is below the minimum of {format_bytes(minimum)}", f"use {SIZE_FORM}")
     return limit
 
 

@@ -39,9 +39,7 @@ class Held:
                 return json.loads(line[len("holding: ") :])
             self.before.append(line)
         self.kill()
-        raise AssertionError(
-            f"no holding line; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}"
-        )
+        raise AssertionError(f"no holding line; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}")
 
     def release(self, how: str = "enter", timeout: float = 60) -> tuple[int, str, str]:
         if how == "enter":

@@ -106,15 +106,9 @@ def snapshot() -> dict[str, object]:
             sorted(str(p) for p in Path(tempfile.gettempdir()).glob("isodemo-*")), foreign
         ),
         "network namespaces": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
-        "run records": _without(
-            sorted(os.listdir("/run/isodemo")) if os.path.isdir("/run/isodemo") else [], foreign
-        ),
+        "run records": _without(sorted(os.listdir("/run/isodemo")) if os.path.isdir("/run/isodemo") else [], foreign),
     }
 
 
 def diff(before: dict[str, object], after: dict[str, object]) -> list[str]:
-    return [
-        f"{key}: before {before[key]!r}\n   after {after[key]!r}"
-        for key in before
-        if before[key] != after[key]
-    ]
+    return [f"{key}: before {before[key]!r}\n   after {after[key]!r}" for key in before if before[key] != after[key]]

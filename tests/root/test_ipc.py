@@ -16,7 +16,5 @@ def test_ipc_facts() -> None:
     assert facts["inside_queue_visible_on_host"] is False
     assert facts["ipcns_inode_host"] != facts["ipcns_inode_inside"]
     key = int(facts["host_queue_key"], 16)
-    listed = [
-        int(line.split()[0]) & 0xFFFFFFFF for line in Path("/proc/sysvipc/msg").read_text().splitlines()[1:]
-    ]
+    listed = [int(line.split()[0]) & 0xFFFFFFFF for line in Path("/proc/sysvipc/msg").read_text().splitlines()[1:]]
     assert key not in listed, "the host queue must be removed when the demo ends"

@@ -27,11 +27,7 @@ def test_mnt_facts() -> None:
 def _hidden_busybox(replacement: str) -> list[str]:
     """isodemo mnt in a private mount namespace where each busybox on PATH is covered by `replacement`."""
     targets = sorted(
-        {
-            os.path.realpath(p)
-            for p in ("/bin/busybox", "/usr/bin/busybox", "/sbin/busybox")
-            if os.path.exists(p)
-        }
+        {os.path.realpath(p) for p in ("/bin/busybox", "/usr/bin/busybox", "/sbin/busybox") if os.path.exists(p)}
     )
     binds = " && ".join(f"mount --bind {replacement} {t}" for t in targets)
     python = sys.executable
@@ -47,9 +43,7 @@ def _hidden_busybox(replacement: str) -> list[str]:
 
 
 @pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox is not installed")
-@pytest.mark.parametrize(
-    ("replacement", "says"), [("/dev/null", "not installed"), ("/bin/ls", "dynamically linked")]
-)
+@pytest.mark.parametrize(("replacement", "says"), [("/dev/null", "not installed"), ("/bin/ls", "dynamically linked")])
 def test_missing_or_dynamic_busybox_exits_3_with_the_apt_command(replacement: str, says: str) -> None:
     proc = subprocess.run(
         _hidden_busybox(replacement), capture_output=True, text=True, cwd=REPO, timeout=120, check=False

@@ -97,9 +97,7 @@ def test_every_demo_has_a_docs_page_and_a_walkthrough_chapter() -> None:
 
 
 def test_python_dash_m() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "isodemo", "--help"], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-m", "isodemo", "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0 and proc.stdout == top_help()
 
 

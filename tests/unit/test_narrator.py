@@ -21,9 +21,7 @@ HOST = {"kernel": "6.8.0", "cgroup": "v2", "root": True, "python": "3.12.3"}
 
 def tell(narrator: Narrator, *, holds: bool = True) -> None:
     narrator.begin("pid", HOST)
-    narrator.step(
-        "A new pid namespace", syscalls=["unshare(CLONE_NEWPID)"], shell=["unshare --pid --fork sh"]
-    )
+    narrator.step("A new pid namespace", syscalls=["unshare(CLONE_NEWPID)"], shell=["unshare --pid --fork sh"])
     narrator.explain("The child is PID 1 inside.")
     narrator.compare("getpid()", "4242", "1")
     narrator.fact("host_pid", 4242)

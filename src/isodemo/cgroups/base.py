@@ -55,12 +55,10 @@ def write_file(path: str, value: str) -> CgroupWrite:
 def _hint(path: str, code: int | None) -> str | None:
     if code == errno.ENOENT:
         return f"{os.path.basename(path)} does not exist: the controller is not enabled for this cgroup"
-    if code == errno.EACCES or code == errno.EPERM:
+    if code in (errno.EACCES, errno.EPERM):
         return "only root (or the owner of a delegated cgroup) may write there: run it with sudo"
     if code == errno.EBUSY:
-        return (
-            "a cgroup with processes cannot enable controllers for children (the no-internal-processes rule)"
-        )
+        return "a cgroup with processes cannot enable controllers for children (the no-internal-processes rule)"
     return None
 
 
@@ -89,9 +87,7 @@ def kill_and_wait(directory: str) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         if time.monotonic() > deadline:
-            raise MissingFeature(
-                f"processes {procs} in {directory} did not die within {EMPTY_TIMEOUT_S:.0f} s"
-            )
+            raise MissingFeature(f"processes {procs} in {directory} did not die within {EMPTY_TIMEOUT_S:.0f} s")
         time.sleep(0.01)
 
 

@@ -50,9 +50,7 @@ class CgroupV1(Cgroup):
         for controller in controllers:
             for v1 in V1_CONTROLLERS.get(controller, (controller,)):
                 if v1 not in mounts:
-                    raise MissingFeature(
-                        f"the {v1} cgroup v1 controller is not mounted", V1_PACKAGES_HINT.format(v1)
-                    )
+                    raise MissingFeature(f"the {v1} cgroup v1 controller is not mounted", V1_PACKAGES_HINT.format(v1))
                 parent = os.path.join(mounts[v1], own.get(v1, "/").lstrip("/"))
                 self._dirs[v1] = os.path.join(parent, name)
 

@@ -85,9 +85,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     fast = narrator.fact("unthrottled_bytes_per_s", round(FAST_BYTES / seconds))
 
     total = rate * LIMITED_SECONDS
-    narrator.step(
-        f"Throttled to {format_bytes(rate)}/s", syscalls=["mkdir(2)", "write(2) to the limit files"]
-    )
+    narrator.step(f"Throttled to {format_bytes(rate)}/s", syscalls=["mkdir(2)", "write(2) to the limit files"])
     cgroup = ctx.cgroup("io", ["io"])
     narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
     narrator.shell(*(w.shell for w in cgroup.set_io_limit(device, rbps=rate, wbps=rate)))

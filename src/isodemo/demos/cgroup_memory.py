@@ -75,9 +75,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         0 < limit - stored < 4096 or stored == limit,
     )
 
-    narrator.step(
-        "Put a process in it", syscalls=["fork()", f"write(2) of its pid to {cgroup.path}/cgroup.procs"]
-    )
+    narrator.step("Put a process in it", syscalls=["fork()", f"write(2) of its pid to {cgroup.path}/cgroup.procs"])
     box = ctx.isolated([])
     adds = cgroup.add(box.pid)
     narrator.shell(*(w.shell for w in adds))
@@ -131,9 +129,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.claim("the kernel killed the child with SIGKILL: exit status 137", exit_code == 137)
     narrator.claim(f"{source} counts the kill: oom_kill {events}", events >= 1)
     if peak is not None:
-        narrator.claim(
-            f"the peak, {format_bytes(peak)}, is within 5% of the limit", 0.95 * stored <= peak <= stored
-        )
+        narrator.claim(f"the peak, {format_bytes(peak)}, is within 5% of the limit", 0.95 * stored <= peak <= stored)
     ctx.hold_here(narrator, {}, [f"cat {cgroup.path}/{source}"], cgroups=cgroup.paths)
     narrator.kubernetes(
         "resources.limits.memory of a container becomes this limit on the container's cgroup (memory.max on "

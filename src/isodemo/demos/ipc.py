@@ -57,12 +57,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     host_keys = probes.msg_queue_keys()
     narrator.compare("message queues (ipcs -q)", host_keys, inside_keys)
     narrator.fact("inside_queue_visible_on_host", host_keys.count(key_hex) > 1)
-    narrator.claim(
-        f"inside, msgget created its own queue {key_hex} (msqid {inside_id})", key_hex in inside_keys
-    )
-    narrator.claim(
-        "the host still has exactly one queue with that key: its own", host_keys.count(key_hex) == 1
-    )
+    narrator.claim(f"inside, msgget created its own queue {key_hex} (msqid {inside_id})", key_hex in inside_keys)
+    narrator.claim("the host still has exactly one queue with that key: its own", host_keys.count(key_hex) == 1)
 
     ctx.hold_here(narrator, {"ipc": box.pid}, [f"sudo nsenter -t {box.pid} --ipc ipcs -q", "ipcs -q"])
     narrator.kubernetes(

@@ -47,8 +47,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     host_propagation = probes.root_propagation()
     if host_propagation == "shared":
         narrator.explain(
-            "Here / is shared on the host: without that first step, the tmpfs below would "
-            "appear on the host too."
+            "Here / is shared on the host: without that first step, the tmpfs below would appear on the host too."
         )
     else:
         narrator.explain(
@@ -58,22 +57,16 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     inside_propagation = narrator.fact("propagation", box.call(probes.root_propagation))
     narrator.compare("propagation of / (findmnt -o PROPAGATION /)", host_propagation, inside_propagation)
     narrator.fact("propagation_host", host_propagation)
-    narrator.claim(
-        "inside, / is private: no mount event travels to or from the host", inside_propagation == "private"
-    )
+    narrator.claim("inside, / is private: no mount event travels to or from the host", inside_propagation == "private")
     host_count = len(probes.mount_points())
     inside_count = len(box.call(probes.mount_points))
     narrator.compare("mounts in /proc/self/mountinfo", f"{host_count}", f"{inside_count}")
-    narrator.claim(
-        "the new namespace starts with a copy of the host's mount table", inside_count == host_count
-    )
+    narrator.claim("the new namespace starts with a copy of the host's mount table", inside_count == host_count)
 
     directory = ctx.enter(rootfs.RootfsDir(ctx.run)).path
     narrator.step(
         "A tmpfs that only the inside can see",
-        syscalls=[
-            f'mount("isodemo-rootfs", "{directory}", "tmpfs", MS_NOSUID|MS_NODEV, "size=64m,mode=755")'
-        ],
+        syscalls=[f'mount("isodemo-rootfs", "{directory}", "tmpfs", MS_NOSUID|MS_NODEV, "size=64m,mode=755")'],
         shell=[
             f"mount -t tmpfs -o size=64m,mode=755 isodemo-rootfs {directory}",
             f"echo hi > {directory}/{MARKER}",
@@ -92,9 +85,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     host_mounted = directory in probes.mount_points()
     narrator.fact("tmpfs_visible_inside", MARKER in inside_listing and inside_mounted)
     narrator.fact("tmpfs_visible_on_host", MARKER in host_listing or host_mounted)
-    narrator.claim(
-        "inside, the tmpfs is mounted and holds the file", MARKER in inside_listing and inside_mounted
-    )
+    narrator.claim("inside, the tmpfs is mounted and holds the file", MARKER in inside_listing and inside_mounted)
     narrator.claim(
         "on the host the directory is empty and nothing is mounted there",
         not host_listing and not host_mounted,
@@ -115,9 +106,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "The empty .old_root is where pivot_root will put the old root, in the next step."
     )
     narrator.fact("busybox_applets", applets)
-    narrator.compare(
-        f"ls {directory}", probes.listdir(directory) or ["(empty)"], box.call(probes.listdir, directory)
-    )
+    narrator.compare(f"ls {directory}", probes.listdir(directory) or ["(empty)"], box.call(probes.listdir, directory))
 
     narrator.step(
         "pivot_root: the tmpfs becomes /",
@@ -139,9 +128,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.compare("ls /", probes.listdir("/"), listing)
     narrator.claim("inside, / is the busybox tree", "bin" in listing and rootfs.PUT_OLD in listing)
     ps_inside = box.call(rootfs.run_inside, ["/bin/ps", "-o", "pid,comm"])
-    narrator.compare(
-        "ps, run from each side's own /bin", [*probes.processes()[:3], "..."], ps_inside.splitlines()
-    )
+    narrator.compare("ps, run from each side's own /bin", [*probes.processes()[:3], "..."], ps_inside.splitlines())
 
     narrator.step(
         "Detach the old root",

@@ -96,9 +96,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         ],
     )
     narrator.fact("orphan_pid_inside", orphan["orphan_pid"])
-    reaped = narrator.fact(
-        "orphan_reaped_by_pid1", bool(orphan["reaped_by_me"]) and orphan["reaper_pid"] == 1
-    )
+    reaped = narrator.fact("orphan_reaped_by_pid1", bool(orphan["reaped_by_me"]) and orphan["reaper_pid"] == 1)
     narrator.claim("the orphan's new parent is PID 1, and PID 1's waitpid() reaped it", reaped)
 
     narrator.step(

@@ -24,13 +24,9 @@ def _c(value: str | None) -> bytes | None:
     return None if value is None else value.encode()
 
 
-def mount(
-    source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None
-) -> None:
+def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     """man 2 mount."""
-    check(
-        libc().mount(_c(source), _c(target), _c(fstype), ctypes.c_ulong(flags), _c(data)), f"mount {target}"
-    )
+    check(libc().mount(_c(source), _c(target), _c(fstype), ctypes.c_ulong(flags), _c(data)), f"mount {target}")
 
 
 def umount2(target: str, flags: int = 0) -> None:

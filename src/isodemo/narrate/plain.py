@@ -22,9 +22,7 @@ BAR_WIDTH = 24
 
 
 class PlainMeter(Meter):
-    def __init__(
-        self, narrator: PlainNarrator, label: str, maximum: float, formatter: Callable[[float], str]
-    ) -> None:
+    def __init__(self, narrator: PlainNarrator, label: str, maximum: float, formatter: Callable[[float], str]) -> None:
         super().__init__(label, maximum, formatter)
         self.narrator = narrator
 
@@ -42,9 +40,7 @@ class PlainNarrator(Narrator):
     def _wrapped(self, text: str, indent: str = INDENT) -> None:
         for paragraph in text.split("\n"):
             self._line(
-                textwrap.fill(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent)
-                if paragraph
-                else ""
+                textwrap.fill(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent) if paragraph else ""
             )
 
     def show_begin(self, demo: str | None, host: dict[str, Any]) -> None:
@@ -65,9 +61,7 @@ class PlainNarrator(Narrator):
     def show_explain(self, text: str) -> None:
         self._wrapped(text)
 
-    def show_compare(
-        self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]
-    ) -> None:
+    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]) -> None:
         self._line(f"{INDENT}{label}")
         for title, lines in ((host_title, host), (inside_title, inside)):
             self._line(f"{INDENT}  {title}:")

@@ -22,9 +22,7 @@ from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
 class TerminalMeter(Meter):
     """A rich progress bar that redraws in place while the readings come in."""
 
-    def __init__(
-        self, console: Console, label: str, maximum: float, formatter: Callable[[float], str]
-    ) -> None:
+    def __init__(self, console: Console, label: str, maximum: float, formatter: Callable[[float], str]) -> None:
         super().__init__(label, maximum, formatter)
         self.progress = Progress(
             TextColumn("  [bold]{task.fields[label]}"),
@@ -36,9 +34,7 @@ class TerminalMeter(Meter):
         self.progress.start()
 
     def show(self, value: float, text: str) -> None:
-        self.progress.update(
-            self.task, completed=min(value, self.maximum), reading=self.describe(value), note=text
-        )
+        self.progress.update(self.task, completed=min(value, self.maximum), reading=self.describe(value), note=text)
 
     def close(self) -> None:
         self.progress.stop()
@@ -54,9 +50,7 @@ class TerminalNarrator(Narrator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.console = console or Console(
-            file=self.out, highlight=False, force_terminal=True if force_color else None
-        )
+        self.console = console or Console(file=self.out, highlight=False, force_terminal=True if force_color else None)
         self.err_console = err_console or Console(
             file=self.err, highlight=False, stderr=True, force_terminal=True if force_color else None
         )
@@ -87,9 +81,7 @@ class TerminalNarrator(Narrator):
     def show_explain(self, text: str) -> None:
         self._print(Padding(Text(text), (0, 0, 0, 2)))
 
-    def show_compare(
-        self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]
-    ) -> None:
+    def show_compare(self, label: str, host_title: str, host: list[str], inside_title: str, inside: list[str]) -> None:
         table = Table(title=label, title_justify="left", title_style="bold", expand=True, show_lines=False)
         table.add_column(host_title, style="blue", ratio=1, overflow="fold")
         table.add_column(inside_title, style="magenta", ratio=1, overflow="fold")
