@@ -97,10 +97,9 @@ def _cgroups() -> Iterable[Leftover]:
 
 
 def _remove_cgroup(path: str) -> None:
-    from isodemo.cgroups.base import kill_and_wait, remove_dir
+    from isodemo.cgroups import remove_leftover
 
-    kill_and_wait(path)
-    remove_dir(path)
+    remove_leftover(path)
 
 
 def _run_records() -> Iterable[Leftover]:

@@ -13,7 +13,22 @@ from isodemo.cgroups.base import Cgroup, CgroupWrite
 from isodemo.errors import MissingFeature
 from isodemo.runs import Run
 
-__all__ = ["Cgroup", "CgroupWrite", "cleanup_candidates", "open_cgroup"]
+__all__ = ["Cgroup", "CgroupWrite", "cleanup_candidates", "open_cgroup", "remove_leftover"]
+
+
+def remove_leftover(path: str) -> None:
+    """Kill what is left in an isodemo cgroup of a dead run and remove it (and v2's top, once empty)."""
+    import contextlib
+    import os
+
+    from isodemo.cgroups.base import kill_and_wait, remove_dir
+    from isodemo.cgroups.v2 import TOP
+
+    kill_and_wait(path)
+    remove_dir(path)
+    if os.path.dirname(path) == TOP:
+        with contextlib.suppress(OSError):  # still in use by a live run: it stays
+            os.rmdir(TOP)
 
 
 def cleanup_candidates() -> list[str]:

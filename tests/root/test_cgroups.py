@@ -1,0 +1,97 @@
+"""The cgroup demos as root, on whichever hierarchy this machine has (v1 hybrid on the host, v2 in the VM).
+
+The fidelity bounds are the issue's: OOM within 5% of the limit, CPU within 2 points of the quota, I/O
+within 10% of the limit.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+from isodemo import host
+from tests.conftest import run_isodemo
+from tests.root.holding import Held, run_processes, wait_gone
+
+MODE = host.probe().cgroup_mode
+VERSION = 2 if MODE == "v2" else 1
+
+
+def test_memory_limit_and_oom_kill() -> None:
+    result = run_isodemo("cgroup-memory", "--json", "--limit", "48m")
+    assert result.code == 0, result.stdout + result.stderr
+    facts = result.json["facts"]
+    assert facts["cgroup_version"] == VERSION
+    assert facts["limit_bytes"] == 48 << 20
+    assert facts["exit_code"] == 137
+    assert facts["oom_killed"] is True
+    assert facts["oom_kill_events"] >= 1
+    assert 0.95 * facts["limit_bytes"] <= facts["peak_bytes"] <= facts["limit_bytes"]
+    assert not os.path.exists(facts["cgroup_path"])
+
+
+def test_cpu_quota_and_weights() -> None:
+    result = run_isodemo("cgroup-cpu", "--json", timeout=180)
+    assert result.code == 0, result.stdout + result.stderr
+    facts = result.json["facts"]
+    assert facts["quota_percent"] == 20.0
+    assert abs(facts["measured_percent"] - 20.0) <= 2
+    assert facts["nr_throttled"] > 0
+    assert facts["weights"] == {"a": 100, "b": 300}
+    assert abs(facts["weight_shares_measured"]["a"] - 0.25) <= 0.05
+    assert abs(facts["weight_shares_measured"]["b"] - 0.75) <= 0.05
+
+
+def test_pids_limit() -> None:
+    result = run_isodemo("cgroup-pids", "--json", "--limit", "12")
+    assert result.code == 0, result.stdout + result.stderr
+    facts = result.json["facts"]
+    assert facts["pids_max"] == 12
+    assert facts["forks_succeeded"] == 11  # the process itself is the twelfth
+    assert facts["fork_error"] == "EAGAIN"
+    assert facts["pids_events_max"] >= 1
+
+
+def _isodemo_loop_devices() -> list[str]:
+    found = []
+    for backing in glob.glob("/sys/block/loop*/loop/backing_file"):
+        with open(backing) as f:
+            if "isodemo-" in f.read():
+                found.append(backing)
+    return found
+
+
+def test_io_limit_on_a_loop_device() -> None:
+    result = run_isodemo("cgroup-io", "--json", "--limit", "2mb", timeout=180)
+    assert result.code == 0, result.stdout + result.stderr
+    facts = result.json["facts"]
+    assert facts["device"].startswith("7:")  # loop devices have major 7
+    assert facts["limit_bytes_per_s"] == 2 << 20
+    assert abs(facts["measured_bytes_per_s"] - facts["limit_bytes_per_s"]) <= 0.1 * facts["limit_bytes_per_s"]
+    assert facts["unthrottled_bytes_per_s"] > 3 * facts["limit_bytes_per_s"]
+    assert _isodemo_loop_devices() == []
+
+
+@pytest.mark.parametrize("args", [["cgroup-memory", "--limit", "12XB"], ["cgroup-cpu", "--cpus", "lots"],
+                                  ["cgroup-pids", "--limit", "1"], ["cgroup-io", "--limit", "fast"]])
+def test_bad_limits_exit_2_without_a_traceback(args: list[str]) -> None:
+    result = run_isodemo(*args, "--plain")
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert "for example" in result.stderr
+
+
+def test_sigkilled_cgroup_demo_is_cleaned_up() -> None:
+    held = Held("cgroup-pids", "--json")
+    cgroups = held.info["cgroups"]
+    assert cgroups and all(os.path.isdir(path) for path in cgroups)
+    pids = run_processes(held.info["run"])
+    held.kill()
+    assert wait_gone(pids) == []
+    dry = run_isodemo("cleanup", "--dry-run", "--json")
+    assert {f"cgroup {path}" for path in cgroups} <= set(dry.json["facts"]["found"])
+    done = run_isodemo("cleanup", "--json")
+    assert done.code == 0, done.stderr
+    assert not any(os.path.exists(path) for path in cgroups)
