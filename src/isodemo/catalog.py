@@ -12,7 +12,7 @@ SECTIONS = {
 class Entry:
     """One command. A plain class, not a dataclass: `dataclasses` costs 5 ms of `isodemo --help`."""
 
-    __slots__ = ("kubernetes", "name", "needs", "needs_root", "section", "summary")
+    __slots__ = ("kubernetes", "name", "needs", "needs_root", "rootless_cgroups", "section", "summary")
 
     def __init__(
         self,
@@ -23,6 +23,7 @@ class Entry:
         *,
         needs: str = "",
         kubernetes: str = "",
+        rootless_cgroups: bool = False,
     ) -> None:
         self.name = name
         self.summary = summary
@@ -30,6 +31,7 @@ class Entry:
         self.needs_root = needs_root
         self.needs = needs  # what else it needs, for `isodemo list`
         self.kubernetes = kubernetes  # the Kubernetes feature it explains
+        self.rootless_cgroups = rootless_cgroups  # without root, may run in a delegated cgroup v2 subtree
 
     @property
     def is_demo(self) -> bool:
@@ -72,6 +74,7 @@ ENTRIES: tuple[Entry, ...] = (
         "cgroups",
         True,
         kubernetes="limits.memory, OOMKilled",
+        rootless_cgroups=True,
     ),
     Entry(
         "cgroup-cpu",
@@ -79,6 +82,7 @@ ENTRIES: tuple[Entry, ...] = (
         "cgroups",
         True,
         kubernetes="limits.cpu, requests.cpu",
+        rootless_cgroups=True,
     ),
     Entry(
         "cgroup-pids",
@@ -86,6 +90,7 @@ ENTRIES: tuple[Entry, ...] = (
         "cgroups",
         True,
         kubernetes="pod PID limits",
+        rootless_cgroups=True,
     ),
     Entry(
         "cgroup-io",

@@ -60,10 +60,14 @@ def _options(ctx: click.Context) -> Any:
     return GlobalOptions(**ctx.find_root().meta.get(OPTIONS_KEY, {}))
 
 
-def _execute(ctx: click.Context, name: str, body: Any, *, needs_root: bool, **options: Any) -> None:
+def _execute(
+    ctx: click.Context, name: str, body: Any, *, needs_root: bool, rootless_cgroups: bool = False, **options: Any
+) -> None:
     from isodemo.runner import execute
 
-    ctx.exit(execute(name, _options(ctx), body, needs_root=needs_root, options=options))
+    ctx.exit(
+        execute(name, _options(ctx), body, needs_root=needs_root, options=options, rootless_cgroups=rootless_cgroups)
+    )
 
 
 def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
@@ -71,7 +75,14 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
 
     def callback(**options: Any) -> None:
         module = importlib.import_module(f"isodemo.demos.{name.replace('-', '_')}")
-        _execute(click.get_current_context(), name, module.run, needs_root=entry.needs_root, **options)
+        _execute(
+            click.get_current_context(),
+            name,
+            module.run,
+            needs_root=entry.needs_root,
+            rootless_cgroups=entry.rootless_cgroups,
+            **options,
+        )
 
     command: Callable[..., Any] = global_options(callback)
     for param in params:

@@ -1,7 +1,9 @@
 """Finding the kernel objects isodemo creates, by their isodemo-<run id> names, and removing them.
 
 Used after every run (the JSON `leftovers` list must be empty) and by `isodemo cleanup` for runs that
-were SIGKILLed. Each finder knows one kind of object; later demos add finders here.
+were SIGKILLed. Each finder knows one kind of object; later demos add finders here. A name only says
+which run an object would belong to: `isodemo cleanup` removes it only when that run's record exists
+and its owner is dead.
 """
 
 from __future__ import annotations
@@ -41,13 +43,22 @@ def _processes() -> Iterable[Leftover]:
         run_id = runs.run_id_of(comm)
         # A zombie has already exited; only its parent (or PID 1, after a SIGKILL) can reap it.
         if run_id and pid != me and not procfs.is_zombie(pid):
-            yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid))
+            yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid, procfs.start_time(pid)))
 
 
-def _killer(pid: int) -> Callable[[], None]:
+def _killer(pid: int, started: str | None) -> Callable[[], None]:
+    """SIGKILL through a pidfd, after checking it is still the process that was found (not a reused pid)."""
+
     def kill() -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return
+        try:
+            if procfs.start_time(pid) == started:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        finally:
+            os.close(pidfd)
 
     return kill
 
@@ -63,12 +74,11 @@ def _mounts() -> Iterable[Leftover]:
 
 
 def _directories() -> Iterable[Leftover]:
-    from isodemo.rootfs import remove_tree
-
     for path in Path(tempfile.gettempdir()).glob(f"{runs.PREFIX}-*"):
         run_id = runs.run_id_of(path.name)
         if run_id and path.is_dir():
-            yield Leftover("directory", str(path), run_id, functools.partial(remove_tree, str(path)))
+            # Only ever an empty mount point on the host: rmdir, which refuses anything with content.
+            yield Leftover("directory", str(path), run_id, path.rmdir)
         elif run_id:
             yield Leftover("file", str(path), run_id, path.unlink)
 
@@ -103,9 +113,9 @@ def _remove_cgroup(path: str) -> None:
 
 
 def _run_records() -> Iterable[Leftover]:
-    with contextlib.suppress(OSError):
-        for record in runs.RUN_DIR.iterdir():
-            yield Leftover("run record", str(record), record.name, record.unlink)
+    for run_id in runs.recorded_runs():
+        record = runs.Run(run_id).record
+        yield Leftover("run record", str(record), run_id, record.unlink)
 
 
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.

@@ -52,14 +52,44 @@ def narrator_for(opts: GlobalOptions) -> Narrator:
     return make_narrator(style, step_mode=opts.step, force_color=opts.color)
 
 
+def _work_in_delegated_cgroup(narrator: Narrator, ctx: Any, base: str) -> None:
+    from isodemo.cgroups.delegation import Vacate
+
+    ctx.cgroup_top = base
+    ctx.enter(Vacate(base, ctx.run.object_name("self")))
+    narrator.note(
+        f"Not root: working in the cgroup v2 subtree delegated to you, {base} "
+        "(what systemd-run --user --scope -p Delegate=yes gives)."
+    )
+    narrator.fact("rootless", True)
+    narrator.fact("delegated_cgroup", base)
+
+
 def execute(
-    name: str, opts: GlobalOptions, body: Body, *, needs_root: bool, options: dict[str, Any] | None = None
+    name: str,
+    opts: GlobalOptions,
+    body: Body,
+    *,
+    needs_root: bool,
+    options: dict[str, Any] | None = None,
+    rootless_cgroups: bool = False,
 ) -> int:
-    """Run a demo or tool `body(narrator, ctx)` and return the exit code."""
+    """Run a demo or tool `body(narrator, ctx)` and return the exit code.
+
+    `rootless_cgroups`: without root, the demo may still run in a cgroup v2 subtree delegated to the user.
+    """
     from isodemo.demos.context import DemoContext
 
     narrator = narrator_for(opts)
     host = hostinfo.probe()
+    delegated, refused = None, None
+    if needs_root and rootless_cgroups and host.linux and not host.root:
+        from isodemo.cgroups import delegation
+
+        try:  # before any output: this may re-execute isodemo under systemd-run
+            delegated = delegation.rootless_base(host.cgroup_mode, hostinfo.command_line())
+        except IsodemoError as error:
+            refused = error
     narrator.begin(name, host.summary())
     if language(opts, dict(os.environ)) == "ko":
         narrator.note(KOREAN_FALLBACK)  # said, not hidden: the Korean narration is not written yet
@@ -69,11 +99,16 @@ def execute(
         try:
             try:
                 hostinfo.require_linux()
-                if needs_root:
+                if refused:
+                    raise refused
+                if needs_root and not delegated:
                     hostinfo.require_root(f"isodemo {name}")
                 run.register()
                 with contextlib.ExitStack() as stack:
-                    body(narrator, DemoContext(run, host, stack, opts.hold, options or {}))
+                    ctx = DemoContext(run, host, stack, opts.hold, options or {})
+                    if delegated:
+                        _work_in_delegated_cgroup(narrator, ctx, delegated)
+                    body(narrator, ctx)
             finally:
                 signals.disarm()  # from here on a signal must not cut the teardown or the report short
         except IsodemoError as error:

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from isodemo.kernel import procfs
+
 PREFIX = "isodemo"
 RUN_DIR = Path("/run/isodemo")
 SYSV_KEY_TAG = 0x15000000  # SysV IPC keys isodemo creates: 0x15 in the top byte, the run id below
-
-
-def process_start_time(pid: int) -> str | None:
-    """Field 22 of /proc/PID/stat: start time in clock ticks since boot (tells a reused pid apart)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
 @dataclass(frozen=True)
@@ -57,35 +51,42 @@ class Run:
             return
         RUN_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
         pid = os.getpid()
-        self.record.write_text(f"{pid} {process_start_time(pid)}\n")
+        self.record.write_text(f"{pid} {procfs.start_time(pid)}\n")
 
     def unregister(self) -> None:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             self.record.unlink()
 
 
+_NAME = re.compile(r"^isodemo-([0-9a-f]{6})(?:-[a-z0-9][a-z0-9.-]*)?$")
+
+
 def run_id_of(name: str) -> str | None:
-    """`isodemo-1a2b3c-rootfs` -> `1a2b3c`; None when the name is not isodemo's."""
-    if not name.startswith(PREFIX + "-"):
-        return None
-    candidate = name[len(PREFIX) + 1 :][:6]
-    if len(candidate) == 6 and all(ch in "0123456789abcdef" for ch in candidate):
-        return candidate
-    return None
+    """`isodemo-1a2b3c-rootfs` -> `1a2b3c`; None when the name is not shaped like one isodemo gives.
+
+    The shape alone proves nothing (`isodemo-facade` fits it): cleanup also requires the run's record.
+    """
+    match = _NAME.match(name)
+    return match[1] if match else None
+
+
+def recorded_runs() -> dict[str, tuple[int, str]]:
+    """Every run record: run id -> (owner pid, owner start time)."""
+    recorded: dict[str, tuple[int, str]] = {}
+    try:
+        records = list(RUN_DIR.iterdir())
+    except OSError:
+        return recorded
+    for record in records:
+        try:
+            pid_text, start = record.read_text().split()
+            if run_id_of(f"{PREFIX}-{record.name}") == record.name:
+                recorded[record.name] = (int(pid_text), start)
+        except (OSError, ValueError):
+            continue
+    return recorded
 
 
 def live_runs() -> set[str]:
     """Ids of runs whose owner process is still alive (same pid, same start time)."""
-    live: set[str] = set()
-    try:
-        records = list(RUN_DIR.iterdir())
-    except OSError:
-        return live
-    for record in records:
-        try:
-            pid_text, start = record.read_text().split()
-        except (OSError, ValueError):
-            continue
-        if process_start_time(int(pid_text)) == start:
-            live.add(record.name)
-    return live
+    return {run_id for run_id, (pid, start) in recorded_runs().items() if procfs.start_time(pid) == start}

@@ -48,15 +48,16 @@ def cleanup_candidates() -> list[str]:
     return sorted(set(found))
 
 
-def open_cgroup(run: Run, leaf: str, controllers: Sequence[str], mode: str) -> Cgroup:
+def open_cgroup(run: Run, leaf: str, controllers: Sequence[str], mode: str, top: str | None = None) -> Cgroup:
     """A (not yet created) cgroup named isodemo-<run>-<leaf>, with the v2 names of the controllers it needs.
 
     `mode` is host.Host.cgroup_mode: v2 uses the unified tree; v1 and hybrid use the v1 controllers.
+    `top` is a delegated v2 cgroup to work in (rootless), instead of /sys/fs/cgroup/isodemo.
     """
     if mode == "v2":
-        from isodemo.cgroups.v2 import CgroupV2
+        from isodemo.cgroups.v2 import TOP, CgroupV2
 
-        return CgroupV2(run.object_name(leaf), controllers)
+        return CgroupV2(run.object_name(leaf), controllers, top or TOP)
     if mode in ("v1", "hybrid"):
         from isodemo.cgroups.v1 import CgroupV1
 

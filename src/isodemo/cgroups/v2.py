@@ -56,6 +56,7 @@ class CgroupV2(Cgroup):
         super().__init__(name, controllers)
         self.top = top
         self._path = os.path.join(top, name)
+        self._owns_top = top == TOP  # a delegated cgroup (rootless) is the user's: never removed
 
     @property
     def path(self) -> str:
@@ -71,8 +72,9 @@ class CgroupV2(Cgroup):
             raise problem
         wanted = " ".join(f"+{c}" for c in self.controllers)
         for attempt in range(3):  # another run may remove the empty top directory between our steps
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(self.top)
+            if self._owns_top:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(self.top)
             try:
                 if self.controllers:
                     self._enable(wanted)
@@ -101,6 +103,8 @@ class CgroupV2(Cgroup):
                 self._wait_unpopulated()
             kill_and_wait(self._path)
             remove_dir(self._path)
+        if not self._owns_top:
+            return
         try:  # the top directory goes when the last run's cgroup is gone
             os.rmdir(self.top)
         except OSError as error:

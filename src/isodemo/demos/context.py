@@ -23,6 +23,7 @@ class DemoContext:
     stack: contextlib.ExitStack
     hold: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    cgroup_top: str | None = None  # rootless: the delegated cgroup v2 to create cgroups in
 
     def enter(self, resource: contextlib.AbstractContextManager[T]) -> T:
         """Own a resource until the demo ends, however it ends."""
@@ -38,7 +39,7 @@ class DemoContext:
         """A new cgroup isodemo-<run>-<leaf> on this host's hierarchy, removed when the demo ends."""
         from isodemo.cgroups import open_cgroup
 
-        return self.enter(open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode))
+        return self.enter(open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode, self.cgroup_top))
 
     def hold_here(
         self,

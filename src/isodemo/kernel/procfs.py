@@ -14,13 +14,33 @@ def pids(proc: str = "/proc") -> list[int]:
     return sorted(int(entry) for entry in os.listdir(proc) if entry.isdigit())
 
 
-def is_zombie(pid: int | str) -> bool:
-    """Exited but not yet reaped: nothing is left of it but its exit status (state Z in /proc/PID/stat)."""
+def parse_stat(text: str) -> list[str]:
+    """/proc/PID/stat after the command name: [state, ppid, pgrp, ...], i.e. field 3 of man 5 proc first.
+
+    The name (field 2) is in parentheses and may itself hold spaces and parentheses: split after the last.
+    """
+    return text.rsplit(")", 1)[1].split()
+
+
+def stat(pid: int | str) -> list[str] | None:
+    """parse_stat of a live process; None once it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+            return parse_stat(f.read())
     except OSError:
-        return True  # gone already
+        return None
+
+
+def start_time(pid: int | str) -> str | None:
+    """Field 22, the start time in clock ticks since boot: tells a reused pid from the original."""
+    fields = stat(pid)
+    return fields[19] if fields else None
+
+
+def is_zombie(pid: int | str) -> bool:
+    """Exited but not yet reaped (state Z), or gone already: either way, nothing is running."""
+    fields = stat(pid)
+    return fields is None or fields[0] == "Z"
 
 
 def parse_status(text: str) -> dict[str, str]:

@@ -15,16 +15,21 @@ from isodemo.narrate.base import Narrator
 
 def run(narrator: Narrator, ctx: Any) -> None:
     dry_run = bool(ctx.options.get("dry_run"))
-    live = runs.live_runs() - {ctx.run.id}
+    # Find first, then ask which runs are alive: a run that starts in between is alive, not stale.
     found = [item for item in leftovers.find() if item.run_id != ctx.run.id]
-    stale = [item for item in found if item.run_id not in live]
+    recorded = runs.recorded_runs()
+    live = runs.live_runs()
+    stale = [item for item in found if item.run_id in recorded and item.run_id not in live]
     skipped = sorted({item.run_id for item in found if item.run_id in live})
+    unrecorded = [str(item) for item in found if item.run_id not in recorded]
     narrator.step(
         "Leftovers of isodemo runs that are no longer running",
         shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"],
     )
     for run_id in skipped:
         narrator.note(f"skipping run {run_id}: its isodemo process is still running")
+    for name in unrecorded:
+        narrator.note(f"left alone: {name} (named like isodemo's, but no run record says isodemo made it)")
     if not stale:
         narrator.note("nothing to clean up")
     removed, failed = [], []
@@ -43,5 +48,6 @@ def run(narrator: Narrator, ctx: Any) -> None:
     narrator.fact("found", [str(item) for item in stale], show=False)
     narrator.fact("removed", removed, show=False)
     narrator.fact("skipped_live_runs", skipped, show=False)
+    narrator.fact("unrecorded", unrecorded, show=False)
     if failed:
         raise IsodemoError(f"could not remove {len(failed)} object(s)", "; ".join(failed))
