@@ -57,7 +57,10 @@ def checked(parser: str) -> Callable[[click.Context, click.Parameter, Any], Any]
 def _options(ctx: click.Context) -> Any:
     from isodemo.runner import GlobalOptions
 
-    return GlobalOptions(**ctx.find_root().meta.get(OPTIONS_KEY, {}))
+    options = GlobalOptions(**ctx.find_root().meta.get(OPTIONS_KEY, {}))
+    if options.plain and options.color:
+        raise click.UsageError("--plain and --color contradict each other: give one of them", ctx)
+    return options
 
 
 def _execute(

@@ -82,7 +82,15 @@ class Isolated:
         self.helper_pid = helper
         self._sock = parent_sock
         try:
-            kind, value = channel.recv(parent_sock)
+            self._await_child(parent_sock)
+        except BaseException:
+            # __exit__ never runs when __enter__ raises: a Ctrl-C right here must not leak the children.
+            self.stop()
+            raise
+
+    def _await_child(self, sock: socket.socket) -> None:
+        try:
+            kind, value = channel.recv(sock)
         except channel.ChannelClosed:
             self._reap_helper()
             raise ChildGone(
@@ -97,15 +105,21 @@ class Isolated:
 
     def stop(self) -> None:
         """Kill the child (and with it, its pid namespace), reap the helper, close the channel. Idempotent."""
-        if self.helper_pid and self.exit_status is None:
-            self._signal(signal.SIGKILL)
-            self._reap_helper()
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-            self._pidfd = None
+        try:
+            if self.helper_pid and self.exit_status is None:
+                if self.pid:
+                    self._signal(signal.SIGKILL)
+                else:  # it never reported its child: the helper's death takes the child (PDEATHSIG)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(self.helper_pid, signal.SIGKILL)
+                self._reap_helper()
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         """Send `sig` to the child and wait until it is gone; returns its exit code (128+N when killed)."""
@@ -176,11 +190,19 @@ def _die_with_parent(expected_parent: int) -> None:
         os._exit(1)
 
 
+def _close_other_fds(keep: int) -> None:
+    """The children inherit every descriptor the parent had open (another box's socket, a netlink socket):
+    close all but stdin/stdout/stderr and the channel."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
 def _helper_main(sock: socket.socket, parent_pid: int, flags: int, comm: str) -> None:
     status = 1
     try:
         _child_signals(ignore_sigterm=True)
         _die_with_parent(parent_pid)
+        _close_other_fds(sock.fileno())
         process.set_comm(comm)
         try:
             namespaces.unshare(flags)

@@ -28,6 +28,20 @@ def processes(proc: str = "/proc") -> list[str]:
     return lines
 
 
+def pid_list(proc: str = "/proc") -> list[int]:
+    return procfs.pids(proc)
+
+
+def proc_mount_id() -> int | None:
+    """The mount id of what is mounted on /proc here (the topmost one)."""
+    ids = [m.mount_id for m in procfs.mountinfo() if m.mount_point == "/proc"]
+    return ids[-1] if ids else None
+
+
+def namespace_inode_of(pid: int, name: str) -> int:
+    return namespaces.ns_inode(pid, name)
+
+
 def process_count(proc: str = "/proc") -> int:
     return len(procfs.pids(proc))
 
@@ -128,14 +142,16 @@ def orphan_reaping() -> dict[str, int | bool]:
     go_r, go_w = os.pipe()
     middle = os.fork()
     if middle == 0:
-        orphan = os.fork()
-        if orphan == 0:
-            try:
-                os.read(go_r, 1)  # wait until the middle process is gone and reaped
-                os.write(report_w, f"{os.getpid()} {os.getppid()}".encode())
-            finally:
-                os._exit(0)
-        os._exit(0)
+        try:  # every forked branch ends in _exit: an exception must never reach the child's request loop
+            orphan = os.fork()
+            if orphan == 0:
+                try:
+                    os.read(go_r, 1)  # wait until the middle process is gone and reaped
+                    os.write(report_w, f"{os.getpid()} {os.getppid()}".encode())
+                finally:
+                    os._exit(0)
+        finally:
+            os._exit(0)
     os.close(report_w)
     os.close(go_r)
     os.waitpid(middle, 0)  # the orphan is reparented before its parent can be reaped

@@ -6,6 +6,7 @@ This is the one place where errors become exit codes (INTERFACE.md). Demos and t
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import traceback
 from collections.abc import Callable
@@ -106,9 +107,12 @@ def execute(
                 run.register()
                 with contextlib.ExitStack() as stack:
                     ctx = DemoContext(run, host, stack, opts.hold, options or {})
-                    if delegated:
-                        _work_in_delegated_cgroup(narrator, ctx, delegated)
-                    body(narrator, ctx)
+                    try:
+                        if delegated:
+                            _work_in_delegated_cgroup(narrator, ctx, delegated)
+                        body(narrator, ctx)
+                    finally:
+                        signals.disarm()  # the teardown below must not be cut short by a second signal
             finally:
                 signals.disarm()  # from here on a signal must not cut the teardown or the report short
         except IsodemoError as error:
@@ -125,10 +129,14 @@ def execute(
             code = ExitCode.INTERRUPTED
             narrator.fail(IsodemoError("interrupted; everything was cleaned up"), code, kind="Interrupted")
         except OSError as error:
-            # A syscall failed where no demo expected it: say which, without a traceback.
-            code = ExitCode.OBSERVATION_FAILED
+            # A syscall failed where no demo expected it: this machine lacks or forbids something.
+            code = ExitCode.MISSING_FEATURE
+            name = errno.errorcode.get(error.errno or 0, "")
             narrator.fail(
-                IsodemoError(f"a system call failed: {error}", "`isodemo doctor` shows what this machine supports"),
+                IsodemoError(
+                    f"a system call failed: {error} {name}".rstrip(),
+                    "`isodemo doctor` shows what this machine supports",
+                ),
                 code,
                 kind=type(error).__name__,
             )

@@ -10,6 +10,7 @@ import subprocess
 import time
 from typing import Any
 
+from isodemo.kernel import procfs
 from tests.conftest import isodemo_argv
 
 
@@ -83,8 +84,4 @@ def wait_gone(pids: list[int], timeout: float = 10) -> list[int]:
 
 
 def _exited(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+    return procfs.is_zombie(pid)

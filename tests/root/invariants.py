@@ -10,6 +10,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from isodemo import runs
+from isodemo.kernel import procfs
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
@@ -46,8 +49,7 @@ def _isodemo_processes() -> list[str]:
         if entry.isdigit():
             with contextlib.suppress(OSError):
                 comm = Path(f"/proc/{entry}/comm").read_text().strip()
-                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                if comm.startswith("isodemo-") and state != "Z":  # a zombie waits for PID 1 to reap it
+                if runs.run_id_of(comm) and not procfs.is_zombie(entry):  # a zombie waits for PID 1 to reap it
                     found.append(f"{entry} {comm}")
     return found
 
@@ -55,8 +57,6 @@ def _isodemo_processes() -> list[str]:
 def _foreign_runs() -> set[str]:
     """Runs of isodemo that are alive and were not started by this test process (another terminal, another
     developer on a shared machine): their objects are theirs, not this test's leftovers."""
-    from isodemo import runs
-
     foreign = set()
     for run_id in runs.live_runs():
         with contextlib.suppress(OSError, ValueError):
@@ -70,11 +70,10 @@ def _descends_from(pid: int, ancestor: int) -> bool:
     while pid > 1:
         if pid == ancestor:
             return True
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
+        fields = procfs.stat(pid)
+        if fields is None:
             return False
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        pid = int(fields[1])
     return False
 
 
@@ -83,8 +82,6 @@ def _without(lines: list[str], run_ids: set[str]) -> list[str]:
 
 
 def _msg_queues(run_ids: set[str]) -> list[str]:
-    from isodemo import runs
-
     foreign_keys = {str(runs.SYSV_KEY_TAG | int(r, 16)) for r in run_ids}
     lines = Path("/proc/sysvipc/msg").read_text().splitlines()
     return [line for line in lines if not (line.split() and line.split()[0] in foreign_keys)]
@@ -103,7 +100,7 @@ def snapshot() -> dict[str, object]:
         "sysv message queues": _msg_queues(foreign),
         "isodemo processes": _without(_isodemo_processes(), foreign),
         "isodemo temporary files": _without(
-            sorted(str(p) for p in Path(tempfile.gettempdir()).glob("isodemo-*")), foreign
+            sorted(str(p) for p in Path(tempfile.gettempdir()).glob("isodemo-*") if runs.run_id_of(p.name)), foreign
         ),
         "network namespaces": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
         "run records": _without(sorted(os.listdir("/run/isodemo")) if os.path.isdir("/run/isodemo") else [], foreign),

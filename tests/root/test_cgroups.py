@@ -74,8 +74,15 @@ def test_io_limit_on_a_loop_device() -> None:
     assert _isodemo_loop_devices() == []
 
 
-@pytest.mark.parametrize("args", [["cgroup-memory", "--limit", "12XB"], ["cgroup-cpu", "--cpus", "lots"],
-                                  ["cgroup-pids", "--limit", "1"], ["cgroup-io", "--limit", "fast"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["cgroup-memory", "--limit", "12XB"],
+        ["cgroup-cpu", "--cpus", "lots"],
+        ["cgroup-pids", "--limit", "1"],
+        ["cgroup-io", "--limit", "fast"],
+    ],
+)
 def test_bad_limits_exit_2_without_a_traceback(args: list[str]) -> None:
     result = run_isodemo(*args, "--plain")
     assert result.code == 2

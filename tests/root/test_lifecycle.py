@@ -40,25 +40,56 @@ def test_signal_mid_demo_exits_130_after_cleaning_up(sig: int) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
+    assert proc.stdout is not None and proc.stdin is not None
     seen = ""
-    while "press Enter" not in seen:
-        chunk = proc.stdout.read(1)
-        assert chunk, proc.stderr.read() if proc.stderr else ""
-        seen += chunk
-    while "press Enter" not in seen.split("[2]")[-1]:  # wait for the pause after step 2 (rootfs dir exists)
-        proc.stdin.write("\n")  # type: ignore[union-attr]
-        proc.stdin.flush()  # type: ignore[union-attr]
-        while "-- press Enter" not in seen.split("[2]")[-1]:
-            chunk = proc.stdout.read(1)
-            assert chunk
+
+    def read_until(text: str) -> None:
+        nonlocal seen
+        while text not in seen:
+            chunk = proc.stdout.read(1)  # type: ignore[union-attr]
+            assert chunk, f"isodemo ended before {text!r}: {seen}"
             seen += chunk
-    assert list(Path(tempfile.gettempdir()).glob("isodemo-*-rootfs"))
+
+    read_until("-- press Enter")  # the pause after step 1
+    seen = ""
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    read_until("[2] A tmpfs")
+    read_until("-- press Enter")  # the pause after step 2: the mount point exists, the tmpfs is mounted
+    rootfs_dirs = list(Path(tempfile.gettempdir()).glob("isodemo-*-rootfs"))
+    assert rootfs_dirs
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted by " + signal.Signals(sig).name in err
     assert "Traceback" not in err
+    assert not any(path.exists() for path in rootfs_dirs)
+
+
+def test_step_without_input_stops_pausing() -> None:
+    result = run_isodemo("uts", "--plain", "--step")  # stdin is /dev/null: nobody will press Enter
+    assert result.code == 0, result.stderr
+    assert result.stdout.count("press Enter") == 1
+
+
+def test_cleanup_leaves_lookalikes_alone(tmp_path: Path) -> None:
+    """Names shaped like isodemo's are not enough: without a run record, cleanup touches nothing."""
+    lookalike = Path(tempfile.gettempdir()) / "isodemo-facade-notes"
+    lookalike.mkdir()
+    (lookalike / "notes.txt").write_text("mine, not isodemo's\n")
+    try:
+        result = run_isodemo("cleanup", "--json")
+        assert result.code == 0, result.stderr
+        assert (lookalike / "notes.txt").exists()
+        assert f"directory {lookalike}" in result.json["facts"]["unrecorded"]
+    finally:
+        (lookalike / "notes.txt").unlink()
+        lookalike.rmdir()
+
+
+def test_plain_and_color_together_is_a_usage_error() -> None:
+    result = run_isodemo("list", "--plain", "--color")
+    assert result.code == 2 and "--plain" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_sigkill_then_cleanup_removes_everything() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,3 +53,30 @@ def test_missing_or_dynamic_busybox_exits_3_with_the_apt_command(replacement: st
     assert says in proc.stderr
     assert "apt install busybox-static" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_no_leak_where_the_root_mount_is_shared() -> None:
+    """On systemd machines / is shared: run the demo in a namespace whose / is shared, as there, and check
+    that none of the demo's mounts propagated back into it."""
+    script = (
+        f"{sys.executable} -m isodemo mnt --json > /tmp/isodemo-test-shared.json; code=$?; "
+        "grep -c isodemo /proc/self/mountinfo; exit $code"
+    )
+    proc = subprocess.run(
+        ["unshare", "--mount", "--propagation", "shared", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    try:
+        with open("/tmp/isodemo-test-shared.json") as f:
+            facts = json.load(f)["facts"]
+    finally:
+        os.unlink("/tmp/isodemo-test-shared.json")
+    assert proc.returncode == 0, proc.stderr
+    assert facts["propagation_host"] == "shared"
+    assert facts["propagation"] == "private"
+    assert facts["host_mounts_unchanged"] is True
+    assert proc.stdout.strip() == "0", "a mount made inside the demo appeared in the shared namespace"

@@ -153,11 +153,23 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         [f"sudo nsenter -t {box.pid} -m -p ls /", f"sudo cat /proc/{box.pid}/mountinfo", f"ls {directory}"],
         paths={"rootfs": directory},
     )
-    unchanged = _host_mountinfo() == host_table_before
-    narrator.step("The host's mount table", shell=["cat /proc/self/mountinfo"])
-    narrator.fact("host_mounts_unchanged", unchanged)
-    narrator.fact("host_mounts_count", len(procfs.parse_mountinfo(host_table_before)))
-    narrator.claim("the host's /proc/self/mountinfo is byte for byte what it was before the demo", unchanged)
+    narrator.step("The host's mount table", shell=["cat /proc/self/mountinfo", f"findmnt -R {directory}"])
+    before = procfs.parse_mountinfo(host_table_before)
+    after = procfs.parse_mountinfo(_host_mountinfo())
+    known = {m.mount_id for m in before}
+    added = [m for m in after if m.mount_id not in known]
+    ours = [m for m in after if m.mount_point.startswith(directory) or "isodemo" in m.source]
+    narrator.compare(
+        "mounts in the host's /proc/self/mountinfo",
+        [f"before the demo: {len(before)}"],
+        [f"now: {len(after)}, of them isodemo's: {len(ours)}"],
+        host_title="before",
+        inside_title="after",
+    )
+    unchanged = narrator.fact("host_mounts_unchanged", not ours)
+    narrator.fact("host_mounts_count", len(before))
+    narrator.fact("host_mounts_added_by_others", len(added) - len([m for m in added if m in ours]))
+    narrator.claim(f"no mount made inside reached the host: nothing under {directory}, no isodemo-rootfs", unchanged)
     narrator.kubernetes(
         "A container image is a root filesystem like this one, usually read-only layers stacked with "
         "overlayfs plus one writable layer, and the runtime pivot_roots into it. Volumes are mounts made "

@@ -56,20 +56,28 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "ps and top list what /proc lists, and a proc mount shows the pid namespace of whoever mounted it. "
         "So the child, inside its own mount namespace, mounts a new proc over /proc."
     )
+    host_proc_mount = probes.proc_mount_id()
     box.call(probes.mount_proc)
     host_procs = probes.processes()
     inside_procs = box.call(probes.processes)
     narrator.compare("processes (ps -eo pid,comm)", host_procs, inside_procs)
     on_host = narrator.fact("procs_visible_on_host", len(host_procs))
     inside = narrator.fact("procs_visible_inside", len(inside_procs))
-    narrator.claim(f"inside, the fresh /proc shows only the namespace's {inside} process(es)", inside <= 2)
+    pidns = probes.namespace_inode_of(host_pid, "pid")
+    members_inside = {procfs.nspid(pid)[-1] for pid in probes.members_of_pid_namespace(pidns)}
+    seen_inside = set(box.call(probes.pid_list))
+    narrator.claim(
+        f"inside, the fresh /proc shows exactly the namespace's {inside} process(es), as the host counts them",
+        seen_inside == members_inside,
+    )
     narrator.claim(
         f"the host still sees all {on_host} processes, the child among them",
         on_host > inside and os.path.exists(f"/proc/{host_pid}"),
     )
+    inside_proc_mount = box.call(probes.proc_mount_id)
     narrator.claim(
-        "the host's /proc is untouched: the new proc is mounted in the child's mount namespace",
-        probes.process_count() > 2,
+        "the host's /proc is untouched: the new proc is a new mount, in the child's mount namespace only",
+        probes.proc_mount_id() == host_proc_mount and inside_proc_mount != host_proc_mount,
     )
 
     narrator.step(

@@ -8,10 +8,29 @@ import functools
 import os
 import platform
 
+# C prototypes of what isodemo calls. Without them ctypes passes Python ints as C `int`: wrong for the
+# unsigned long arguments of prctl(2) and mount(2), and undefined for variadic syscall(2).
+_c_str = ctypes.c_char_p
+_PROTOTYPES: dict[str, tuple[type, list[type]]] = {
+    "unshare": (ctypes.c_int, [ctypes.c_int]),
+    "setns": (ctypes.c_int, [ctypes.c_int, ctypes.c_int]),
+    "mount": (ctypes.c_int, [_c_str, _c_str, _c_str, ctypes.c_ulong, _c_str]),
+    "umount2": (ctypes.c_int, [_c_str, ctypes.c_int]),
+    "prctl": (ctypes.c_int, [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]),
+    "syscall": (ctypes.c_long, [ctypes.c_long, _c_str, _c_str]),  # only pivot_root(new_root, put_old)
+    "msgget": (ctypes.c_int, [ctypes.c_int, ctypes.c_int]),
+    "msgctl": (ctypes.c_int, [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]),
+}
+
 
 @functools.cache
 def libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    library = ctypes.CDLL(None, use_errno=True)
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        function = getattr(library, name)
+        function.restype = restype
+        function.argtypes = argtypes
+    return library
 
 
 def check(result: int, call: str) -> int:

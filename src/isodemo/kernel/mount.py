@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-
 from isodemo.kernel.libc import check, libc, syscall_number
 
 # <linux/mount.h>
@@ -26,7 +24,7 @@ def _c(value: str | None) -> bytes | None:
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     """man 2 mount."""
-    check(libc().mount(_c(source), _c(target), _c(fstype), ctypes.c_ulong(flags), _c(data)), f"mount {target}")
+    check(libc().mount(_c(source), _c(target), _c(fstype), flags, _c(data)), f"mount {target}")
 
 
 def umount2(target: str, flags: int = 0) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -21,7 +22,8 @@ def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
 
 def set_comm(name: str) -> None:
     """Set /proc/self/comm (what ps -o comm and top show); the kernel keeps 15 bytes."""
-    check(libc().prctl(PR_SET_NAME, name.encode()[:COMM_LEN], 0, 0, 0), "prctl(PR_SET_NAME)")
+    buffer = ctypes.create_string_buffer(name.encode()[:COMM_LEN])
+    check(libc().prctl(PR_SET_NAME, ctypes.addressof(buffer), 0, 0, 0), "prctl(PR_SET_NAME)")
 
 
 def comm(pid: int | str) -> str:

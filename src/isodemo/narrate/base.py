@@ -157,33 +157,31 @@ class Narrator:
 
     def hold(self, info: dict[str, Any], commands: Sequence[str]) -> None:
         """Print `holding: {json}`, show how to look from another terminal, wait for Enter or a signal."""
+        from isodemo import signals
+
         line = "holding: " + json.dumps(info, sort_keys=True)
         try:  # a script may signal as soon as it has read the line: from here on, a signal ends the hold
             self.out.write(line + "\n")
             self.out.flush()
             self.show_hold(list(commands))
-            self._wait_for_enter()
+            if not self._read_enter():  # no terminal to press Enter on: wait for a signal instead
+                signals.wait_for_signal()
         except KeyboardInterrupt:  # isodemo's Interrupted (SIGTERM) is one too
-            pass  # Enter, Ctrl-C and SIGTERM all end the hold; teardown follows as usual
+            signals.rearm()  # the signal ended the hold, not the demo: the last steps may still be stopped
         self.show_note("released: cleaning up")
 
     def _pause(self) -> None:
         if self.step_mode:
             self.show_pause()
-            self._wait_for_enter()
+            if not self._read_enter():
+                self.step_mode = False  # end of input: nobody will press Enter, so stop pausing
 
-    def _wait_for_enter(self) -> None:
-        from isodemo import signals
-
+    def _read_enter(self) -> bool:
+        """Wait for a line on stdin; False at end of input."""
         try:
-            try:
-                line = self.stdin.readline()
-            except (OSError, ValueError):
-                line = ""
-            if line == "":  # no terminal to press Enter on: wait for a signal instead
-                signals.wait_for_signal()
-        finally:
-            signals.rearm()
+            return self.stdin.readline() != ""
+        except (OSError, ValueError):
+            return False
 
     # -- the end ---------------------------------------------------------------------------------------
 
