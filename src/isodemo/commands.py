@@ -111,59 +111,30 @@ def tool_command(
     return click.command(name, help=help_text or f"{entry.summary}.", short_help=entry.summary)(command)
 
 
+def value_option(flag: str, default: str, parser: str, help_text: str) -> Callable[[Any], Any]:
+    """An option whose value one of isodemo.values' parsers checks (exit 2 with the accepted form)."""
+    return click.option(flag, default=default, show_default=True, callback=checked(parser), help=help_text)
+
+
 COMMANDS: dict[str, click.Command] = {
     "pid": demo_command("pid"),
-    "uts": demo_command(
-        "uts",
-        click.option(
-            "--hostname",
-            default="isodemo-box",
-            show_default=True,
-            callback=checked("hostname"),
-            help="The hostname to set inside.",
-        ),
-    ),
+    "uts": demo_command("uts", value_option("--hostname", "isodemo-box", "hostname", "The hostname to set inside.")),
     "ipc": demo_command("ipc"),
     "mnt": demo_command("mnt"),
     "cgroup-memory": demo_command(
         "cgroup-memory",
-        click.option(
-            "--limit",
-            default="64m",
-            show_default=True,
-            callback=checked("memory_limit"),
-            help="The memory limit, as docker's --memory takes it: 64m, 1g, 512k.",
-        ),
+        value_option("--limit", "64m", "memory_limit", "The memory limit, as docker's --memory takes it: 64m, 1g."),
     ),
     "cgroup-cpu": demo_command(
         "cgroup-cpu",
-        click.option(
-            "--cpus",
-            default="0.2",
-            show_default=True,
-            callback=checked("cpus"),
-            help="The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU.",
-        ),
+        value_option("--cpus", "0.2", "cpus", "The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU."),
     ),
     "cgroup-pids": demo_command(
-        "cgroup-pids",
-        click.option(
-            "--limit",
-            default="20",
-            show_default=True,
-            callback=checked("pids_limit"),
-            help="pids.max, as docker's --pids-limit takes it.",
-        ),
+        "cgroup-pids", value_option("--limit", "20", "pids_limit", "pids.max, as docker's --pids-limit takes it.")
     ),
     "cgroup-io": demo_command(
         "cgroup-io",
-        click.option(
-            "--limit",
-            default="1mb",
-            show_default=True,
-            callback=checked("rate_bytes"),
-            help="Bytes per second, as docker's --device-write-bps takes it: 1mb, 512kb.",
-        ),
+        value_option("--limit", "1mb", "rate_bytes", "Bytes per second, as docker's --device-write-bps takes it."),
     ),
     "list": tool_command("list", "listing"),
     "doctor": tool_command("doctor", "doctor"),

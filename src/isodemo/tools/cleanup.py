@@ -6,14 +6,13 @@ An object belongs to a run through the `isodemo-<id>` in its name. Runs whose ow
 
 from __future__ import annotations
 
-from typing import Any
-
 from isodemo import leftovers, runs
+from isodemo.demos.context import DemoContext
 from isodemo.errors import IsodemoError
 from isodemo.narrate.base import Narrator
 
 
-def run(narrator: Narrator, ctx: Any) -> None:
+def run(narrator: Narrator, ctx: DemoContext) -> None:
     dry_run = bool(ctx.options.get("dry_run"))
     # Find first, then ask which runs are alive: a run that starts in between is alive, not stale.
     found = [item for item in leftovers.find() if item.run_id != ctx.run.id]

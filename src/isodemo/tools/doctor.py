@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
 
 from isodemo import host as hostinfo
+from isodemo.demos.context import DemoContext
 from isodemo.errors import MissingFeature
 from isodemo.kernel import namespaces
 from isodemo.narrate.base import Narrator
@@ -14,7 +14,7 @@ from isodemo.narrate.base import Narrator
 MIN_KERNEL_TIME_NS = (5, 6)
 
 
-def run(narrator: Narrator, ctx: Any) -> None:
+def run(narrator: Narrator, ctx: DemoContext) -> None:
     host = ctx.host
     problems = 0
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
+from isodemo.demos.context import DemoContext
 from isodemo.errors import NeedsRoot, UsageError
 from isodemo.kernel import namespaces, procfs
 from isodemo.kernel import process as kprocess
@@ -30,7 +30,7 @@ def _reference() -> tuple[str, dict[str, str]]:
         return f"isodemo (pid {os.getpid()})", _links("self")
 
 
-def run(narrator: Narrator, ctx: Any) -> None:
+def run(narrator: Narrator, ctx: DemoContext) -> None:
     pid = int(ctx.options["pid"])
     try:
         name = kprocess.comm(pid)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from isodemo import catalog
+from isodemo.demos.context import DemoContext
 from isodemo.narrate.base import Narrator
 
 
-def run(narrator: Narrator, ctx: Any) -> None:
+def run(narrator: Narrator, ctx: DemoContext) -> None:
     rows = []
     for number, entry in enumerate(catalog.demos(), start=1):
         needs = ", ".join(part for part in ("root" if entry.needs_root else "", entry.needs) if part) or "-"
