@@ -7,7 +7,10 @@ within 10% of the limit.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +105,50 @@ def test_sigkilled_cgroup_demo_is_cleaned_up() -> None:
     done = run_isodemo("cleanup", "--json")
     assert done.code == 0, done.stderr
     assert not any(os.path.exists(path) for path in cgroups)
+
+
+NOBODY = 65534
+
+
+def _as_nobody(command: str) -> list[str]:
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command.split()]
+
+
+@pytest.mark.skipif(MODE == "v2", reason="on cgroup v2 the rootless route is tested with a delegated cgroup")
+def test_rootless_on_cgroup_v1_exits_77() -> None:
+    proc = subprocess.run(
+        _as_nobody(f"{sys.executable} -m isodemo cgroup-memory --plain"),
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 77, proc.stderr
+    assert "v1 cannot be delegated" in proc.stderr and "sudo isodemo cgroup-memory" in proc.stderr
+
+
+@pytest.mark.skipif(MODE != "v2", reason="cgroup v1 cannot be delegated")
+def test_rootless_memory_demo_in_a_delegated_cgroup() -> None:
+    """What systemd's Delegate=yes does, by hand: a cgroup owned by the user, who then runs isodemo in it."""
+    base = f"/sys/fs/cgroup/delegated-test-{os.getpid()}"
+    os.mkdir(base)
+    try:
+        for name in ("", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
+            os.chown(os.path.join(base, name) if name else base, NOBODY, NOBODY)
+        setpriv = " ".join(_as_nobody(f"{sys.executable} -m isodemo cgroup-memory --json --limit 32m"))
+        proc = subprocess.run(
+            ["sh", "-c", f"echo $$ > {base}/cgroup.procs && exec {setpriv}"],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        facts = json.loads(proc.stdout.strip().splitlines()[-1])["facts"]
+        assert facts["rootless"] is True and facts["delegated_cgroup"] == base
+        assert facts["oom_killed"] is True and facts["limit_bytes"] == 32 << 20
+        assert os.listdir(base) and not [d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))]
+    finally:
+        os.rmdir(base)
