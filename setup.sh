@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(python3 python3-venv busybox-static iproute2 util-linux iputils-ping procps nftables)
-[ -n "$extras" ] && packages+=(shellcheck)
+[ -n "$extras" ] && packages+=(shellcheck vagrant)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -34,8 +34,17 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "creating $venv with $python"
   mkdir -p "$(dirname "$venv")"
   "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
 fi
-"$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e "$here$extras"
-ln -sf "$venv/bin/isodemo" /usr/local/bin/isodemo
+# Install only when needed, so that running this again changes nothing and needs no network.
+source_dir=$("$venv/bin/python" -c 'import isodemo, os; print(os.path.dirname(os.path.dirname(isodemo.__file__)))' \
+  2>/dev/null || true)
+dev_tools=yes
+[ -n "$extras" ] && ! "$venv/bin/python" -c 'import pytest, hypothesis, mypy, ruff' 2>/dev/null && dev_tools=no
+if [ "$source_dir" != "$here/src" ] || [ "$dev_tools" = no ]; then
+  "$venv/bin/python" -m pip install -q -e "$here$extras"
+fi
+if [ "$(readlink /usr/local/bin/isodemo 2>/dev/null)" != "$venv/bin/isodemo" ]; then
+  ln -sf "$venv/bin/isodemo" /usr/local/bin/isodemo
+fi
 echo "isodemo is ready: $(command -v isodemo) ($("$venv/bin/python" --version))"

@@ -1,0 +1,47 @@
+"""vagrant/provision.sh runs twice with the same result (it is what `vagrant up` and `vagrant provision` run)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def _state(etc: Path) -> dict[str, str]:
+    files = {str(p.relative_to(etc)): hashlib.sha256(p.read_bytes()).hexdigest() for p in etc.rglob("*") if p.is_file()}
+    files["/usr/local/bin/isodemo"] = str(Path("/usr/local/bin/isodemo").resolve())
+    return files
+
+
+def test_provisioning_is_idempotent(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    env = {"ISODEMO_ETC": str(etc), "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    first = subprocess.run(
+        ["bash", f"{REPO}/vagrant/provision.sh", REPO],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = _state(etc)
+    mtimes = {p: p.stat().st_mtime_ns for p in etc.rglob("*") if p.is_file()}
+    second = subprocess.run(
+        ["bash", f"{REPO}/vagrant/provision.sh", REPO],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _state(etc) == after_first
+    assert {p: p.stat().st_mtime_ns for p in etc.rglob("*") if p.is_file()} == mtimes, "the second run rewrote files"
+    assert "installing" not in second.stdout and "creating" not in second.stdout
+    assert (etc / "sysctl.d" / "60-isodemo-userns.conf").read_text() == (
+        "kernel.apparmor_restrict_unprivileged_userns = 0\n"
+    )
+    assert "sudo isodemo pid" in (etc / "motd").read_text()
