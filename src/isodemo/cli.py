@@ -97,6 +97,6 @@ def make_group() -> Any:
         name="isodemo",
         callback=group,
         params=getattr(group, "__click_params__", []),
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 88, "max_content_width": 88},
         no_args_is_help=True,
     )

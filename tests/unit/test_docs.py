@@ -1,0 +1,32 @@
+"""The docs stay in step with the code: the CLI reference, a page and a walkthrough chapter per demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from isodemo import catalog
+from tests.cli_reference import reference
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_cli_reference_is_current() -> None:
+    page = (REPO / "docs" / "cli.md").read_text()
+    assert page == reference(), "docs/cli.md is stale: python -m tests.cli_reference > docs/cli.md"
+
+
+def test_every_demo_has_a_docs_page_and_a_walkthrough_chapter() -> None:
+    walkthrough = (REPO / "demos" / "walkthrough").read_text()
+    index = (REPO / "docs" / "README.md").read_text()
+    for entry in catalog.demos():
+        assert (REPO / "docs" / f"{entry.name}.md").is_file(), f"docs/{entry.name}.md is missing"
+        assert f"{entry.name}.md" in index, f"docs/README.md does not link {entry.name}.md"
+        assert f"isodemo {entry.name}" in walkthrough, f"the walkthrough never runs isodemo {entry.name}"
+
+
+def test_exit_codes_page_lists_every_code() -> None:
+    from isodemo.errors import ExitCode
+
+    page = (REPO / "docs" / "exit-codes.md").read_text()
+    for code in ExitCode:
+        assert f"| {int(code)} " in page or f"| `{int(code)}`" in page, f"exit code {int(code)} is not documented"
