@@ -102,6 +102,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("list", "the demos in learning order and what each needs", "tools", False),
     Entry("doctor", "what this machine supports, and the fix for each missing piece", "tools", False),
     Entry("inspect", "a process's namespaces and cgroups compared with PID 1's", "tools", False),
+    Entry("bench", "what a container costs here, measured: start time, memory, how many fit", "tools", True),
     Entry("cleanup", "remove every leftover isodemo object (after a run was SIGKILLed)", "tools", True),
 )
 

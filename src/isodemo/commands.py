@@ -145,6 +145,13 @@ COMMANDS: dict[str, click.Command] = {
         help_text="Compare a process's namespaces with PID 1's (like `lsns -p PID`) and show its cgroups "
         "(/proc/PID/cgroup).\n\n\b\nExample:\n  sudo isodemo inspect $(pgrep -n sleep)",
     ),
+    "bench": tool_command(
+        "bench",
+        "bench",
+        help_text="Measure what a container costs on this machine: the time to start a process in six new "
+        "namespaces (against a plain fork), the memory a minimal container is charged, how many would fit, "
+        "and this machine's own boot time where systemd measured it.",
+    ),
     "cleanup": tool_command(
         "cleanup",
         "cleanup",

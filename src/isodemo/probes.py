@@ -131,6 +131,17 @@ def spawn_sleepers(count: int) -> list[int]:
     return children
 
 
+def spawn_program(argv: list[str]) -> int:
+    """Start a program as a child of this process (fork + execve), without waiting; returns its pid."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    return child
+
+
 def orphan_reaping() -> dict[str, int | bool]:
     """Make an orphan and watch who adopts and reaps it.
 

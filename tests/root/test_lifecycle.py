@@ -168,3 +168,13 @@ def test_doctor_reports_this_machine() -> None:
     assert facts["linux"]["ok"] is True
     assert facts["cgroup_mode"]["detail"] in {"v1", "v2", "hybrid"}
     assert facts["busybox"]["ok"] is True
+
+
+def test_bench_measures_start_and_memory() -> None:
+    result = run_isodemo("bench", "--json")
+    assert result.code == 0, result.stderr
+    facts = result.json["facts"]
+    assert 0 < facts["start_ms_median"] < 1000
+    assert 0 < facts["container_memory_bytes"] < facts["mem_available_bytes"]
+    assert facts["containers_that_fit"] == facts["mem_available_bytes"] // facts["container_memory_bytes"]
+    assert result.json["leftovers"] == []
