@@ -105,6 +105,7 @@ class Cgroup(ABC):
     def __init__(self, name: str, controllers: Sequence[str]) -> None:
         self.name = name
         self.controllers = tuple(controllers)
+        self.setup_commands: list[str] = []  # what create() did, as shell commands, for the narrator
 
     def __enter__(self) -> Cgroup:
         self.create()

@@ -69,6 +69,7 @@ class CgroupV1(Cgroup):
     def create(self) -> None:
         for directory in self.paths:
             os.mkdir(directory)
+            self.setup_commands.append(f"mkdir {directory}")
 
     def remove(self) -> None:
         for directory in self.paths:

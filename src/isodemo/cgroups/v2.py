@@ -75,10 +75,13 @@ class CgroupV2(Cgroup):
             if self._owns_top:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(self.top)
+                    self.setup_commands.append(f"mkdir {self.top}")
             try:
                 if self.controllers:
                     self._enable(wanted)
+                    self.setup_commands.append(f'echo "{wanted}" > {self.top}/cgroup.subtree_control')
                 os.mkdir(self._path)
+                self.setup_commands.append(f"mkdir {self._path}")
                 return
             except (FileNotFoundError, CgroupFileError) as error:
                 if attempt == 2 or (isinstance(error, CgroupFileError) and os.path.isdir(self.top)):

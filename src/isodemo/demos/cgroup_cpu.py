@@ -35,7 +35,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     quota = round(cpus * PERIOD_US)
     narrator.step(f"A quota of {cpus:g} CPU", syscalls=["mkdir(2)", "write(2) to the quota files"])
     cgroup = ctx.cgroup("cpu", ["cpu"])
-    narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
+    narrator.shell(*cgroup.setup_commands)
     narrator.shell(*(w.shell for w in cgroup.set_cpu_quota(quota, PERIOD_US)))
     narrator.explain(
         f"Every {PERIOD_US // 1000} ms period, the cgroup may run {quota // 1000} ms of CPU time in "
@@ -43,15 +43,21 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "period. That is the CFS bandwidth controller."
     )
     narrator.fact("cgroup_version", cgroup.version)
+    narrator.fact("cgroup_path", cgroup.path)
     narrator.fact("quota_percent", round(100 * quota / PERIOD_US, 1))
 
     narrator.step(
         "A busy loop inside, measured",
         syscalls=["fork()", "write(2) to cgroup.procs"],
-        shell=["sh -c 'while :; do :; done' &", "cat cpu.stat   # usage_usec (v2) / cpuacct.usage (v1)"],
     )
     box = ctx.isolated([])
     narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
+    usage_path = (
+        f"{cgroup.path}/cpu.stat   # usage_usec"
+        if cgroup.version == 2
+        else f"{cgroup.controller_dir('cpuacct')}/cpuacct.usage   # nanoseconds"
+    )
+    narrator.shell("sh -c 'while :; do :; done' &   # from a shell in the cgroup", f"cat {usage_path}")
     burner = box.call(workloads.start_burner, None)
     usage_file = "cpu.stat usage_usec" if cgroup.version == 2 else "cpuacct.usage"
     readings = []
@@ -87,18 +93,20 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "A weight only matters when CPUs are contended: both loops are pinned to the same CPU. "
         "The CPU is then shared in proportion to the weights, 100 : 300."
     )
-    groups = {}
+    groups, burners = {}, []
     for name, weight in WEIGHTS.items():
         group = ctx.cgroup(f"cpu-{name}", ["cpu"])
-        narrator.shell(group.set_cpu_weight(weight).shell)
+        narrator.shell(*group.setup_commands, group.set_cpu_weight(weight).shell)
         child = ctx.isolated([])
-        group.add(child.pid)
-        child.call(workloads.start_burner, cpu)
+        narrator.shell(*(w.shell for w in group.add(child.pid)))
+        burners.append((child, child.call(workloads.start_burner, cpu)))
         groups[name] = group
     time.sleep(SAMPLE_S)  # let both settle on the CPU before measuring
     starts = {name: g.cpu_usage_usec() for name, g in groups.items()}
     time.sleep(SAMPLES * SAMPLE_S)
     used = {name: g.cpu_usage_usec() - starts[name] for name, g in groups.items()}
+    for child, burner in burners:  # measured: free the CPU (a --hold must not keep it busy)
+        child.call(workloads.stop, burner)
     total = sum(used.values()) or 1
     shares = {name: round(value / total, 3) for name, value in used.items()}
     narrator.fact("weights", dict(WEIGHTS))
@@ -116,12 +124,20 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         all(abs(shares[n] - expected[n]) <= 0.05 for n in WEIGHTS),
     )
 
-    ctx.hold_here(narrator, {"box": box.pid}, cgroups=cgroup.paths)
+    if cgroup.version == 1:
+        narrator.explain(
+            "On v1 a weight is cpu.shares: isodemo writes weight x 1024 / 100, so the v2 default "
+            "weight 100 is the v1 default of 1024 shares."
+        )
+    ctx.hold_here(
+        narrator, {"box": box.pid}, cgroups=[*cgroup.paths, *(path for g in groups.values() for path in g.paths)]
+    )
     narrator.kubernetes(
         "limits.cpu becomes the quota: quota = milliCPU x 100000 / 1000 per 100000 us period, so 500m is "
         'cpu.max "50000 100000"; a container over it is throttled, not killed. requests.cpu becomes the '
         "weight: shares = milliCPU x 1024 / 1000 (cpu.shares on v1), converted for v2 as "
-        "cpu.weight = 1 + ((shares - 2) x 9999) / 262142, so 1 CPU (1024 shares) is weight 39. Weights only "
+        "cpu.weight = 1 + ((shares - 2) x 9999) / 262142, so 1 CPU (1024 shares) is weight 39; newer runc "
+        "and crun use a logarithmic conversion instead, which maps 1024 shares to weight 100. Weights only "
         "decide who runs when the node's CPUs are busy; the HorizontalPodAutoscaler reads the same usage "
         "counter (cpu.stat usage_usec) to compute utilisation."
     )

@@ -72,8 +72,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
 
     narrator.step(
-        "Unthrottled: O_DIRECT writes and reads",
-        syscalls=["open(O_DIRECT)", "pwritev(2)", "preadv(2)"],
+        "Unthrottled: O_DIRECT writes",
+        syscalls=["open(O_DIRECT)", "pwritev(2)"],
         shell=[f"dd if=/dev/zero of={loop.path} bs=256k count=128 oflag=direct"],
     )
     narrator.explain(
@@ -87,7 +87,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     total = rate * LIMITED_SECONDS
     narrator.step(f"Throttled to {format_bytes(rate)}/s", syscalls=["mkdir(2)", "write(2) to the limit files"])
     cgroup = ctx.cgroup("io", ["io"])
-    narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
+    narrator.shell(*cgroup.setup_commands)
     narrator.shell(*(w.shell for w in cgroup.set_io_limit(device, rbps=rate, wbps=rate)))
     narrator.fact("cgroup_version", cgroup.version)
     limit = narrator.fact("limit_bytes_per_s", rate)

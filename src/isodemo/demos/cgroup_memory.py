@@ -31,7 +31,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     limit = int(ctx.options.get("limit") or DEFAULT_LIMIT)
     narrator.step("A cgroup for the container", syscalls=["mkdir(2) in the cgroup filesystem"])
     cgroup = ctx.cgroup("memory", ["memory"])
-    narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
+    narrator.shell(*cgroup.setup_commands)
     narrator.explain(
         f"A cgroup is a directory in the cgroup filesystem; the kernel fills it with control files. This "
         f"machine uses cgroup v{cgroup.version}"

@@ -20,7 +20,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     limit = int(ctx.options.get("limit") or DEFAULT_LIMIT)
     narrator.step(f"A cgroup that allows {limit} processes", syscalls=["mkdir(2)", "write(2) to pids.max"])
     cgroup = ctx.cgroup("pids", ["pids"])
-    narrator.shell(*(f"mkdir {path}" for path in cgroup.paths))
+    narrator.shell(*cgroup.setup_commands)
     narrator.shell(cgroup.set_pids_max(limit).shell)
     narrator.fact("cgroup_version", cgroup.version)
     narrator.fact("cgroup_path", cgroup.controller_dir("pids"))
@@ -40,7 +40,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         f"Fork, at most {attempts} times, until the kernel refuses",
         syscalls=["fork() in a bounded loop"],
-        shell=[f"for i in $(seq {attempts}); do sleep 1000 & done   # inside the cgroup"],
+        shell=[f"for i in $(seq {attempts}); do sleep 1000 & done; kill $(jobs -p)   # in a shell in the cgroup"],
     )
     narrator.explain(
         f"Each child just waits on a pipe. The loop stops at the first refusal, or after "

@@ -65,16 +65,19 @@ class DemoContext:
 
 
 def look_commands(pids: dict[str, int]) -> list[str]:
-    """The util-linux commands that show a held process's namespaces from the host."""
+    """The commands that show a held process from the host: its namespaces when it has new ones, its cgroups."""
+    from isodemo.kernel import namespaces
+
     lines = []
     for role, pid in pids.items():
-        lines += [
-            f"# {role}: host pid {pid}",
-            f"sudo lsns -p {pid}",
-            f"sudo ls -l /proc/{pid}/ns",
-            f"grep NSpid /proc/{pid}/status",
-            f"sudo nsenter -t {pid} -a sh",
-        ]
+        lines += [f"# {role}: host pid {pid}", f"cat /proc/{pid}/cgroup"]
+        if any(namespaces.ns_inode(pid, ns) != namespaces.ns_inode("self", ns) for ns in namespaces.available_types()):
+            lines += [
+                f"sudo lsns -p {pid}",
+                f"sudo ls -l /proc/{pid}/ns",
+                f"grep NSpid /proc/{pid}/status",
+                f"sudo nsenter -t {pid} -a sh",
+            ]
     return lines
 
 
