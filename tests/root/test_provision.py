@@ -15,32 +15,29 @@ def _state(etc: Path) -> dict[str, str]:
     return files
 
 
+def _provision(etc: Path) -> str:
+    env = {"ISODEMO_ETC": str(etc), "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    run = subprocess.run(
+        ["bash", f"{REPO}/vagrant/provision.sh", REPO],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
 def test_provisioning_is_idempotent(tmp_path: Path) -> None:
     etc = tmp_path / "etc"
-    env = {"ISODEMO_ETC": str(etc), "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-    first = subprocess.run(
-        ["bash", f"{REPO}/vagrant/provision.sh", REPO],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert first.returncode == 0, first.stdout + first.stderr
+    _provision(etc)
     after_first = _state(etc)
     mtimes = {p: p.stat().st_mtime_ns for p in etc.rglob("*") if p.is_file()}
-    second = subprocess.run(
-        ["bash", f"{REPO}/vagrant/provision.sh", REPO],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert second.returncode == 0, second.stdout + second.stderr
+    second = _provision(etc)
     assert _state(etc) == after_first
     assert {p: p.stat().st_mtime_ns for p in etc.rglob("*") if p.is_file()} == mtimes, "the second run rewrote files"
-    assert "installing" not in second.stdout and "creating" not in second.stdout
+    assert "installing" not in second and "creating" not in second
     assert (etc / "sysctl.d" / "60-isodemo-userns.conf").read_text() == (
         "kernel.apparmor_restrict_unprivileged_userns = 0\n"
     )
