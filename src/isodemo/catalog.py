@@ -69,6 +69,14 @@ ENTRIES: tuple[Entry, ...] = (
         kubernetes="container images, volumes",
     ),
     Entry(
+        "net",
+        "an empty stack, a veth pair, a bridge, a published port, masquerade, tc bandwidth",
+        "namespaces",
+        True,
+        needs="nftables, iputils-ping",
+        kubernetes="Pod IPs, CNI bridge, hostPort, bandwidth",
+    ),
+    Entry(
         "cgroup-memory",
         "a memory limit, a process that allocates past it, and the OOM killer",
         "cgroups",

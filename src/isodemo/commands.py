@@ -111,7 +111,7 @@ def tool_command(
     return click.command(name, help=help_text or f"{entry.summary}.", short_help=entry.summary)(command)
 
 
-def value_option(flag: str, default: str, parser: str, help_text: str) -> Callable[[Any], Any]:
+def value_option(flag: str, default: str | None, parser: str, help_text: str) -> Callable[[Any], Any]:
     """An option whose value one of isodemo.values' parsers checks (exit 2 with the accepted form)."""
     return click.option(flag, default=default, show_default=True, callback=checked(parser), help=help_text)
 
@@ -121,6 +121,12 @@ COMMANDS: dict[str, click.Command] = {
     "uts": demo_command("uts", value_option("--hostname", "isodemo-box", "hostname", "The hostname to set inside.")),
     "ipc": demo_command("ipc"),
     "mnt": demo_command("mnt"),
+    "net": demo_command(
+        "net",
+        value_option("--rate", "10", "rate_mbit", "The bandwidth limit of the last step, in Mbit/s."),
+        value_option("--subnet", None, "subnet", "An IPv4 /24 for the containers (default: a free one)."),
+        value_option("--port", "8080", "port", "The host-side port to publish (DNAT) the container's server on."),
+    ),
     "cgroup-memory": demo_command(
         "cgroup-memory",
         value_option("--limit", "64m", "memory_limit", "The memory limit, as docker's --memory takes it: 64m, 1g."),

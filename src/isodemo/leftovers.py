@@ -65,6 +65,8 @@ def _killer(pid: int, started: str | None) -> Callable[[], None]:
 
 def _mounts() -> Iterable[Leftover]:
     for entry in procfs.mountinfo("self"):
+        if entry.mount_point.startswith("/run/netns/"):
+            continue  # a named network namespace: _named_netns removes it whole
         for part in entry.mount_point.split("/"):
             run_id = runs.run_id_of(part)
             if run_id:
@@ -112,6 +114,42 @@ def _remove_cgroup(path: str) -> None:
     remove_leftover(path)
 
 
+def _links() -> Iterable[Leftover]:
+    """veth host ends and bridges: /sys/class/net lists them without netlink (no pyroute2 import here)."""
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir("/sys/class/net")):
+            run_id = runs.run_id_of(name)
+            if run_id:
+                yield Leftover("link", name, run_id, functools.partial(_delete_link, name))
+
+
+def _delete_link(name: str) -> None:
+    from isodemo.net import links
+
+    with links.open_host() as ipr:
+        links.delete_link(ipr, name)
+
+
+def _named_netns() -> Iterable[Leftover]:
+    from isodemo.net.netns import NETNS_DIR, remove
+
+    with contextlib.suppress(OSError):
+        for name in sorted(os.listdir(NETNS_DIR)):
+            run_id = runs.run_id_of(name)
+            if run_id:
+                path = os.path.join(NETNS_DIR, name)
+                yield Leftover("network namespace", path, run_id, functools.partial(remove, path))
+
+
+def _nft_tables() -> Iterable[Leftover]:
+    from isodemo.net import nft
+
+    for name in nft.table_names():
+        run_id = runs.run_id_of(name)
+        if run_id:
+            yield Leftover("nft table", f"ip {name}", run_id, functools.partial(nft.delete_table, name))
+
+
 def _run_records() -> Iterable[Leftover]:
     for run_id in runs.recorded_runs():
         record = runs.Run(run_id).record
@@ -121,6 +159,9 @@ def _run_records() -> Iterable[Leftover]:
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.
 FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
     _processes,
+    _nft_tables,
+    _links,
+    _named_netns,
     _cgroups,
     _mounts,
     _directories,

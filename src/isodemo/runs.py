@@ -58,7 +58,7 @@ class Run:
             self.record.unlink()
 
 
-_NAME = re.compile(r"^isodemo-([0-9a-f]{6})(?:-[a-z0-9][a-z0-9.-]*)?$")
+_NAME = re.compile(r"^isodemo-([0-9a-f]{6})(?:[g-z]|-[a-z0-9][a-z0-9.-]*)?$")  # links: one letter after the id
 
 
 def run_id_of(name: str) -> str | None:

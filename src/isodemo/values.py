@@ -95,3 +95,36 @@ def format_bytes(value: float) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def rate_mbit(value: str | int) -> int:
+    try:
+        rate = int(value)
+    except ValueError:
+        rate = 0
+    if not 1 <= rate <= 1000:
+        raise UsageError(f"invalid rate {value!r}", "use a whole number of Mbit/s from 1 to 1000, for example 10")
+    return rate
+
+
+def port(value: str | int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1024 <= number <= 65535:
+        raise UsageError(f"invalid port {value!r}", "use a port from 1024 to 65535, for example 8080")
+    return number
+
+
+def subnet(value: str) -> object:
+    """--subnet 10.99.0.0/24: an IPv4 /24 (returns an ipaddress.IPv4Network)."""
+    import ipaddress
+
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        net = None
+    if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24 or not net.is_private:
+        raise UsageError(f"invalid subnet {value!r}", "use a private IPv4 /24, for example 10.99.0.0/24")
+    return net

@@ -87,22 +87,36 @@ def _msg_queues(run_ids: set[str]) -> list[str]:
     return [line for line in lines if not (line.split() and line.split()[0] in foreign_keys)]
 
 
+def _nft_ruleset(run_ids: set[str]) -> list[str]:
+    """Every nft table with its rules, except the tables of other live isodemo runs."""
+    if shutil.which("nft") is None:
+        return ["(nft not installed)"]
+    tables = [line.split() for line in _run(["nft", "list", "tables"]).splitlines() if line.startswith("table ")]
+    return [
+        _run(["nft", "list", "table", family, name])
+        for _, family, name in tables
+        if not any(run_id in name for run_id in run_ids)
+    ]
+
+
 def snapshot() -> dict[str, object]:
     foreign = _foreign_runs()
     return {
         "hostname": socket.gethostname(),
         "mountinfo of PID 1": Path("/proc/1/mountinfo").read_text(),
         "mountinfo of the test": Path("/proc/self/mountinfo").read_text(),
-        "links": sorted(os.listdir("/sys/class/net")),
-        "routes": _run(["ip", "route", "show", "table", "all"]),
-        "nft ruleset": _run(["nft", "list", "ruleset"]),
-        "cgroups": _own_cgroup_dirs(),
+        "links": _without(sorted(os.listdir("/sys/class/net")), foreign),
+        "routes": _without(_run(["ip", "route", "show", "table", "all"]).splitlines(), foreign),
+        "nft ruleset": _nft_ruleset(foreign),
+        "cgroups": _without(_own_cgroup_dirs(), foreign),
         "sysv message queues": _msg_queues(foreign),
         "isodemo processes": _without(_isodemo_processes(), foreign),
         "isodemo temporary files": _without(
             sorted(str(p) for p in Path(tempfile.gettempdir()).glob("isodemo-*") if runs.run_id_of(p.name)), foreign
         ),
-        "network namespaces": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
+        "network namespaces": _without(
+            sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [], foreign
+        ),
         "run records": _without(sorted(os.listdir("/run/isodemo")) if os.path.isdir("/run/isodemo") else [], foreign),
     }
 
