@@ -113,3 +113,15 @@ def test_language_choice(option: str | None, environ: dict[str, str], expected: 
 def test_korean_says_that_it_falls_back_to_english(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["list", "--plain", "--lang", "ko"], capsys)
     assert code == 0 and "한국어" in out and "1  pid" in out
+
+
+def test_namespace_demos_never_import_pyroute2() -> None:
+    """pyroute2 costs ~300 ms: only the network demo may load it (a demo that fails early is enough here)."""
+    probe = (
+        "import sys, io, contextlib\nfrom isodemo.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    main(['doctor', '--json'])\n    main(['cleanup', '--dry-run', '--json'])\n"
+        "print('pyroute2' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
