@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -29,9 +30,12 @@ MEASURE_SECONDS = 3
 def _subnet_lock() -> Iterator[None]:
     """Two runs at once must not both take the same free subnet: choose and claim it under one lock."""
     RUN_DIR.mkdir(parents=True, exist_ok=True)
-    with open(RUN_DIR / "net.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY)  # a lock on the directory: no lock file left behind
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 def _mbit(byte_count: int, seconds: float) -> float:
