@@ -41,8 +41,12 @@ source_dir=$("$venv/bin/python" -c 'import isodemo, os; print(os.path.dirname(os
   2>/dev/null || true)
 dev_tools=yes
 [ -n "$extras" ] && ! "$venv/bin/python" -c 'import pytest, hypothesis, mypy, ruff' 2>/dev/null && dev_tools=no
-if [ "$source_dir" != "$here/src" ] || [ "$dev_tools" = no ]; then
+# A changed pyproject.toml (a new dependency after a git pull) also means: install again.
+stamp="$venv/.isodemo-pyproject.sha256"
+wanted_stamp=$(sha256sum "$here/pyproject.toml" | cut -d' ' -f1)
+if [ "$source_dir" != "$here/src" ] || [ "$dev_tools" = no ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted_stamp" ]; then
   "$venv/bin/python" -m pip install -q -e "$here$extras"
+  printf '%s\n' "$wanted_stamp" > "$stamp"
 fi
 if [ "$(readlink /usr/local/bin/isodemo 2>/dev/null)" != "$venv/bin/isodemo" ]; then
   ln -sf "$venv/bin/isodemo" /usr/local/bin/isodemo

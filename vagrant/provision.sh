@@ -11,7 +11,7 @@ set -euo pipefail
 repo=${1:-/isodemo}
 etc=${ISODEMO_ETC:-/etc}  # tests point this at a scratch directory
 
-"$repo/setup.sh"
+bash "$repo/setup.sh"  # not ./setup.sh: some synced folders drop the exec bit
 
 # Ubuntu 23.10+ lets unprivileged processes create user namespaces only under an AppArmor profile that
 # allows it (kernel.apparmor_restrict_unprivileged_userns=1). `isodemo user` and the rootless demos show

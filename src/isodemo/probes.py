@@ -132,13 +132,22 @@ def spawn_sleepers(count: int) -> list[int]:
 
 
 def spawn_program(argv: list[str]) -> int:
-    """Start a program as a child of this process (fork + execve), without waiting; returns its pid."""
+    """Start a program as a child of this process (fork + execve); returns its pid once execve succeeded.
+
+    The child holds the write end of a close-on-exec pipe: the parent's read sees end-of-file exactly when
+    execve replaced the child (or the child died), no sooner.
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
     child = os.fork()
     if child == 0:
         try:
+            os.close(read_end)
             os.execv(argv[0], argv)
         finally:
             os._exit(127)
+    os.close(write_end)
+    os.read(read_end, 1)
+    os.close(read_end)
     return child
 
 

@@ -152,7 +152,8 @@ def execute(
                 kind=type(error).__name__,
             )
         left = leftovers.of_run(run) if host.linux else []
-        run.unregister()
+        if not left:  # with leftovers, the record stays: it is what lets `isodemo cleanup` remove them
+            run.unregister()
         report = narrator.finish(left)
     if code == ExitCode.OK and not report.ok:
         code = ExitCode.OBSERVATION_FAILED

@@ -84,7 +84,8 @@ def fork_until_refused(attempts: int) -> dict[str, object]:
 def direct_transfer(device: str, total: int, block: int, *, write: bool) -> float:
     """Move `total` bytes to or from `device` with O_DIRECT (no page cache), `block` bytes per call.
 
-    Returns the seconds it took. O_DIRECT needs an aligned buffer: an anonymous mmap is page-aligned.
+    `total` must be a whole number of blocks. Returns the seconds it took. O_DIRECT needs an aligned buffer:
+    an anonymous mmap is page-aligned.
     """
     flags = (os.O_WRONLY if write else os.O_RDONLY) | os.O_DIRECT
     fd = os.open(device, flags)
@@ -94,10 +95,10 @@ def direct_transfer(device: str, total: int, block: int, *, write: bool) -> floa
         start = time.monotonic()
         done = 0
         while done < total:
-            if write:
-                done += os.pwritev(fd, [buffer], done)
-            else:
-                done += os.preadv(fd, [buffer], done)
+            moved = os.pwritev(fd, [buffer], done) if write else os.preadv(fd, [buffer], done)
+            if moved <= 0:
+                raise OSError(f"{device} ended after {done} bytes")
+            done += moved
         if write:
             os.fsync(fd)
         return time.monotonic() - start

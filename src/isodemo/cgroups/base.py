@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from isodemo.errors import MissingFeature
+from isodemo.errors import MissingFeature, NeedsRoot
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 EMPTY_TIMEOUT_S = 5.0
@@ -28,6 +28,14 @@ class CgroupWrite:
     @property
     def shell(self) -> str:
         return f"echo {self.value} > {self.path}"
+
+    @property
+    def file(self) -> str:
+        return os.path.basename(self.path)
+
+    @property
+    def directory(self) -> str:
+        return os.path.dirname(self.path)
 
 
 class CgroupFileError(MissingFeature):
@@ -45,10 +53,10 @@ def write_file(path: str, value: str) -> CgroupWrite:
             f.write(value)
     except OSError as error:
         name = errno.errorcode.get(error.errno or 0, "?")
-        raise CgroupFileError(
-            f"writing {value!r} to {path} failed: {name} ({os.strerror(error.errno or 0)})",
-            _hint(path, error.errno),
-        ) from None
+        message = f"writing {value!r} to {path} failed: {name} ({os.strerror(error.errno or 0)})"
+        if error.errno in (errno.EACCES, errno.EPERM):
+            raise NeedsRoot(message, _hint(path, error.errno)) from None
+        raise CgroupFileError(message, _hint(path, error.errno)) from None
     return CgroupWrite(path, value)
 
 

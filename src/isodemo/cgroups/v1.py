@@ -25,7 +25,7 @@ from isodemo.kernel import procfs
 
 # The v1 hierarchies behind each v2 controller name.
 V1_CONTROLLERS = {"memory": ("memory",), "cpu": ("cpu", "cpuacct"), "pids": ("pids",), "io": ("blkio",)}
-V1_PACKAGES_HINT = "mount the v1 hierarchy, e.g. mount -t cgroup -o {0} cgroup /sys/fs/cgroup/{0}"
+V1_MOUNT_HINT = "mount the v1 hierarchy, e.g. mount -t cgroup -o {0} cgroup /sys/fs/cgroup/{0}"
 
 
 def hierarchies() -> dict[str, str]:
@@ -50,7 +50,7 @@ class CgroupV1(Cgroup):
         for controller in controllers:
             for v1 in V1_CONTROLLERS.get(controller, (controller,)):
                 if v1 not in mounts:
-                    raise MissingFeature(f"the {v1} cgroup v1 controller is not mounted", V1_PACKAGES_HINT.format(v1))
+                    raise MissingFeature(f"the {v1} cgroup v1 controller is not mounted", V1_MOUNT_HINT.format(v1))
                 parent = os.path.join(mounts[v1], own.get(v1, "/").lstrip("/"))
                 self._dirs[v1] = os.path.join(parent, name)
 
@@ -101,9 +101,6 @@ class CgroupV1(Cgroup):
         return parse_keyed(read_file(self._file("memory", "memory.oom_control"))).get("oom_kill", 0), (
             "memory.oom_control"
         )
-
-    def memory_failcnt(self) -> int:
-        return int(read_file(self._file("memory", "memory.failcnt")))
 
     # cpu
     def set_cpu_quota(self, quota_us: int, period_us: int) -> list[CgroupWrite]:

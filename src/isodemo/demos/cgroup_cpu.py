@@ -9,6 +9,7 @@ Kubernetes: limits.cpu becomes the quota, requests.cpu the weight, with the kube
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -58,15 +59,18 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         else f"{cgroup.controller_dir('cpuacct')}/cpuacct.usage   # nanoseconds"
     )
     narrator.shell("sh -c 'while :; do :; done' &   # from a shell in the cgroup", f"cat {usage_path}")
-    burner = box.call(workloads.start_burner, None)
+    # One busy loop per CPU of quota, and one more, so that the quota, not the loops, is what limits.
+    loops = min(math.ceil(cpus) + 1, (os.cpu_count() or 1) + 1)
+    burners = [box.call(workloads.start_burner, None) for _ in range(loops)]
     usage_file = "cpu.stat usage_usec" if cgroup.version == 2 else "cpuacct.usage"
     readings = []
-    with narrator.meter(f"CPU from {usage_file}", 100.0, lambda v: f"{v:.1f}%") as meter:
+    with narrator.meter(f"CPU from {usage_file}", 100.0 * max(1, math.ceil(cpus)), lambda v: f"{v:.1f}%") as meter:
         for _ in range(SAMPLES):
             share = 100 * _share(cgroup, SAMPLE_S)
             readings.append(share)
             meter.update(share, f"limit {100 * quota / PERIOD_US:g}%")
-    box.call(workloads.stop, burner)
+    for burner in burners:
+        box.call(workloads.stop, burner)
     measured = narrator.fact("measured_percent", round(sum(readings[1:]) / len(readings[1:]), 1))
     stat = cgroup.cpu_stat()
     throttled = narrator.fact("nr_throttled", stat.get("nr_throttled", 0))
@@ -93,19 +97,19 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "A weight only matters when CPUs are contended: both loops are pinned to the same CPU. "
         "The CPU is then shared in proportion to the weights, 100 : 300."
     )
-    groups, burners = {}, []
+    groups, pinned = {}, []
     for name, weight in WEIGHTS.items():
         group = ctx.cgroup(f"cpu-{name}", ["cpu"])
         narrator.shell(*group.setup_commands, group.set_cpu_weight(weight).shell)
         child = ctx.isolated([])
         narrator.shell(*(w.shell for w in group.add(child.pid)))
-        burners.append((child, child.call(workloads.start_burner, cpu)))
+        pinned.append((child, child.call(workloads.start_burner, cpu)))
         groups[name] = group
     time.sleep(SAMPLE_S)  # let both settle on the CPU before measuring
     starts = {name: g.cpu_usage_usec() for name, g in groups.items()}
     time.sleep(SAMPLES * SAMPLE_S)
     used = {name: g.cpu_usage_usec() - starts[name] for name, g in groups.items()}
-    for child, burner in burners:  # measured: free the CPU (a --hold must not keep it busy)
+    for child, burner in pinned:  # measured: free the CPU (a --hold must not keep it busy)
         child.call(workloads.stop, burner)
     total = sum(used.values()) or 1
     shares = {name: round(value / total, 3) for name, value in used.items()}

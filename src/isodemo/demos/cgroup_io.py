@@ -14,14 +14,25 @@ import tempfile
 
 from isodemo import workloads
 from isodemo.demos.context import DemoContext
-from isodemo.errors import MissingFeature
+from isodemo.errors import MissingFeature, UsageError
 from isodemo.kernel.loop import LoopDevice
 from isodemo.narrate.base import Narrator
 from isodemo.values import format_bytes
 
 DEFAULT_RATE = 1 << 20  # 1 MiB/s
+MAX_RATE = 64 << 20
 DISK_BYTES = 64 << 20
 BLOCK = 256 << 10
+
+
+def block_for(rate: int) -> int:
+    """256 KiB blocks, smaller for slow rates (several blocks a second keep the throttle smooth); >= 4 KiB."""
+    block = BLOCK
+    while block > 4096 and block * 8 > rate:
+        block //= 2
+    return block
+
+
 LIMITED_SECONDS = 3
 FAST_BYTES = 32 << 20
 
@@ -46,6 +57,14 @@ class BackingFile:
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     rate = int(ctx.options.get("limit") or DEFAULT_RATE)
+    if rate > MAX_RATE:
+        raise UsageError(
+            f"--limit {format_bytes(rate)}/s is more than this demo's disk can show",
+            f"use at most {format_bytes(MAX_RATE)}/s, for example 1mb",
+        )
+    block = block_for(rate)
+    total = -(-rate * LIMITED_SECONDS // block) * block  # whole blocks, about LIMITED_SECONDS at the limit
+    disk = max(DISK_BYTES, total + (1 << 20))
     if not os.path.exists("/dev/loop-control"):
         raise MissingFeature(
             "this kernel has no loop devices (/dev/loop-control is missing)",
@@ -60,9 +79,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             "ioctl(LOOP_SET_FD)",
             "ioctl(LOOP_SET_STATUS64, LO_FLAGS_AUTOCLEAR)",
         ],
-        shell=[f"truncate -s {DISK_BYTES >> 20}M {backing}", f"losetup --find --show {backing}"],
+        shell=[f"truncate -s {disk >> 20}M {backing}", f"losetup --find --show {backing}"],
     )
-    ctx.enter(BackingFile(backing, DISK_BYTES))
+    ctx.enter(BackingFile(backing, disk))
     loop = ctx.enter(LoopDevice(backing))
     device = narrator.fact("device", loop.major_minor)
     narrator.fact("loop_device", loop.path)
@@ -84,7 +103,6 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     seconds = free.call(workloads.direct_transfer, loop.path, FAST_BYTES, BLOCK, write=True)
     fast = narrator.fact("unthrottled_bytes_per_s", round(FAST_BYTES / seconds))
 
-    total = rate * LIMITED_SECONDS
     narrator.step(f"Throttled to {format_bytes(rate)}/s", syscalls=["mkdir(2)", "write(2) to the limit files"])
     cgroup = ctx.cgroup("io", ["io"])
     narrator.shell(*cgroup.setup_commands)
@@ -97,8 +115,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         f"The process in the cgroup now writes {format_bytes(total)}, then reads it back: at the "
         f"limit, about {LIMITED_SECONDS} s each."
     )
-    write_s = box.call(workloads.direct_transfer, loop.path, total, BLOCK, write=True)
-    read_s = box.call(workloads.direct_transfer, loop.path, total, BLOCK, write=False)
+    write_s = box.call(workloads.direct_transfer, loop.path, total, block, write=True)
+    read_s = box.call(workloads.direct_transfer, loop.path, total, block, write=False)
     measured = narrator.fact("measured_bytes_per_s", round(total / write_s))
     narrator.fact("measured_read_bytes_per_s", round(total / read_s))
     narrator.compare(

@@ -48,20 +48,18 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     writes = cgroup.set_memory_limit(limit)
     swap = cgroup.disable_swap()
     narrator.shell(*(w.shell for w in [*writes, *([swap] if swap else [])]))
-    stored = narrator.fact(
-        "limit_bytes", int(cgroup.read(writes[0].path.rsplit("/", 1)[1], writes[0].path.rsplit("/", 1)[0]))
-    )
+    stored = narrator.fact("limit_bytes", int(cgroup.read(writes[0].file, writes[0].directory)))
     narrator.compare(
         "the limit",
         f"asked for {limit} bytes",
-        f"{writes[0].path.rsplit('/', 1)[1]}: {stored}",
+        f"{writes[0].file}: {stored}",
         host_title="isodemo",
         inside_title="the kernel stored",
     )
     swaps = _swap_devices()
     if swap:
         narrator.explain(
-            f"{swap.path.rsplit('/', 1)[1]} = {swap.value}: no swap for this cgroup, so going over "
+            f"{swap.file} = {swap.value}: no swap for this cgroup, so going over "
             "the limit cannot be postponed by paging out: the OOM killer must act."
         )
     else:
@@ -98,15 +96,17 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     step = max(1 << 20, limit // STEPS_TO_LIMIT)
     usage_file = "memory.current" if cgroup.version == 2 else "memory.usage_in_bytes"
     allocated = 0
+    died_by_itself = False
     with narrator.meter(usage_file, limit, format_bytes) as meter:
         for _ in range(3 * STEPS_TO_LIMIT):
             try:
                 allocated = box.call(workloads.allocate, step)
             except ChildGone:
+                died_by_itself = True
                 break
             meter.update(cgroup.memory_current(), f"child holds {format_bytes(allocated)}")
         else:
-            box.kill(signal.SIGKILL)  # it never hit the limit: stop it; the claims below will say so
+            box.kill(signal.SIGKILL)  # it never hit the limit (swap?): stop it; the claims below will say so
     exit_code = narrator.fact("exit_code", box.exit_status)
     narrator.explain(
         f"The child asked for one more {format_bytes(step)} after holding {format_bytes(allocated)}; "
@@ -123,10 +123,12 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         ],
     )
     peak = cgroup.memory_peak()
+    if cgroup.version == 1:
+        narrator.fact("memory_failcnt", int(cgroup.read("memory.failcnt")))  # times the limit refused a charge
     narrator.fact("oom_kill_events", events)
     narrator.fact("peak_bytes", peak)
-    narrator.fact("oom_killed", exit_code == 137 and events >= 1)
-    narrator.claim("the kernel killed the child with SIGKILL: exit status 137", exit_code == 137)
+    narrator.fact("oom_killed", died_by_itself and exit_code == 137 and events >= 1)
+    narrator.claim("the kernel killed the child with SIGKILL: exit status 137", died_by_itself and exit_code == 137)
     narrator.claim(f"{source} counts the kill: oom_kill {events}", events >= 1)
     if peak is not None:
         narrator.claim(f"the peak, {format_bytes(peak)}, is within 5% of the limit", 0.95 * stored <= peak <= stored)

@@ -99,14 +99,15 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         [
             f"one container (its cgroup's {'memory.current' if cgroup.version == 2 else 'usage'}): "
             f"{format_bytes(charged)}",
-            f"so about {fit} would fit",
+            f"so at most about {fit} would fit",
         ],
         host_title="host",
         inside_title="container",
     )
     narrator.explain(
-        "The count is for idle containers; a real one is charged for what its program uses. "
-        "The kernel is shared: nothing is booted, no memory is set aside up front."
+        "An upper bound on the count: the cgroup is charged for what the container did after it joined "
+        "(busybox's own pages), not for the namespaces made before, and a real container is charged for what "
+        "its program uses. The kernel is shared: nothing is booted, no memory is set aside up front."
     )
 
     narrator.step("And a VM?", shell=["systemd-analyze time", "time vagrant up"])
