@@ -102,7 +102,8 @@ def _cgroups() -> Iterable[Leftover]:
     """isodemo-<run>-* cgroups: under /sys/fs/cgroup/isodemo (v2), under our own cgroup in each v1 hierarchy."""
     from isodemo.cgroups import cleanup_candidates
 
-    for path in cleanup_candidates():
+    noted = {path for paths in runs.recorded_objects("cgroup").values() for path in paths if os.path.isdir(path)}
+    for path in sorted(set(cleanup_candidates()) | noted):
         run_id = runs.run_id_of(os.path.basename(path))
         if run_id:
             yield Leftover("cgroup", path, run_id, functools.partial(_remove_cgroup, path))
@@ -151,9 +152,20 @@ def _nft_tables() -> Iterable[Leftover]:
 
 
 def _run_records() -> Iterable[Leftover]:
+    noted = runs.recorded_objects("cgroup")
     for run_id in runs.recorded_runs():
         record = runs.Run(run_id).record
-        yield Leftover("run record", str(record), run_id, record.unlink)
+        yield Leftover(
+            "run record", str(record), run_id, functools.partial(_remove_record, record, noted.get(run_id, []))
+        )
+
+
+def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
+    """The record goes last, and only once nothing it vouches for is left: it is what lets cleanup retry."""
+    remaining = [path for path in noted_cgroups if os.path.exists(path)]
+    if remaining:
+        raise OSError(f"kept: {', '.join(remaining)} still exist")
+    record.unlink()
 
 
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.

@@ -53,6 +53,13 @@ class Run:
         pid = os.getpid()
         self.record.write_text(f"{pid} {procfs.start_time(pid)}\n")
 
+    def note(self, kind: str, value: str) -> None:
+        """Add an object to the record, for objects cleanup could not find by name alone (a v1 cgroup under
+        another session's cgroup)."""
+        if os.geteuid() == 0 and self.record.exists():
+            with self.record.open("a") as f:
+                f.write(f"{kind} {value}\n")
+
     def unregister(self) -> None:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             self.record.unlink()
@@ -79,7 +86,7 @@ def recorded_runs() -> dict[str, tuple[int, str]]:
         return recorded
     for record in records:
         try:
-            pid_text, start = record.read_text().split()
+            pid_text, start = record.read_text().splitlines()[0].split()
             if run_id_of(f"{PREFIX}-{record.name}") == record.name:
                 recorded[record.name] = (int(pid_text), start)
         except (OSError, ValueError):
@@ -90,3 +97,15 @@ def recorded_runs() -> dict[str, tuple[int, str]]:
 def live_runs() -> set[str]:
     """Ids of runs whose owner process is still alive (same pid, same start time)."""
     return {run_id for run_id, (pid, start) in recorded_runs().items() if procfs.start_time(pid) == start}
+
+
+def recorded_objects(kind: str) -> dict[str, list[str]]:
+    """run id -> the values noted under `kind` in its record."""
+    found: dict[str, list[str]] = {}
+    for run_id in recorded_runs():
+        with contextlib.suppress(OSError):
+            for line in Run(run_id).record.read_text().splitlines()[1:]:
+                noted_kind, _, value = line.partition(" ")
+                if noted_kind == kind:
+                    found.setdefault(run_id, []).append(value)
+    return found

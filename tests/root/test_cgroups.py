@@ -152,3 +152,39 @@ def test_rootless_memory_demo_in_a_delegated_cgroup() -> None:
         assert os.listdir(base) and not [d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))]
     finally:
         os.rmdir(base)
+
+
+@pytest.mark.skipif(MODE == "v2", reason="v1: isodemo's cgroups are children of the caller's own cgroup")
+def test_cleanup_finds_a_killed_runs_cgroup_from_another_cgroup() -> None:
+    """Started from a child cgroup of ours (another session, say), a SIGKILLed run's v1 cgroup is not a child
+    of the cgroup cleanup runs in: its run record, which notes the path, is what lets cleanup find it."""
+    from isodemo.cgroups.v1 import hierarchies
+    from isodemo.kernel import procfs
+
+    own = os.path.join(hierarchies()["memory"], procfs.cgroup("self")["memory"].lstrip("/"))
+    elsewhere = os.path.join(own, f"session-{os.getpid()}")
+    os.mkdir(elsewhere)
+    try:
+        argv = f"{sys.executable} -m isodemo cgroup-memory --limit 16m --json --hold"
+        held = subprocess.Popen(
+            ["sh", "-c", f"echo $$ > {elsewhere}/cgroup.procs && exec {argv}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert held.stdout is not None
+        line = held.stdout.readline()
+        while not line.startswith("holding: "):
+            line = held.stdout.readline()
+            assert line, "isodemo ended before holding"
+        info = json.loads(line.removeprefix("holding: "))
+        pids = run_processes(info["run"])
+        held.kill()
+        held.communicate(timeout=60)
+        assert wait_gone(pids) == []
+        done = run_isodemo("cleanup", "--json")
+        assert done.code == 0, done.stderr
+        assert all(not os.path.exists(path) for path in info["cgroups"])
+    finally:
+        os.rmdir(elsewhere)

@@ -21,11 +21,10 @@ def remove_leftover(path: str) -> None:
     import contextlib
     import os
 
-    from isodemo.cgroups.base import kill_and_wait, remove_dir
+    from isodemo.cgroups.base import release
     from isodemo.cgroups.v2 import TOP
 
-    kill_and_wait(path)
-    remove_dir(path)
+    release(path)
     if os.path.dirname(path) == TOP:
         with contextlib.suppress(OSError):  # still in use by a live run: it stays
             os.rmdir(TOP)

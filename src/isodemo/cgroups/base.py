@@ -87,21 +87,41 @@ def procs_of(directory: str) -> list[int]:
         return []
 
 
-def kill_and_wait(directory: str) -> None:
-    """SIGKILL every process left in a cgroup isodemo made, and wait until it is empty."""
+def release(directory: str) -> None:
+    """Empty a cgroup isodemo made, and remove it. The one way every path (demo teardown, cleanup) does it.
+
+    With cgroup.kill (v2, Linux 5.14) one write kills every member. Otherwise each member gets SIGKILL
+    through a pidfd, and only after the pidfd is open and the pid is still listed in this cgroup: a pid read
+    from cgroup.procs may have been reused by an unrelated process in between.
+    """
+    if not os.path.isdir(directory):
+        return
+    kill_file = os.path.join(directory, "cgroup.kill")
     deadline = time.monotonic() + EMPTY_TIMEOUT_S
     while procs := procs_of(directory):
-        for pid in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        if os.path.exists(kill_file):
+            with contextlib.suppress(OSError), open(kill_file, "w") as f:
+                f.write("1")
+        else:
+            for pid in procs:
+                _kill_member(pid, directory)
         if time.monotonic() > deadline:
             raise MissingFeature(f"processes {procs} in {directory} did not die within {EMPTY_TIMEOUT_S:.0f} s")
         time.sleep(0.01)
-
-
-def remove_dir(directory: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(directory)
+
+
+def _kill_member(pid: int, directory: str) -> None:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if pid in procs_of(directory):  # the pidfd pins the process: this is still our member
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    finally:
+        os.close(pidfd)
 
 
 class Cgroup(ABC):
@@ -116,7 +136,11 @@ class Cgroup(ABC):
         self.setup_commands: list[str] = []  # what create() did, as shell commands, for the narrator
 
     def __enter__(self) -> Cgroup:
-        self.create()
+        try:
+            self.create()
+        except BaseException:  # __exit__ never runs when __enter__ raises: undo what create() got done
+            self.remove()
+            raise
         return self
 
     def __exit__(

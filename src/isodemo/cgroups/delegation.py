@@ -28,10 +28,19 @@ def own_cgroup() -> str:
 
 
 def delegated_cgroup() -> str | None:
-    """Our own cgroup, when it is delegated to us: we may create children and write its control files."""
+    """Our own cgroup, when it is delegated to us and ours alone: we may create children and write its files.
+
+    Writable is not enough: every scope of a systemd user session is writable by its user, and a terminal's
+    scope also holds the shell. Only a cgroup made for this run (the systemd-run scope we re-executed in),
+    or one where we are the only process and no controller is enabled yet, is ours to organise.
+    """
     own = own_cgroup()
     needed = [own, os.path.join(own, "cgroup.procs"), os.path.join(own, "cgroup.subtree_control")]
-    return own if all(os.access(path, os.W_OK) for path in needed) else None
+    if not all(os.access(path, os.W_OK) for path in needed):
+        return None
+    alone = read_file(os.path.join(own, "cgroup.procs")).split() == [str(os.getpid())]
+    untouched = not read_file(os.path.join(own, "cgroup.subtree_control")).strip()
+    return own if os.environ.get(DELEGATED_ENV) or (alone and untouched) else None
 
 
 def scope_command(argv: list[str]) -> list[str] | None:
@@ -82,17 +91,22 @@ class Vacate:
         self.leaf = os.path.join(base, name)
 
     def __enter__(self) -> Vacate:
+        self.enabled_before = set(read_file(os.path.join(self.base, "cgroup.subtree_control")).split())
         os.mkdir(self.leaf)
-        write_file(os.path.join(self.leaf, "cgroup.procs"), str(os.getpid()))
+        try:
+            write_file(os.path.join(self.leaf, "cgroup.procs"), str(os.getpid()))
+        except BaseException:
+            os.rmdir(self.leaf)
+            raise
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         control = os.path.join(self.base, "cgroup.subtree_control")
-        enabled = read_file(control).split()
-        if enabled:  # a cgroup with controllers enabled for children may not hold processes
+        ours = [c for c in read_file(control).split() if c not in self.enabled_before]
+        if ours:  # a cgroup with controllers enabled for children may not hold processes: undo only ours
             with contextlib.suppress(OSError, NeedsRoot):
-                write_file(control, " ".join(f"-{c}" for c in enabled))
+                write_file(control, " ".join(f"-{c}" for c in ours))
         write_file(os.path.join(self.base, "cgroup.procs"), str(os.getpid()))
         os.rmdir(self.leaf)

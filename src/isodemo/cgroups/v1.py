@@ -14,10 +14,9 @@ from isodemo.cgroups.base import (
     CGROUP_ROOT,
     Cgroup,
     CgroupWrite,
-    kill_and_wait,
     parse_keyed,
     read_file,
-    remove_dir,
+    release,
     write_file,
 )
 from isodemo.errors import MissingFeature
@@ -72,10 +71,14 @@ class CgroupV1(Cgroup):
             self.setup_commands.append(f"mkdir {directory}")
 
     def remove(self) -> None:
-        for directory in self.paths:
-            if os.path.isdir(directory):
-                kill_and_wait(directory)
-                remove_dir(directory)
+        failures = []
+        for directory in self.paths:  # every hierarchy, even when one of them fails
+            try:
+                release(directory)
+            except (OSError, MissingFeature) as error:
+                failures.append(f"{directory}: {error}")
+        if failures:
+            raise MissingFeature("could not remove " + "; ".join(failures))
 
     def _file(self, v1: str, filename: str) -> str:
         return os.path.join(self._dirs[v1], filename)

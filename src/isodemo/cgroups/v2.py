@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import select
 from collections.abc import Sequence
 
 from isodemo.cgroups.base import (
@@ -19,10 +18,9 @@ from isodemo.cgroups.base import (
     Cgroup,
     CgroupFileError,
     CgroupWrite,
-    kill_and_wait,
     parse_keyed,
     read_file,
-    remove_dir,
+    release,
     write_file,
 )
 from isodemo.errors import MissingFeature
@@ -98,14 +96,7 @@ class CgroupV2(Cgroup):
             raise
 
     def remove(self) -> None:
-        if os.path.isdir(self._path):
-            kill_file = os.path.join(self._path, "cgroup.kill")
-            if os.path.exists(kill_file):  # Linux 5.14: one write kills every process inside
-                with contextlib.suppress(OSError):
-                    write_file(kill_file, "1")
-                self._wait_unpopulated()
-            kill_and_wait(self._path)
-            remove_dir(self._path)
+        release(self._path)
         if not self._owns_top:
             return
         try:  # the top directory goes when the last run's cgroup is gone
@@ -113,18 +104,6 @@ class CgroupV2(Cgroup):
         except OSError as error:
             if error.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT):
                 raise
-
-    def _wait_unpopulated(self, timeout_ms: int = 5000) -> None:
-        """cgroup.events says `populated 0` once the last process has exited; the kernel signals each change
-        of the file with POLLPRI, so this waits without polling in a loop."""
-        events = os.path.join(self._path, "cgroup.events")
-        with open(events) as f:
-            poller = select.poll()
-            poller.register(f, select.POLLPRI)
-            while True:
-                f.seek(0)
-                if "populated 1" not in f.read() or not poller.poll(timeout_ms):
-                    return
 
     # memory
     def set_memory_limit(self, limit: int) -> list[CgroupWrite]:

@@ -39,7 +39,10 @@ class DemoContext:
         """A new cgroup isodemo-<run>-<leaf> on this host's hierarchy, removed when the demo ends."""
         from isodemo.cgroups import open_cgroup
 
-        return self.enter(open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode, self.cgroup_top))
+        cgroup = self.enter(open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode, self.cgroup_top))
+        for path in cgroup.paths:
+            self.run.note("cgroup", path)
+        return cgroup
 
     def hold_here(
         self,
