@@ -151,6 +151,18 @@ def _nft_tables() -> Iterable[Leftover]:
             yield Leftover("nft table", f"ip {name}", run_id, functools.partial(nft.delete_table, name))
 
 
+def _loop_devices() -> Iterable[Leftover]:
+    """Loop devices backed by an isodemo file: autoclear detaches them by itself, unless setup was cut short."""
+    from isodemo.kernel.loop import detach
+
+    for backing in Path("/sys/block").glob("loop*/loop/backing_file"):
+        with contextlib.suppress(OSError):
+            run_id = runs.run_id_of(os.path.basename(backing.read_text().split(" (deleted)")[0].strip()))
+            if run_id:
+                device = f"/dev/{backing.parent.parent.name}"
+                yield Leftover("loop device", device, run_id, functools.partial(detach, device))
+
+
 def _run_records() -> Iterable[Leftover]:
     noted = runs.recorded_objects("cgroup")
     for run_id in runs.recorded_runs():
@@ -175,6 +187,7 @@ FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
     _links,
     _named_netns,
     _cgroups,
+    _loop_devices,
     _mounts,
     _directories,
     _msg_queues,

@@ -18,6 +18,7 @@ from types import TracebackType
 LOOP_SET_FD = 0x4C00
 LOOP_CLR_FD = 0x4C01
 LOOP_SET_STATUS64 = 0x4C04
+LOOP_CONFIGURE = 0x4C0A  # Linux 5.8: attach and set flags in one call
 LOOP_CTL_GET_FREE = 0x4C82
 LO_FLAGS_AUTOCLEAR = 4
 LO_NAME_SIZE = 64
@@ -43,6 +44,53 @@ class LoopInfo64(ctypes.Structure):
     )
 
 
+class LoopConfig(ctypes.Structure):
+    """struct loop_config from <linux/loop.h>."""
+
+    _fields_ = (
+        ("fd", ctypes.c_uint32),
+        ("block_size", ctypes.c_uint32),
+        ("info", LoopInfo64),
+        ("reserved", ctypes.c_uint64 * 8),
+    )
+
+
+def _info(backing: str) -> LoopInfo64:
+    info = LoopInfo64()
+    info.lo_flags = LO_FLAGS_AUTOCLEAR
+    info.lo_file_name = os.path.basename(backing).encode()[: LO_NAME_SIZE - 1]
+    return info
+
+
+def _attach(fd: int, backing_fd: int, backing: str) -> None:
+    """Attach with autoclear set atomically (LOOP_CONFIGURE); on older kernels in two steps, undone on failure."""
+    config = LoopConfig()
+    config.fd = backing_fd
+    config.info = _info(backing)
+    try:
+        fcntl.ioctl(fd, LOOP_CONFIGURE, config)
+        return
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTTY):
+            raise
+    fcntl.ioctl(fd, LOOP_SET_FD, backing_fd)
+    try:
+        fcntl.ioctl(fd, LOOP_SET_STATUS64, _info(backing))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(fd, LOOP_CLR_FD)
+        raise
+
+
+def detach(path: str) -> None:
+    """`losetup -d PATH`."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.ioctl(fd, LOOP_CLR_FD)
+    finally:
+        os.close(fd)
+
+
 class LoopDevice:
     """Attach `backing` to a free /dev/loopN for the life of the context; `major_minor` is its MAJ:MIN."""
 
@@ -63,17 +111,13 @@ class LoopDevice:
                 path = f"/dev/loop{number}"
                 fd = os.open(path, os.O_RDWR)
                 try:
-                    fcntl.ioctl(fd, LOOP_SET_FD, backing_fd)
-                except OSError as error:
+                    _attach(fd, backing_fd, self.backing)
+                except BaseException as error:
                     os.close(fd)
-                    if error.errno == errno.EBUSY:
+                    if isinstance(error, OSError) and error.errno == errno.EBUSY:
                         continue
                     raise
                 self.path, self.fd = path, fd
-                info = LoopInfo64()
-                info.lo_flags = LO_FLAGS_AUTOCLEAR
-                info.lo_file_name = os.path.basename(self.backing).encode()[: LO_NAME_SIZE - 1]
-                fcntl.ioctl(fd, LOOP_SET_STATUS64, info)
                 return self
             raise OSError(errno.EBUSY, "no free loop device")
         finally:
