@@ -103,8 +103,8 @@ def snapshot() -> dict[str, object]:
     foreign = _foreign_runs()
     return {
         "hostname": socket.gethostname(),
-        "mountinfo of PID 1": Path("/proc/1/mountinfo").read_text(),
-        "mountinfo of the test": Path("/proc/self/mountinfo").read_text(),
+        "mountinfo of PID 1": _without(Path("/proc/1/mountinfo").read_text().splitlines(), foreign),
+        "mountinfo of the test": _without(Path("/proc/self/mountinfo").read_text().splitlines(), foreign),
         "links": _without(sorted(os.listdir("/sys/class/net")), foreign),
         "routes": _without(_run(["ip", "route", "show", "table", "all"]).splitlines(), foreign),
         "nft ruleset": _nft_ruleset(foreign),
