@@ -84,3 +84,20 @@ def test_sigkilled_net_demo_is_cleaned_up() -> None:
     assert done.code == 0, done.stderr
     assert not any(name.startswith(f"isodemo-{run_id}") for name in os.listdir("/sys/class/net"))
     assert not any(run_id in name for name in os.listdir("/run/netns")) if os.path.isdir("/run/netns") else True
+
+
+def test_a_subnet_the_host_uses_is_refused_before_anything_is_made() -> None:
+    import ipaddress
+
+    out = subprocess.run(
+        ["ip", "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True, check=True
+    ).stdout
+    if not out.strip():
+        return  # no global IPv4 address on this host: nothing to clash with
+    address = ipaddress.ip_interface(out.split()[3])
+    network = ipaddress.ip_network(f"{address.ip}/24", strict=False)
+    result = run_isodemo("net", "--plain", "--subnet", str(network))
+    assert result.code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    if network.is_private:
+        assert "overlaps" in result.stderr

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.errors import UsageError
 from isodemo.narrate.base import Narrator
 from isodemo.runs import RUN_DIR
 
@@ -79,7 +81,16 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     show_namespace_identity(narrator, boxes["a"], "net")
 
     with _subnet_lock():
-        subnet = ctx.options.get("subnet") or addressing.choose_subnet(rid, links.host_networks(ipr))
+        taken = links.host_networks(ipr)
+        subnet = ctx.options.get("subnet") or addressing.choose_subnet(rid, taken)
+        clash = [
+            net for net in taken if not net.endswith("/0") and subnet.overlaps(ipaddress.ip_network(net, strict=False))
+        ]
+        if clash:
+            raise UsageError(
+                f"--subnet {subnet} overlaps {', '.join(clash)}, a network this host already routes",
+                "leave --subnet out (isodemo picks a free /24), or choose another private /24",
+            )
         gateway, address = (str(addressing.host_address(subnet, i)) for i in (1, 2))
         narrator.step(
             "A veth pair: one end on the host, one end inside",
@@ -91,6 +102,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
                 f"sudo ip netns exec {names['a']} ip link set {peer['a']} name eth0",
                 f"sudo ip netns exec {names['a']} ip addr add {address}/24 dev eth0",
                 f"sudo ip netns exec {names['a']} ip link set eth0 up",
+                f"sudo ip netns exec {names['a']} ip link set lo up",
                 f"sudo ip netns exec {names['a']} ip route add default via {gateway}",
             ],
         )
@@ -155,12 +167,21 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
     server = boxes["a"].call(inside.http_server, HTTP_PORT, f"hello from {names['a']}\n")
     nat = ctx.enter(nft.NatTable(table_name))
-    narrator.shell(f"sudo nft add table ip {table_name}", *nat.publish(gateway, published, address, HTTP_PORT))
+    narrator.shell(
+        f"sudo nft add table ip {table_name}",
+        *(
+            f"sudo nft add chain ip {table_name} {chain} '{{ type nat hook {chain} priority {prio}; }}'"
+            for chain, prio in (("prerouting", -100), ("output", -100), ("postrouting", 100))
+        ),
+        *(f"sudo {line}" for line in nat.publish(gateway, published, address, HTTP_PORT)),
+    )
     narrator.explain(
         f"A small HTTP server (Python's http.server, pid {server} inside) listens on port "
         f"{HTTP_PORT} in container a. The DNAT rule rewrites the destination of packets for "
-        f"{gateway}:{published} before routing, in prerouting (from other hosts) and in output "
-        "(from this host itself): what `docker run -p` and a Pod's hostPort do."
+        f"{gateway}:{published} before routing: in output for connections from this host itself, in "
+        "prerouting for packets that arrive from elsewhere (those also need routing on, net.ipv4.ip_forward=1). "
+        "This is what `docker run -p` and a Pod's hostPort do, on every address of the host rather than only "
+        "the bridge's."
     )
     with urllib.request.urlopen(f"http://{gateway}:{published}/", timeout=5) as response:
         answer = response.read().decode()
@@ -178,7 +199,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
 
     narrator.step("Outbound NAT: the masquerade rule a runtime adds", syscalls=["NFT_MSG_NEWRULE"])
-    narrator.shell(nat.masquerade(str(subnet), bridge))
+    narrator.shell("sudo " + nat.masquerade(str(subnet), bridge))
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         forward = f.read().strip()
     narrator.explain(
@@ -211,7 +232,13 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     free_seconds = inside.send_bytes(address, SINK_PORT, free_bytes)
     unlimited = narrator.fact("bandwidth_unlimited_mbit", _mbit(free_bytes, free_seconds))
     ipr.tc(
-        "add", "tbf", links.link_index(ipr, veth["a"]), 0x10000, rate=f"{rate_mbit}mbit", burst=32 * 1024, latency=50
+        "add",
+        "tbf",
+        links.link_index(ipr, veth["a"]),
+        0x10000,
+        rate=f"{rate_mbit}mbit",
+        burst=32 * 1024,
+        latency="50ms",
     )
     limited_bytes = rate_mbit * 1_000_000 // 8 * MEASURE_SECONDS
     limited_seconds = inside.send_bytes(address, SINK_PORT, limited_bytes)
@@ -245,6 +272,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "Every Pod gets a network namespace like these, held by its pause container, with an IP of its own "
         "(a Pod IP). The CNI bridge plugin does exactly steps 2 and 3: a veth pair per Pod, the host end on the "
         "bridge cni0, an address from host-local IPAM, and with ipMasq the masquerade rule of step 5. A "
-        "container's hostPort is the DNAT of step 4 (the portmap plugin), and the annotations "
-        "kubernetes.io/ingress-bandwidth and egress-bandwidth become the tc tbf of step 6 (the bandwidth plugin)."
+        "container's hostPort is the DNAT of step 4 (the portmap plugin). The bandwidth plugin turns the "
+        "annotation kubernetes.io/ingress-bandwidth into the tc tbf of step 6, on the host end of the Pod's veth; "
+        "egress-bandwidth needs an ifb device to shape what the Pod sends."
     )

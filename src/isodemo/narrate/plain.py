@@ -76,11 +76,13 @@ class PlainNarrator(Narrator):
         self._line(f"{INDENT}{mark} {claim.text}")
 
     def show_table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
+        indent = INDENT if self.report.steps else ""  # inside a step, like everything else of the step
         if title:
-            self._line(title)
+            self._line(indent + title)
         widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
         for row in [headers, *rows]:
-            self._line("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+            cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            self._line((indent + cells).rstrip())
 
     def show_status(self, label: str, ok: bool | None, detail: str, fix: str | None) -> None:
         mark = {True: "✓", False: "✗", None: "·"}[ok]

@@ -7,6 +7,7 @@ namespace runs in its Isolated child (see net/inside.py), so isodemo itself neve
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from types import TracebackType
 from typing import Any
 
@@ -50,12 +51,14 @@ def route_table(ipr: Any) -> list[str]:
 
 def host_networks(ipr: Any) -> list[str]:
     """Every destination this host routes, in any table: a subnet for a run must overlap none of them."""
-    nets = []
-    for route in ipr.get_routes(family=2, table=0):
+    nets = set()
+    for route in ipr.get_routes(family=2):  # a dump of every table: main, local, policy tables
         dst = route.get_attr("RTA_DST")
-        if dst:
-            nets.append(f"{dst}/{route['dst_len']}")
-    return nets
+        if dst and route["dst_len"] > 0:
+            nets.add(f"{dst}/{route['dst_len']}")
+    for address in ipr.get_addr(family=2):  # and every address, even on a link that is down
+        nets.add(str(ipaddress.ip_network(f"{address.get_attr('IFA_ADDRESS')}/{address['prefixlen']}", strict=False)))
+    return sorted(nets)
 
 
 class HostLink:
