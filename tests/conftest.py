@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The VM stage runs under software emulation, 10-20x slower: no deadlines, no "too slow" health check.
+settings.register_profile("isodemo", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("isodemo")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
