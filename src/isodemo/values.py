@@ -78,14 +78,19 @@ def cpus(value: str, available: int | None = None) -> float:
     return amount
 
 
-def pids_limit(value: str | int) -> int:
+def whole_number(value: str | int, low: int, high: int, what: str, example: int) -> int:
+    """An integer in [low, high], or a UsageError that says the range and gives an example."""
     try:
-        limit = int(value)
+        number = int(value)
     except ValueError:
-        limit = 0
-    if not 2 <= limit <= 4096:
-        raise UsageError(f"invalid pids limit {value!r}", "use a whole number from 2 to 4096, for example 20")
-    return limit
+        number = low - 1
+    if not low <= number <= high:
+        raise UsageError(f"invalid {what} {value!r}", f"use a whole number from {low} to {high}, for example {example}")
+    return number
+
+
+def pids_limit(value: str | int) -> int:
+    return whole_number(value, 2, 4096, "pids limit", 20)
 
 
 def format_bytes(value: float) -> str:
@@ -98,23 +103,11 @@ def format_bytes(value: float) -> str:
 
 
 def rate_mbit(value: str | int) -> int:
-    try:
-        rate = int(value)
-    except ValueError:
-        rate = 0
-    if not 1 <= rate <= 1000:
-        raise UsageError(f"invalid rate {value!r}", "use a whole number of Mbit/s from 1 to 1000, for example 10")
-    return rate
+    return whole_number(value, 1, 1000, "rate in Mbit/s", 10)
 
 
 def port(value: str | int) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if not 1024 <= number <= 65535:
-        raise UsageError(f"invalid port {value!r}", "use a port from 1024 to 65535, for example 8080")
-    return number
+    return whole_number(value, 1024, 65535, "port", 8080)
 
 
 def subnet(value: str) -> object:
