@@ -52,3 +52,20 @@ def run_isodemo(*args: str, timeout: float = 120, **kwargs: Any) -> Result:
 @pytest.fixture
 def isodemo() -> Any:
     return run_isodemo
+
+
+@pytest.fixture
+def any_user_env() -> Any:
+    """Environment for running isodemo as another user: the checkout may sit where only root can read (/root),
+    so PYTHONPATH points at a world-readable copy of src/, which Python searches before the editable install."""
+    import shutil
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="any-user-src-")
+    shutil.copytree(os.path.join(REPO, "src", "isodemo"), os.path.join(root, "isodemo"))
+    for directory, _, files in os.walk(root):
+        os.chmod(directory, 0o755)
+        for name in files:
+            os.chmod(os.path.join(directory, name), 0o644)
+    yield {**os.environ, "PYTHONPATH": root}
+    shutil.rmtree(root)

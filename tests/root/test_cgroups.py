@@ -115,7 +115,7 @@ def _as_nobody(command: str) -> list[str]:
 
 
 @pytest.mark.skipif(MODE == "v2", reason="on cgroup v2 the rootless route is tested with a delegated cgroup")
-def test_rootless_on_cgroup_v1_exits_77() -> None:
+def test_rootless_on_cgroup_v1_exits_77(any_user_env: dict[str, str]) -> None:
     proc = subprocess.run(
         _as_nobody(f"{sys.executable} -m isodemo cgroup-memory --plain"),
         capture_output=True,
@@ -123,13 +123,14 @@ def test_rootless_on_cgroup_v1_exits_77() -> None:
         cwd="/",
         timeout=60,
         check=False,
+        env=any_user_env,
     )
     assert proc.returncode == 77, proc.stderr
     assert "v1 cannot be delegated" in proc.stderr and "sudo isodemo cgroup-memory" in proc.stderr
 
 
 @pytest.mark.skipif(MODE != "v2", reason="cgroup v1 cannot be delegated")
-def test_rootless_memory_demo_in_a_delegated_cgroup() -> None:
+def test_rootless_memory_demo_in_a_delegated_cgroup(any_user_env: dict[str, str]) -> None:
     """What systemd's Delegate=yes does, by hand: a cgroup owned by the user, who then runs isodemo in it."""
     base = f"/sys/fs/cgroup/delegated-test-{os.getpid()}"
     os.mkdir(base)
@@ -144,6 +145,7 @@ def test_rootless_memory_demo_in_a_delegated_cgroup() -> None:
             cwd="/",
             timeout=120,
             check=False,
+            env=any_user_env,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         facts = json.loads(proc.stdout.strip().splitlines()[-1])["facts"]

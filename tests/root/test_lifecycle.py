@@ -131,7 +131,7 @@ def test_cleanup_leaves_a_live_run_alone() -> None:
     assert code == 0, err
 
 
-def test_not_root_exits_77_with_the_sudo_line() -> None:
+def test_not_root_exits_77_with_the_sudo_line(any_user_env: dict[str, str]) -> None:
     proc = subprocess.run(
         isodemo_argv("pid", "--plain"),
         capture_output=True,
@@ -142,6 +142,7 @@ def test_not_root_exits_77_with_the_sudo_line() -> None:
         cwd="/",
         timeout=60,
         check=False,
+        env=any_user_env,
     )
     assert proc.returncode == 77, proc.stderr
     assert "sudo isodemo pid --plain" in proc.stderr
