@@ -6,6 +6,7 @@ within 10% of the limit.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -153,7 +154,8 @@ def test_rootless_memory_demo_in_a_delegated_cgroup(any_user_env: dict[str, str]
         assert facts["oom_killed"] is True and facts["limit_bytes"] == 32 << 20
         assert os.listdir(base) and not [d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d))]
     finally:
-        os.rmdir(base)
+        with contextlib.suppress(OSError):  # a failure above must show, not an EBUSY from here
+            os.rmdir(base)  # if it stays, the host-invariant check reports the leaked cgroup
 
 
 @pytest.mark.skipif(MODE == "v2", reason="v1: isodemo's cgroups are children of the caller's own cgroup")

@@ -56,11 +56,6 @@ def flags_for(names: tuple[str, ...] | list[str]) -> int:
     return flags
 
 
-def flag_names(names: tuple[str, ...] | list[str]) -> str:
-    """`CLONE_NEWPID|CLONE_NEWNS` for the narrator."""
-    return "|".join(NAMESPACE_TYPES[n].flag_name for n in names)
-
-
 def unshare(flags: int) -> None:
     """man 2 unshare. Python 3.12+ has os.unshare; before that, libc's wrapper."""
     if hasattr(os, "unshare"):

@@ -24,14 +24,6 @@ def choose_subnet(run_id: str, taken: Iterable[str], pool: ipaddress.IPv4Network
     raise ValueError(f"every /24 of {pool} is in use on this host")
 
 
-def parse_subnet(value: str) -> ipaddress.IPv4Network:
-    """--subnet: an IPv4 /24 to use instead of an automatic choice, for example 10.99.0.0/24."""
-    net = ipaddress.ip_network(value, strict=True)
-    if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24:
-        raise ValueError(f"{value} is not an IPv4 /24")
-    return net
-
-
 def host_address(subnet: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4Address:
     """.1 is the host side (the gateway, like cni0's), containers are .2, .3, ..."""
     return subnet.network_address + index
