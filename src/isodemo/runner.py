@@ -121,13 +121,15 @@ def execute(
         except Interrupted as interrupt:
             code = ExitCode.INTERRUPTED
             narrator.fail(
-                IsodemoError(f"interrupted by {interrupt.signame}; everything was cleaned up"),
+                IsodemoError(f"interrupted by {interrupt.signame}; the teardown ran (leftovers, if any, are listed)"),
                 code,
                 kind="Interrupted",
             )
         except KeyboardInterrupt:
             code = ExitCode.INTERRUPTED
-            narrator.fail(IsodemoError("interrupted; everything was cleaned up"), code, kind="Interrupted")
+            narrator.fail(
+                IsodemoError("interrupted; the teardown ran (leftovers, if any, are listed)"), code, kind="Interrupted"
+            )
         except OSError as error:
             # A syscall failed where no demo expected it: this machine lacks or forbids something.
             code = ExitCode.MISSING_FEATURE

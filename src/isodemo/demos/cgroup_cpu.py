@@ -45,7 +45,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
     narrator.fact("cgroup_version", cgroup.version)
     narrator.fact("cgroup_path", cgroup.path)
-    narrator.fact("quota_percent", round(100 * quota / PERIOD_US, 1))
+    quota_percent = narrator.fact("quota_percent", round(100 * quota / PERIOD_US, 1))
 
     narrator.step(
         "A busy loop inside, measured",
@@ -68,7 +68,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         for _ in range(SAMPLES):
             share = 100 * _share(cgroup, SAMPLE_S)
             readings.append(share)
-            meter.update(share, f"limit {100 * quota / PERIOD_US:g}%")
+            meter.update(share, f"limit {quota_percent:g}%")
     for burner in burners:
         box.call(workloads.stop, burner)
     measured = narrator.fact("measured_percent", round(sum(readings[1:]) / len(readings[1:]), 1))
@@ -78,13 +78,13 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.compare(
         "cpu.stat",
         [f"nr_periods {stat.get('nr_periods', 0)}", f"nr_throttled {throttled}"],
-        [f"measured {measured}% for a quota of {100 * quota / PERIOD_US:g}%"],
+        [f"measured {measured}% for a quota of {quota_percent:g}%"],
         host_title="the kernel's counters",
         inside_title="measured",
     )
     narrator.claim(
-        f"the loop got {measured}% of a CPU, within 2 points of the {100 * quota / PERIOD_US:g}% quota",
-        abs(measured - 100 * quota / PERIOD_US) <= 2,
+        f"the loop got {measured}% of a CPU, within 2 points of the {quota_percent:g}% quota",
+        abs(measured - quota_percent) <= 2,
     )
     narrator.claim("cpu.stat shows throttled periods", throttled > 0)
 

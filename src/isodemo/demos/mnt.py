@@ -128,7 +128,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.compare("ls /", probes.listdir("/"), listing)
     narrator.claim("inside, / is the busybox tree", "bin" in listing and rootfs.PUT_OLD in listing)
     ps_inside = box.call(rootfs.run_inside, ["/bin/ps", "-o", "pid,comm"])
-    narrator.compare("ps, run from each side's own /bin", [*probes.processes()[:3], "..."], ps_inside.splitlines())
+    narrator.compare(
+        "processes: the host's /proc, and busybox ps run from the new root",
+        [*probes.processes()[:3], "..."],
+        ps_inside.splitlines(),
+    )
 
     narrator.step(
         "Detach the old root",
