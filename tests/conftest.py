@@ -27,7 +27,8 @@ class Result:
 
     @property
     def json(self) -> dict[str, Any]:
-        return json.loads(self.stdout.strip().splitlines()[-1])
+        parsed: dict[str, Any] = json.loads(self.stdout.strip().splitlines()[-1])
+        return parsed
 
 
 def isodemo_argv(*args: str) -> list[str]:

@@ -12,7 +12,16 @@ SECTIONS = {
 class Entry:
     """One command. A plain class, not a dataclass: `dataclasses` costs 5 ms of `isodemo --help`."""
 
-    __slots__ = ("kubernetes", "name", "needs", "needs_root", "rootless_cgroups", "section", "summary")
+    __slots__ = (
+        "kubernetes",
+        "name",
+        "needs",
+        "needs_root",
+        "rootless_cgroups",
+        "rootless_namespaces",
+        "section",
+        "summary",
+    )
 
     def __init__(
         self,
@@ -24,6 +33,7 @@ class Entry:
         needs: str = "",
         kubernetes: str = "",
         rootless_cgroups: bool = False,
+        rootless_namespaces: bool = False,
     ) -> None:
         self.name = name
         self.summary = summary
@@ -32,6 +42,7 @@ class Entry:
         self.needs = needs  # what else it needs, for `isodemo list`
         self.kubernetes = kubernetes  # the Kubernetes feature it explains
         self.rootless_cgroups = rootless_cgroups  # without root, may run in a delegated cgroup v2 subtree
+        self.rootless_namespaces = rootless_namespaces  # without root, runs inside a user namespace
 
     @property
     def is_demo(self) -> bool:
@@ -45,6 +56,7 @@ ENTRIES: tuple[Entry, ...] = (
         "namespaces",
         True,
         kubernetes="container PID 1, shareProcessNamespace",
+        rootless_namespaces=True,
     ),
     Entry(
         "uts",
@@ -52,6 +64,7 @@ ENTRIES: tuple[Entry, ...] = (
         "namespaces",
         True,
         kubernetes="a Pod's hostname",
+        rootless_namespaces=True,
     ),
     Entry(
         "ipc",
@@ -59,6 +72,7 @@ ENTRIES: tuple[Entry, ...] = (
         "namespaces",
         True,
         kubernetes="containers of a Pod share IPC",
+        rootless_namespaces=True,
     ),
     Entry(
         "mnt",
@@ -67,6 +81,7 @@ ENTRIES: tuple[Entry, ...] = (
         True,
         needs="busybox-static",
         kubernetes="container images, volumes",
+        rootless_namespaces=True,
     ),
     Entry(
         "net",
@@ -75,6 +90,29 @@ ENTRIES: tuple[Entry, ...] = (
         True,
         needs="nftables, iputils-ping",
         kubernetes="Pod IPs, CNI bridge, hostPort, bandwidth",
+    ),
+    Entry(
+        "user",
+        "root inside, an ordinary user outside: uid_map, capabilities, what root cannot do",
+        "namespaces",
+        False,
+        kubernetes="hostUsers: false, rootless containers",
+    ),
+    Entry(
+        "cgroupns",
+        "/proc/self/cgroup says / inside; the container's own /sys/fs/cgroup",
+        "namespaces",
+        True,
+        kubernetes="a container's view of its Pod's cgroup",
+    ),
+    Entry(
+        "timens",
+        "uptime and the monotonic clock shifted by a time namespace; the wall clock is not",
+        "namespaces",
+        True,
+        needs="Linux 5.6",
+        kubernetes="checkpoint/restore of containers (CRIU)",
+        rootless_namespaces=True,
     ),
     Entry(
         "cgroup-memory",

@@ -64,13 +64,27 @@ def _options(ctx: click.Context) -> Any:
 
 
 def _execute(
-    ctx: click.Context, name: str, body: Any, *, needs_root: bool, rootless_cgroups: bool = False, **options: Any
+    ctx: click.Context,
+    name: str,
+    body: Any,
+    *,
+    needs_root: bool,
+    rootless_cgroups: bool = False,
+    rootless_namespaces: bool = False,
+    **options: Any,
 ) -> None:
     from isodemo.runner import execute
 
-    ctx.exit(
-        execute(name, _options(ctx), body, needs_root=needs_root, options=options, rootless_cgroups=rootless_cgroups)
+    code = execute(
+        name,
+        _options(ctx),
+        body,
+        needs_root=needs_root,
+        options=options,
+        rootless_cgroups=rootless_cgroups,
+        rootless_namespaces=rootless_namespaces,
     )
+    ctx.exit(code)
 
 
 def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
@@ -84,6 +98,7 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
             module.run,
             needs_root=entry.needs_root,
             rootless_cgroups=entry.rootless_cgroups,
+            rootless_namespaces=entry.rootless_namespaces,
             **options,
         )
 
@@ -121,6 +136,13 @@ COMMANDS: dict[str, click.Command] = {
     "uts": demo_command("uts", value_option("--hostname", "isodemo-box", "hostname", "The hostname to set inside.")),
     "ipc": demo_command("ipc"),
     "mnt": demo_command("mnt"),
+    "user": demo_command("user"),
+    "cgroupns": demo_command("cgroupns"),
+    "timens": demo_command(
+        "timens",
+        value_option("--boottime", "604800", "clock_offset", "Seconds added to CLOCK_BOOTTIME (and uptime) inside."),
+        value_option("--monotonic", "86400", "clock_offset", "Seconds added to CLOCK_MONOTONIC inside."),
+    ),
     "net": demo_command(
         "net",
         value_option("--rate", "10", "rate_mbit", "The bandwidth limit of the last step, in Mbit/s."),

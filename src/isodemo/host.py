@@ -48,6 +48,11 @@ def sysctl(name: str) -> str | None:
     return read_text("/proc/sys/" + name.replace(".", "/"))
 
 
+def userns_policy() -> dict[str, str | None]:
+    """The user-namespace sysctls as this process reads them (user.* ones are per user namespace)."""
+    return {name: sysctl(name) for name in USERNS_SYSCTLS}
+
+
 @dataclass(frozen=True)
 class Controller:
     name: str
@@ -137,7 +142,7 @@ def probe() -> Host:
         host.controllers = (read_text(f"{CGROUP_ROOT}/cgroup.controllers") or "").split()
     else:
         host.controllers = [c.name for c in controllers if c.enabled and c.hierarchy != 0]
-    host.userns_sysctls = {name: sysctl(name) for name in USERNS_SYSCTLS}
+    host.userns_sysctls = userns_policy()
     return host
 
 

@@ -9,6 +9,12 @@ unshare(CLONE_NEWPID) does not move its caller, it decides where the caller's *l
 child that becomes PID 1. The helper also makes / private in a new mount namespace before anything is
 mounted, so no mount made inside can propagate to the host.
 
+With a user namespace the helper pauses twice over the channel: after unshare(CLONE_NEWUSER) it is the
+overflow user with no mapping, and waits while the parent, which lives in the parent user namespace,
+writes its uid_map, setgroups and gid_map; only then does it unshare the other namespaces, which the new
+user namespace owns. Run as root with `as_user`, it first drops to that user, so what follows is exactly
+what an unprivileged user can do.
+
 Both the helper and the child ask for SIGKILL when their parent dies (PR_SET_PDEATHSIG), so even a
 SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1.
 """
@@ -16,17 +22,20 @@ SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from isodemo import channel
+from isodemo import channel, rootless
+from isodemo import host as hostinfo
 from isodemo.errors import IsodemoError, KernelError
-from isodemo.kernel import mount, namespaces, process
+from isodemo.kernel import capabilities, mount, namespaces, process, timens, userns
 
 T = TypeVar("T")
 
@@ -42,15 +51,35 @@ class Isolated:
     exception); the same function called directly runs on the host, so a demo can compare both views.
     """
 
-    def __init__(self, namespaces_: Sequence[str], *, comm: str = "isodemo") -> None:
+    def __init__(
+        self,
+        namespaces_: Sequence[str],
+        *,
+        comm: str = "isodemo",
+        as_user: tuple[int, int] | None = None,
+        mapping: userns.Mapping | None = None,
+        before_unshare: Callable[[int], object] | None = None,
+        time_offsets: dict[str, int] | None = None,
+    ) -> None:
+        """`as_user`: (uid, gid) the helper drops to before anything else (isodemo must be root).
+        `mapping`: the uid/gid maps of a new user namespace; by default root inside is the helper's ids.
+        `before_unshare(helper_pid)`: runs in the parent while the helper waits, before it unshares
+        (to put it into a cgroup that a new cgroup namespace will take as its root).
+        `time_offsets`: seconds added to the monotonic and boottime clocks of a new time namespace."""
         unknown = [n for n in namespaces_ if n not in namespaces.NAMESPACE_TYPES]
         if unknown:
             raise ValueError(f"unknown namespace types: {unknown}")
         self.namespaces = tuple(namespaces_)
         self.comm = comm
+        self.as_user = as_user
+        self.mapping = mapping
+        self.before_unshare = before_unshare
+        self.time_offsets = time_offsets
         self.pid = 0  # the child's pid as the host sees it
         self.helper_pid = 0
         self.exit_status: int | None = None
+        self.user_report: dict[str, int] = {}  # what the helper saw in its new user namespace before the map
+        self.mapping_written: list[tuple[str, str]] = []  # (file, content) the parent wrote, in order
         self._sock: socket.socket | None = None
         self._pidfd: int | None = None
 
@@ -77,7 +106,7 @@ class Isolated:
         helper = os.fork()
         if helper == 0:  # pragma: no cover - runs in the forked helper, reported through the socket
             parent_sock.close()
-            _helper_main(child_sock, parent_pid, self.flags, self.comm)
+            _helper_main(child_sock, parent_pid, self._plan())
         child_sock.close()
         self.helper_pid = helper
         self._sock = parent_sock
@@ -88,20 +117,48 @@ class Isolated:
             self.stop()
             raise
 
+    def _plan(self) -> _Plan:
+        return _Plan(
+            flags=self.flags,
+            comm=self.comm,
+            as_user=self.as_user,
+            pause_before_unshare=self.before_unshare is not None,
+            time_offsets=self.time_offsets,
+        )
+
     def _await_child(self, sock: socket.socket) -> None:
-        try:
-            kind, value = channel.recv(sock)
-        except channel.ChannelClosed:
-            self._reap_helper()
-            raise ChildGone(
-                f"the namespace helper exited before it started the child (status {self.exit_status})"
-            ) from None
-        if kind == "error":
-            self._reap_helper()
-            raise value
+        while True:
+            try:
+                kind, value = channel.recv(sock)
+            except channel.ChannelClosed:
+                self._reap_helper()
+                raise ChildGone(
+                    f"the namespace helper exited before it started the child (status {self.exit_status})"
+                ) from None
+            if kind == "error":
+                self._reap_helper()
+                raise value
+            if kind != "paused":
+                break
+            self._on_pause(*value)
+            channel.send(sock, ("go",))
         self.pid = int(value)
         with contextlib.suppress(OSError, AttributeError):  # os.pidfd_open: Linux 5.3, Python 3.9
             self._pidfd = os.pidfd_open(self.pid)
+
+    def _on_pause(self, stage: str, info: dict[str, int]) -> None:
+        """The helper waits while the parent does what only the parent can do."""
+        if stage == "before-unshare" and self.before_unshare is not None:
+            self.before_unshare(self.helper_pid)
+        elif stage == "userns":
+            # The parent, in the parent user namespace, writes the maps: man 7 user_namespaces.
+            self.user_report = info
+            mapping = self.mapping or userns.Mapping.root_as(info["uid_outside"], info["gid_outside"])
+            try:
+                self.mapping_written = userns.write_mapping(self.helper_pid, mapping)
+            except OSError as error:
+                blocker = rootless.diagnose(rootless.STEP_MAP, error.errno or 0, hostinfo.userns_policy())
+                raise rootless.UserNamespaceBlocked(blocker) from None
 
     def stop(self) -> None:
         """Kill the child (and with it, its pid namespace), reap the helper, close the channel. Idempotent."""
@@ -197,25 +254,63 @@ def _close_other_fds(keep: int) -> None:
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
 
 
-def _helper_main(sock: socket.socket, parent_pid: int, flags: int, comm: str) -> None:
+@dataclass(frozen=True)
+class _Plan:
+    """What the helper does, in order: drop to a user, pause, new user namespace (pause for the maps), the
+    other namespaces, time offsets, a private /, then fork the child."""
+
+    flags: int
+    comm: str
+    as_user: tuple[int, int] | None
+    pause_before_unshare: bool
+    time_offsets: dict[str, int] | None
+
+
+def _pause(sock: socket.socket, stage: str, info: dict[str, int]) -> None:
+    channel.send(sock, ("paused", (stage, info)))
+    if channel.recv(sock) != ("go",):
+        os._exit(1)
+
+
+def _refuse(sock: socket.socket, error: IsodemoError) -> NoReturn:
+    channel.send(sock, ("error", error))
+    os._exit(1)
+
+
+def _helper_main(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
     status = 1
+    flags = plan.flags
     try:
         _child_signals(ignore_sigterm=True)
         _die_with_parent(parent_pid)
         _close_other_fds(sock.fileno())
-        process.set_comm(comm)
+        process.set_comm(plan.comm)
+        if plan.as_user is not None:
+            process.drop_to(*plan.as_user)
+            process.set_dumpable(True)
+            _die_with_parent(parent_pid)  # a change of uid clears the parent-death signal
+        if plan.pause_before_unshare:
+            _pause(sock, "before-unshare", {})
+        if flags & namespaces.CLONE_NEWUSER:
+            _enter_user_namespace(sock, parent_pid)
+        rest = flags & ~namespaces.CLONE_NEWUSER
         try:
-            namespaces.unshare(flags)
+            if rest:
+                namespaces.unshare(rest)
+            if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
+                timens.write_offsets(plan.time_offsets)
             if flags & namespaces.CLONE_NEWNS:
                 mount.make_rprivate("/")
         except OSError as error:
-            channel.send(sock, ("error", _unshare_error(error, flags)))
-            os._exit(1)
+            if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
+                policy = hostinfo.userns_policy()
+                _refuse(sock, rootless.UserNamespaceBlocked(rootless.diagnose(rootless.STEP_CAPABILITIES, 1, policy)))
+            _refuse(sock, _unshare_error(error, rest))
         helper_pid = os.getpid()
         child = os.fork()
         if child == 0:
             _child_signals(ignore_sigterm=not flags & namespaces.CLONE_NEWPID)
-            _child_main(sock, helper_pid, comm)
+            _child_main(sock, helper_pid, plan.comm)
         channel.send(sock, ("started", child))
         sock.close()
         _, wait_status = os.waitpid(child, 0)
@@ -225,6 +320,23 @@ def _helper_main(sock: socket.socket, parent_pid: int, flags: int, comm: str) ->
         status = 1
     finally:
         os._exit(status)
+
+
+def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:
+    """unshare(CLONE_NEWUSER) moves the caller itself; then wait for the parent to write the maps."""
+    report = {"uid_outside": os.geteuid(), "gid_outside": os.getegid()}
+    try:
+        namespaces.unshare(namespaces.CLONE_NEWUSER)
+    except OSError as error:
+        blocker = rootless.diagnose(rootless.STEP_UNSHARE, error.errno or 0, hostinfo.userns_policy())
+        _refuse(sock, rootless.UserNamespaceBlocked(blocker))
+    _die_with_parent(parent_pid)
+    report |= {
+        "uid_before_map": os.getuid(),
+        "gid_before_map": os.getgid(),
+        "capeff_before_map": capabilities.effective(),
+    }
+    _pause(sock, "userns", report)
 
 
 def _child_main(sock: socket.socket, helper_pid: int, comm: str) -> None:

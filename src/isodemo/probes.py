@@ -6,10 +6,13 @@ plain data (ints, strings, lists) so it can cross the channel and land in the JS
 
 from __future__ import annotations
 
+import errno
 import os
+import pwd
 import select
+from typing import Any
 
-from isodemo.kernel import mount, namespaces, procfs, sysvipc
+from isodemo.kernel import capabilities, mount, namespaces, procfs, sysvipc, timens, userns
 from isodemo.kernel import process as kprocess
 
 
@@ -187,3 +190,118 @@ def orphan_reaping() -> dict[str, int | bool]:
         "reaped_pid": reaped,
         "reaped_by_me": reaped == orphan_pid and new_parent == os.getpid(),
     }
+
+
+# -- user namespaces ---------------------------------------------------------------------------------------
+
+
+def credentials() -> dict[str, Any]:
+    """`id` and `grep CapEff /proc/self/status`: who this process is, and its effective capabilities."""
+    mask = capabilities.effective()
+    return {
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "capeff": f"{mask:016x}",
+        "capabilities": capabilities.decode(mask),
+        "uid_map": userns.read_map("self", "uid_map"),
+    }
+
+
+def errno_name(error: OSError) -> str:
+    return errno.errorcode.get(error.errno or 0, str(error.errno))
+
+
+def try_sethostname_unchanged() -> str:
+    """sethostname() to the name it already has: asks "may I?" without changing anything. "ok" or the errno."""
+    try:
+        kprocess.sethostname(kprocess.gethostname())
+    except OSError as error:
+        return errno_name(error)
+    return "ok"
+
+
+def own_uts_namespace_hostname(name: str) -> str:
+    """unshare(CLONE_NEWUTS), then sethostname(name): the new UTS namespace belongs to our user namespace."""
+    namespaces.unshare(namespaces.CLONE_NEWUTS)
+    kprocess.sethostname(name)
+    return kprocess.gethostname()
+
+
+def file_owner(path: str) -> dict[str, Any]:
+    """`ls -ln PATH` and `ls -l PATH`: the owner's uid as this process's user namespace shows it, and its name."""
+    uid = os.stat(path).st_uid
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    return {"uid": uid, "name": name}
+
+
+def try_open(path: str) -> str:
+    """open(PATH, O_RDONLY): "ok" or the errno name (a directory is opened too: that is `ls`'s first step)."""
+    try:
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as error:
+        return errno_name(error)
+    return "ok"
+
+
+def try_signal(pid: int) -> str:
+    """kill(PID, 0): the permission check of kill(2) without sending anything. "ok" or the errno name."""
+    try:
+        os.kill(pid, 0)
+    except OSError as error:
+        return errno_name(error)
+    return "ok"
+
+
+def create_file(path: str) -> int:
+    """Create an empty file (O_EXCL); returns its owner uid as this side sees it."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return os.stat(path).st_uid
+
+
+# -- cgroup namespaces ------------------------------------------------------------------------------------
+
+
+def cgroup_of(pid: int | str, controller: str) -> str:
+    """The cgroup path of one hierarchy in /proc/PID/cgroup ("" is the v2 line), relative to the reader's
+    cgroup namespace root."""
+    return procfs.cgroup(pid).get(controller, "")
+
+
+def mount_cgroupfs(root: str, controller: str) -> str:
+    """Build /sys/fs/cgroup the way a runtime does in a container's mount namespace: a tmpfs on ROOT, then a
+    fresh cgroup2 on it (v2), or the v1 hierarchy of CONTROLLER on ROOT/CONTROLLER. Returns that directory.
+    (Mounting cgroup straight over the host's mount fails with EBUSY: the same filesystem on the same place.)
+    In a cgroup namespace, the new mount's root is the namespace's root cgroup."""
+    flags = mount.MS_NOSUID | mount.MS_NODEV | mount.MS_NOEXEC
+    mount.mount("isodemo-cgroupfs", root, "tmpfs", flags, "mode=755")
+    if not controller:
+        mount.mount("cgroup2", root, "cgroup2", flags)
+        return root
+    target = os.path.join(root, controller)
+    os.mkdir(target)
+    mount.mount("cgroup", target, "cgroup", flags, controller)
+    return target
+
+
+def read_pids(path: str) -> list[int]:
+    """A cgroup.procs file: the pids of its processes, in the reader's pid namespace."""
+    with open(path) as f:
+        return sorted(int(line) for line in f.read().split())
+
+
+def subdirectories(path: str) -> list[str]:
+    return sorted(entry.name for entry in os.scandir(path) if entry.is_dir(follow_symlinks=False))
+
+
+# -- time namespaces --------------------------------------------------------------------------------------
+
+
+def clocks() -> dict[str, float]:
+    return timens.clocks()
+
+
+def uptime() -> float:
+    return timens.uptime()

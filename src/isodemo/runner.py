@@ -66,6 +66,16 @@ def _work_in_delegated_cgroup(narrator: Narrator, ctx: Any, base: str) -> None:
     narrator.fact("delegated_cgroup", base)
 
 
+def _work_in_user_namespace(narrator: Narrator, ctx: Any) -> None:
+    ctx.rootless = True
+    uid = os.getuid()
+    narrator.note(
+        f"Not root: every namespace of this demo is created inside a new user namespace, where uid {uid} is "
+        "uid 0 with the capabilities to create them (rootless podman does the same). `isodemo user` shows how."
+    )
+    narrator.fact("rootless", True)
+
+
 def execute(
     name: str,
     opts: GlobalOptions,
@@ -74,10 +84,12 @@ def execute(
     needs_root: bool,
     options: dict[str, Any] | None = None,
     rootless_cgroups: bool = False,
+    rootless_namespaces: bool = False,
 ) -> int:
     """Run a demo or tool `body(narrator, ctx)` and return the exit code.
 
     `rootless_cgroups`: without root, the demo may still run in a cgroup v2 subtree delegated to the user.
+    `rootless_namespaces`: without root, the demo runs inside a user namespace, when this machine allows one.
     """
     from isodemo.demos.context import DemoContext
 
@@ -91,6 +103,15 @@ def execute(
             delegated = delegation.rootless_base(host.cgroup_mode, hostinfo.command_line())
         except IsodemoError as error:
             refused = error
+    in_userns = False
+    if needs_root and rootless_namespaces and host.linux and not host.root:
+        from isodemo import rootless
+
+        blocker = rootless.check()
+        if blocker is None:
+            in_userns = True
+        else:
+            refused = rootless.needs_root_instead(name, hostinfo.command_line(), blocker)
     narrator.begin(name, host.summary())
     if language(opts, dict(os.environ)) == "ko":
         narrator.note(KOREAN_FALLBACK)  # said, not hidden: the Korean narration is not written yet
@@ -102,7 +123,7 @@ def execute(
                 hostinfo.require_linux()
                 if refused:
                     raise refused
-                if needs_root and not delegated:
+                if needs_root and not delegated and not in_userns:
                     hostinfo.require_root(f"isodemo {name}")
                 run.register()
                 with contextlib.ExitStack() as stack:
@@ -110,6 +131,10 @@ def execute(
                     try:
                         if delegated:
                             _work_in_delegated_cgroup(narrator, ctx, delegated)
+                        if in_userns:
+                            _work_in_user_namespace(narrator, ctx)
+                        elif rootless_namespaces:
+                            narrator.fact("rootless", False, show=False)
                         body(narrator, ctx)
                     finally:
                         signals.disarm()  # the teardown below must not be cut short by a second signal

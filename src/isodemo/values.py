@@ -121,3 +121,11 @@ def subnet(value: str) -> object:
     if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24 or not net.is_private:
         raise UsageError(f"invalid subnet {value!r}", "use a private IPv4 /24, for example 10.99.0.0/24")
     return net
+
+
+CLOCK_OFFSET_MAX = 10 * 365 * 86400  # ten years: enough to see, far from the kernel's overflow limits
+
+
+def clock_offset(value: str | int) -> int:
+    """A time namespace offset, whole seconds, like unshare(1)'s --boottime and --monotonic."""
+    return whole_number(value, 0, CLOCK_OFFSET_MAX, "clock offset (seconds)", 86400)

@@ -37,7 +37,8 @@ class Held:
             if not line:
                 break
             if line.startswith("holding: "):
-                return json.loads(line[len("holding: ") :])
+                info: dict[str, Any] = json.loads(line[len("holding: ") :])
+                return info
             self.before.append(line)
         self.kill()
         raise AssertionError(f"no holding line; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}")

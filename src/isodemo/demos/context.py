@@ -24,6 +24,7 @@ class DemoContext:
     hold: bool = False
     options: dict[str, Any] = field(default_factory=dict)
     cgroup_top: str | None = None  # rootless: the delegated cgroup v2 to create cgroups in
+    rootless: bool = False  # not root: every Isolated gets a user namespace first, as rootless podman does
 
     def enter(self, resource: contextlib.AbstractContextManager[T]) -> T:
         """Own a resource until the demo ends, however it ends."""
@@ -32,8 +33,21 @@ class DemoContext:
     def on_exit(self, undo: Callable[..., Any], *args: Any) -> None:
         self.stack.callback(undo, *args)
 
-    def isolated(self, namespaces: Sequence[str]) -> Isolated:
-        return self.enter(Isolated(namespaces, comm=self.run.name))
+    def isolated(self, namespaces: Sequence[str], **options: Any) -> Isolated:
+        """A child in new namespaces (see Isolated for the options), stopped when the demo ends."""
+        if self.rootless and "user" not in namespaces:
+            namespaces = ["user", *namespaces]
+        return self.enter(Isolated(namespaces, comm=self.run.name, **options))
+
+    def as_root(self, command: str) -> str:
+        """The shell equivalent of a privileged step: `sudo ...`, or, in rootless mode, what a user runs."""
+        if not self.rootless:
+            return f"sudo {command}"
+        if command.startswith("unshare "):
+            return command.replace("unshare ", "unshare --user --map-root-user ", 1)
+        if command.startswith("nsenter "):
+            return command.replace("nsenter ", "nsenter -U ", 1)
+        return command
 
     def cgroup(self, leaf: str, controllers: Sequence[str]) -> Cgroup:
         """A new cgroup isodemo-<run>-<leaf> on this host's hierarchy, removed when the demo ends."""

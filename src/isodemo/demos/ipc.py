@@ -33,7 +33,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "A new IPC namespace has none of the host's queues",
         syscalls=["unshare(CLONE_NEWIPC)", "fork()"],
-        shell=["sudo unshare --ipc ipcs -q"],
+        shell=[ctx.as_root("unshare --ipc ipcs -q")],
     )
     box = ctx.isolated(["ipc"])
     host_keys = probes.msg_queue_keys()
@@ -46,7 +46,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "A queue made inside stays inside, even with the same key",
         syscalls=[f"msgget({key_hex}, IPC_CREAT|IPC_EXCL|0600)  (inside)"],
-        shell=[f"sudo nsenter -t {box.pid} --ipc ipcmk -Q   (ipcmk picks a random key)", "ipcs -q"],
+        shell=[ctx.as_root(f"nsenter -t {box.pid} --ipc ipcmk -Q   (ipcmk picks a random key)"), "ipcs -q"],
     )
     narrator.explain(
         "IPC_EXCL makes msgget fail with EEXIST if the key is taken. Inside it succeeds: the key "
@@ -60,7 +60,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.claim(f"inside, msgget created its own queue {key_hex} (msqid {inside_id})", key_hex in inside_keys)
     narrator.claim("the host still has exactly one queue with that key: its own", host_keys.count(key_hex) == 1)
 
-    ctx.hold_here(narrator, {"ipc": box.pid}, [f"sudo nsenter -t {box.pid} --ipc ipcs -q", "ipcs -q"])
+    ctx.hold_here(narrator, {"ipc": box.pid}, [ctx.as_root(f"nsenter -t {box.pid} --ipc ipcs -q"), "ipcs -q"])
     narrator.kubernetes(
         "A Pod's containers share one IPC namespace: the pause container holds it and every container joins "
         "it with setns(2), so they can talk through SysV or POSIX shared memory and queues. Different Pods "

@@ -31,7 +31,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "A new mount namespace, made private first",
         syscalls=["unshare(CLONE_NEWNS|CLONE_NEWPID)", 'mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)'],
         shell=[
-            "sudo unshare --mount --pid --fork --propagation private sh",
+            ctx.as_root("unshare --mount --pid --fork --propagation private sh"),
             "findmnt -o TARGET,PROPAGATION /",
         ],
     )
@@ -154,7 +154,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     ctx.hold_here(
         narrator,
         {"container": box.pid},
-        [f"sudo nsenter -t {box.pid} -m -p ls /", f"sudo cat /proc/{box.pid}/mountinfo", f"ls {directory}"],
+        [
+            ctx.as_root(f"nsenter -t {box.pid} -m -p ls /"),
+            ctx.as_root(f"cat /proc/{box.pid}/mountinfo"),
+            f"ls {directory}",
+        ],
         paths={"rootfs": directory},
     )
     narrator.step("The host's mount table", shell=["cat /proc/self/mountinfo", f"findmnt -R {directory}"])

@@ -25,7 +25,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "A new pid namespace: PID 1 inside, an ordinary pid outside",
         syscalls=["unshare(CLONE_NEWPID|CLONE_NEWNS)", "fork()"],
-        shell=["sudo unshare --pid --mount --fork sh -c 'echo $$'"],
+        shell=[ctx.as_root("unshare --pid --mount --fork sh -c 'echo $$'")],
     )
     narrator.explain(
         "unshare(CLONE_NEWPID) does not move the caller: its next child is the first process of the new "
@@ -83,7 +83,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "PID 1 adopts orphans and must reap them",
         syscalls=["fork()", "_exit()", "waitpid(-1, ...)"],
-        shell=["sudo unshare --pid --fork --mount-proc sh -c '(sleep 100 &); ps -o pid,ppid,comm'"],
+        shell=[ctx.as_root("unshare --pid --fork --mount-proc sh -c '(sleep 100 &); ps -o pid,ppid,comm'")],
     )
     narrator.explain(
         "A child forks a grandchild and exits. The grandchild is now an orphan; the kernel hands it to the "

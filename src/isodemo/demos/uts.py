@@ -19,7 +19,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "A new UTS namespace starts as a copy",
         syscalls=["unshare(CLONE_NEWUTS)", "fork()"],
-        shell=["sudo unshare --uts sh"],
+        shell=[ctx.as_root("unshare --uts sh")],
     )
     narrator.explain(
         'UTS is the "UNIX Time-sharing System" of struct utsname: what uname(2) returns, '
@@ -44,7 +44,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.claim(f"inside, the hostname is now {name}", inside == name)
     narrator.claim(f"the host's hostname is still {before}", after == before)
 
-    ctx.hold_here(narrator, {"uts": box.pid}, [f"sudo nsenter -t {box.pid} --uts hostname"])
+    ctx.hold_here(narrator, {"uts": box.pid}, [ctx.as_root(f"nsenter -t {box.pid} --uts hostname")])
     narrator.kubernetes(
         "Each Pod has its own UTS namespace, shared by all of its containers: `hostname` in any container "
         "prints the Pod's name (or spec.hostname; a StatefulSet's Pods are web-0, web-1, ...). A Pod with "

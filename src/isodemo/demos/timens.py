@@ -1,0 +1,136 @@
+"""timens: a time namespace shifts the boot and monotonic clocks, never the wall clock.
+
+What you will see: a child in a new time namespace reads CLOCK_BOOTTIME and CLOCK_MONOTONIC ahead of the
+host's by exactly the offsets its creator wrote to /proc/self/timens_offsets; its uptime is longer; its
+CLOCK_REALTIME is the host's.
+Kubernetes: no Pod field sets clock offsets; they exist for checkpoint/restore (CRIU), which the kubelet's
+container checkpoint API uses.
+"""
+
+from __future__ import annotations
+
+from isodemo import probes
+from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.errors import MissingFeature
+from isodemo.host import VAGRANT_HINT, kernel_version
+from isodemo.kernel import namespaces, timens
+from isodemo.narrate.base import Narrator
+
+MIN_KERNEL = (5, 6)
+EPSILON = 1e-6  # float rounding of clock_gettime() values in seconds
+
+
+def run(narrator: Narrator, ctx: DemoContext) -> None:
+    if "time" not in namespaces.available_types():
+        major, minor = kernel_version()
+        raise MissingFeature(
+            f"time namespaces need Linux 5.6 or newer; this kernel is {ctx.host.kernel} "
+            f"({'too old' if (major, minor) < MIN_KERNEL else 'built without CONFIG_TIME_NS'})",
+            VAGRANT_HINT,
+        )
+    offsets = {"monotonic": int(ctx.options.get("monotonic") or 0), "boottime": int(ctx.options.get("boottime") or 0)}
+    text = " ".join(f"--{clock} {seconds}" for clock, seconds in offsets.items())
+    narrator.step(
+        "A time namespace, with offsets written before its first process",
+        syscalls=[
+            "unshare(CLONE_NEWTIME)",
+            "write(/proc/self/timens_offsets, "
+            f'"monotonic {offsets["monotonic"]} 0\\nboottime {offsets["boottime"]} 0")',
+            "fork()",
+        ],
+        shell=[ctx.as_root(f"unshare --time {text} --fork sh")],
+    )
+    narrator.explain(
+        "Like a pid namespace, unshare(CLONE_NEWTIME) does not move the caller: it sets the namespace its "
+        "children will be born in, /proc/self/ns/time_for_children. Until the first child exists, the "
+        "offsets can be written, once, to /proc/self/timens_offsets; after that they are fixed."
+    )
+    box = ctx.isolated(["time"], time_offsets=offsets)
+    helper_time = namespaces.ns_link(box.helper_pid, "time")
+    helper_children = namespaces.ns_link(box.helper_pid, "time_for_children")
+    narrator.compare(
+        f"the helper, pid {box.helper_pid}, that called unshare()",
+        [f"ns/time:              {helper_time}"],
+        [f"ns/time_for_children: {helper_children}"],
+        host_title="its own namespace",
+        inside_title="its children's",
+    )
+    show_namespace_identity(narrator, box, "time")
+    narrator.claim(
+        "the helper itself stayed in the host's time namespace",
+        helper_time == namespaces.ns_link("self", "time") and helper_children == namespaces.ns_link(box.pid, "time"),
+    )
+    seen = timens.read_offsets(box.pid)
+    narrator.compare(
+        f"cat /proc/{box.pid}/timens_offsets", _offset_lines(timens.read_offsets("self")), _offset_lines(seen)
+    )
+    narrator.claim(
+        "the child's namespace has exactly the offsets written",
+        all(abs(seen.get(clock, 0.0) - seconds) < EPSILON for clock, seconds in offsets.items()),
+    )
+
+    narrator.step(
+        "The clocks, read from both sides at the same moment",
+        syscalls=["clock_gettime(CLOCK_MONOTONIC)", "clock_gettime(CLOCK_BOOTTIME)", "clock_gettime(CLOCK_REALTIME)"],
+        shell=["cat /proc/uptime", "date +%s.%N"],
+    )
+    narrator.explain(
+        "isodemo reads the host's clocks, asks the child for its own, and reads the host's again. The "
+        "child's reading happened between the two, so each shifted clock must lie between host-before + "
+        "offset and host-after + offset, to the nanosecond; the wall clock between the two unshifted."
+    )
+    before = probes.clocks()
+    inside = box.call(probes.clocks)
+    after = probes.clocks()
+    expected = {**offsets, "realtime": 0}
+    rows = []
+    for clock, offset in expected.items():
+        measured = inside[clock] - (before[clock] + after[clock]) / 2
+        rows.append([f"CLOCK_{clock.upper()}", f"{before[clock]:.3f}", f"{inside[clock]:.3f}", f"{measured:+.3f} s"])
+        narrator.fact(f"{clock}_offset_s", round(measured, 3), show=False)
+        shift = f"+ {offset} s" if offset else "exactly (not shifted)"
+        narrator.claim(
+            f"CLOCK_{clock.upper()} inside is the host's {shift}",
+            before[clock] + offset - EPSILON <= inside[clock] <= after[clock] + offset + EPSILON,
+        )
+    narrator.table("clock_gettime(), seconds", ["clock", "host", "inside", "inside - host"], rows)
+
+    narrator.step("uptime", syscalls=["open(/proc/uptime)"], shell=["uptime -p", "cat /proc/uptime"])
+    host_before = probes.uptime()
+    inside_up = narrator.fact("uptime_inside_s", box.call(probes.uptime))
+    host_after = narrator.fact("uptime_host_s", probes.uptime())
+    narrator.compare("uptime (/proc/uptime)", _duration(host_after), _duration(inside_up))
+    narrator.claim(
+        f"uptime inside is the host's + {offsets['boottime']} s (/proc/uptime counts in 10 ms steps)",
+        host_before + offsets["boottime"] - 0.01 <= inside_up <= host_after + offsets["boottime"] + 0.01,
+    )
+
+    ctx.hold_here(
+        narrator,
+        {"timens": box.pid},
+        [f"cat /proc/{box.pid}/timens_offsets", ctx.as_root(f"nsenter -t {box.pid} --time cat /proc/uptime")],
+    )
+    narrator.explain(
+        "Why this exists: CRIU checkpoints a running container to disk and restores it later, perhaps on "
+        "another machine that booted at another time. Without a time namespace, the restored processes would "
+        "see CLOCK_MONOTONIC jump (even backwards), and every timeout computed from it break; CRIU creates a "
+        "time namespace whose offsets make the clocks continue from where they stopped."
+    )
+    narrator.kubernetes(
+        "No Pod field sets clock offsets: a container reads the node's clocks. Time namespaces serve container "
+        "checkpoint/restore: the kubelet's checkpoint API (ContainerCheckpoint, beta since Kubernetes 1.30) "
+        "has the runtime use CRIU, and runc's config has linux.timeOffsets for the restore."
+    )
+
+
+def _offset_lines(offsets: dict[str, float]) -> list[str]:
+    return [f"{clock} {seconds:.0f} s" for clock, seconds in offsets.items()] or ["(none)"]
+
+
+def _duration(seconds: float) -> str:
+    """`uptime -p` style: 7 days, 3:02:01."""
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{days} day{'s' if days != 1 else ''}, {clock}" if days else clock

@@ -1,0 +1,264 @@
+"""user: root inside a user namespace is an ordinary user outside.
+
+What you will see: an unprivileged process creates a user namespace and is the overflow user there until
+its parent writes uid_map, setgroups and gid_map; then it is uid 0 with every capability. Those
+capabilities are good for what the new namespace owns (a UTS namespace it makes: its own hostname) and
+for nothing of the host's: the host's hostname, a root-only file, root's processes. Files of unmapped
+users show as nobody.
+Kubernetes: Pods with `hostUsers: false` run their containers' root as an unprivileged range of host ids.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from isodemo import host as hostinfo
+from isodemo import probes, rootless
+from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.isolated import Isolated
+from isodemo.kernel import capabilities, procfs, userns
+from isodemo.narrate.base import Narrator
+
+HOSTNAME_INSIDE = "isodemo-userns"
+OWNED_BY_ROOT = "/etc/passwd"
+ROOT_ONLY_CANDIDATES = ("/etc/shadow", "/etc/gshadow", "/root", "/etc/sudoers")
+
+
+def run(narrator: Narrator, ctx: DemoContext) -> None:
+    me = rootless.unprivileged_identity()
+    as_user = (me.uid, me.gid) if me.drop_from_root else None
+    policy = ctx.host.userns_sysctls
+    narrator.fact("userns_restricted", policy.get("kernel.apparmor_restrict_unprivileged_userns") == "1")
+    narrator.fact("userns_sysctls", policy, show=False)
+
+    narrator.step("Who you are outside", syscalls=["getuid()"], shell=["id", "grep CapEff /proc/self/status"])
+    if me.drop_from_root:
+        narrator.note(
+            f"isodemo runs as root, and root needs no user namespace to be root. The unprivileged part runs "
+            f"as uid {me.uid} ({me.name}; chosen as {me.why}): isodemo forks, and the child calls "
+            "setgroups([]), setgid() and setuid() before anything else."
+        )
+    outside = ctx.isolated([], as_user=as_user)
+    creds_outside = outside.call(probes.credentials)
+    uid_outside = narrator.fact("uid_outside", creds_outside["uid"])
+    narrator.fact("capeff_outside", creds_outside["capeff"])
+    narrator.fact("capabilities_outside", creds_outside["capabilities"], show=False)
+    narrator.claim(f"outside, uid {uid_outside} has no capabilities", not creds_outside["capabilities"])
+    narrator.table(
+        "user-namespace policy (sysctl)",
+        ["sysctl", "value"],
+        [[k, "(absent)" if v is None else v] for k, v in policy.items()],
+    )
+
+    narrator.step(
+        "unshare(CLONE_NEWUSER): every capability, and nobody",
+        syscalls=["unshare(CLONE_NEWUSER)"],
+        shell=["unshare --user sh -c 'id; grep CapEff /proc/self/status'"],
+    )
+    narrator.explain(
+        "Any user may create a user namespace (unless a policy forbids it: see the end). The creator gets a "
+        "full set of capabilities in it at once, but no identity: until a uid_map is written, its uid is the "
+        "overflow uid, /proc/sys/kernel/overflowuid, and a file it creates could belong to no one."
+    )
+    box = ctx.isolated(["user"], as_user=as_user)
+    before = box.user_report
+    overflow = userns.overflow_uid()
+    narrator.compare(
+        "in the new user namespace, before any map is written",
+        [f"uid {uid_outside}", f"CapEff {creds_outside['capeff']}"],
+        [f"uid {before['uid_before_map']}", f"CapEff {before['capeff_before_map']:016x}"],
+        host_title=f"outside (uid {uid_outside})",
+    )
+    narrator.fact("uid_before_map", before["uid_before_map"])
+    narrator.claim(f"before the map, the process is the overflow uid {overflow}", before["uid_before_map"] == overflow)
+    narrator.claim(
+        "it already holds every capability this kernel has",
+        capabilities.decode(before["capeff_before_map"]) == list(capabilities.NAMES[: capabilities.last_cap() + 1]),
+    )
+
+    narrator.step(
+        "The parent writes the maps",
+        syscalls=[f"write(/proc/{box.helper_pid}/{name})" for name in ("uid_map", "setgroups", "gid_map")],
+        shell=[f"echo '{content}' > {path}" for path, content in box.mapping_written],
+    )
+    narrator.explain(
+        "A process in the parent user namespace writes each file once. Without CAP_SETUID there, the only "
+        f"map allowed is one line mapping the writer's own uid: `0 {uid_outside} 1` makes uid 0 inside be "
+        f"uid {uid_outside} outside, for 1 id. gid_map needs `deny` in setgroups first: otherwise root inside "
+        "could drop a supplementary group that a file's permissions deny, and gain access by losing a group. "
+        f"The maps belong to the namespace: isodemo writes them through pid {box.helper_pid}, which called "
+        f"unshare(), and its child, pid {box.pid}, which answers the questions below, shows the same."
+    )
+    uid_map = narrator.fact("uid_map", userns.read_map(box.pid, "uid_map"))
+    narrator.fact("gid_map", userns.read_map(box.pid, "gid_map"))
+    narrator.fact("setgroups", userns.read_setgroups(box.pid))
+    creds_inside = box.call(probes.credentials)
+    narrator.compare(f"cat /proc/{box.pid}/uid_map  |  cat /proc/self/uid_map", [uid_map], [creds_inside["uid_map"]])
+    narrator.claim(
+        f"uid_map maps uid 0 inside to uid {uid_outside} outside, one id",
+        uid_map == f"0 {uid_outside} 1" and creds_inside["uid_map"] == uid_map,
+    )
+    show_namespace_identity(narrator, box, "user")
+
+    narrator.step(
+        "uid 0 inside, an ordinary user outside", syscalls=["getuid()"], shell=["id -u", "grep Uid /proc/PID/status"]
+    )
+    uid_inside = narrator.fact("uid_inside", creds_inside["uid"])
+    seen_from_host = int(procfs.status(box.pid)["Uid"].split()[0])
+    narrator.fact("uid_seen_from_host", seen_from_host)
+    narrator.fact("capabilities_inside", len(creds_inside["capabilities"]))
+    narrator.compare(
+        "who the child is",
+        [f"/proc/{box.pid}/status Uid: {seen_from_host}", f"CapEff {creds_outside['capeff']} (as uid {uid_outside})"],
+        [f"getuid() = {uid_inside}", f"CapEff {creds_inside['capeff']}: {_caps(creds_inside['capabilities'])}"],
+    )
+    narrator.claim("inside, the child is uid 0", uid_inside == 0)
+    narrator.claim(f"the host sees the same process as uid {uid_outside}", seen_from_host == uid_outside)
+    narrator.claim("inside, it has CAP_SYS_ADMIN", "CAP_SYS_ADMIN" in creds_inside["capabilities"])
+
+    _hostname(narrator, box)
+    _files(narrator, ctx, outside, box, uid_outside)
+    _limits(narrator, outside, box, me)
+
+    ctx.hold_here(
+        narrator,
+        {"user": box.pid},
+        [
+            f"cat /proc/{box.pid}/uid_map /proc/{box.pid}/gid_map",
+            f"nsenter -t {box.pid} --user id   # as uid {uid_outside}",
+        ],
+    )
+    narrator.kubernetes(
+        "A Pod with `spec.hostUsers: false` gets its own user namespace (beta since Kubernetes 1.30, on by "
+        "default since 1.33): the kubelet maps the Pod's ids 0-65535 to a range of 65536 unprivileged host "
+        "ids that no other Pod uses. Root in such a container that escapes to the host is a nobody there, as "
+        "you just saw. Rootless podman, and rootless Kubernetes (usernetes), start the same way isodemo does "
+        "without sudo: a user namespace first, every other namespace owned by it."
+    )
+
+
+def _hostname(narrator: Narrator, box: Isolated) -> None:
+    narrator.step(
+        "Capabilities count only for what the user namespace owns",
+        syscalls=[
+            "sethostname() on the host's UTS namespace",
+            "unshare(CLONE_NEWUTS)",
+            f'sethostname("{HOSTNAME_INSIDE}")',
+        ],
+        shell=["hostname $(hostname)", f"unshare --uts hostname {HOSTNAME_INSIDE}"],
+    )
+    narrator.explain(
+        "Every namespace is owned by the user namespace that was current when it was made. CAP_SYS_ADMIN "
+        "inside counts for namespaces owned by the new user namespace, not for the host's UTS namespace, "
+        "which the initial user namespace owns. isodemo asks the host's by setting the hostname to the name it "
+        "already has: permission is checked, nothing can change."
+    )
+    before = probes.hostname()
+    on_host_uts = narrator.fact("sethostname_host_uts_inside", box.call(probes.try_sethostname_unchanged))
+    narrator.claim("in the host's UTS namespace, sethostname() fails with EPERM", on_host_uts == "EPERM")
+    try:
+        inside = box.call(probes.own_uts_namespace_hostname, HOSTNAME_INSIDE)
+    except PermissionError:  # created, mapped, and still no capabilities: AppArmor's restriction
+        blocker = rootless.diagnose(rootless.STEP_CAPABILITIES, errno.EPERM, hostinfo.userns_policy())
+        raise rootless.UserNamespaceBlocked(blocker) from None
+    after = probes.hostname()
+    narrator.compare("hostname", after, inside)
+    narrator.fact("hostname_inside", inside)
+    narrator.fact("can_sethostname_inside", inside == HOSTNAME_INSIDE)
+    narrator.claim(f"in a UTS namespace of its own, the hostname is now {HOSTNAME_INSIDE}", inside == HOSTNAME_INSIDE)
+    narrator.claim(f"the host's hostname is still {before}", after == before)
+
+
+def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolated, uid_outside: int) -> None:
+    narrator.step(
+        "Files: unmapped owners are nobody, and root's new files are yours",
+        syscalls=[f"stat({OWNED_BY_ROOT})", "open(O_CREAT|O_EXCL)"],
+        shell=[f"ls -ln {OWNED_BY_ROOT}", "touch /tmp/FILE; ls -ln /tmp/FILE"],
+    )
+    narrator.explain(
+        "The kernel stores host uids on disk. Inside, stat() translates them through uid_map; a uid with no "
+        "mapping, root's 0 among them, shows as the overflow uid, which /etc/passwd calls nobody."
+    )
+    owner_outside = outside.call(probes.file_owner, OWNED_BY_ROOT)
+    owner_inside = box.call(probes.file_owner, OWNED_BY_ROOT)
+    narrator.compare(
+        f"owner of {OWNED_BY_ROOT}",
+        f"{owner_outside['uid']} ({owner_outside['name']})",
+        f"{owner_inside['uid']} ({owner_inside['name']})",
+    )
+    seen = narrator.fact("host_file_owner_seen_inside", owner_inside["name"])
+    narrator.claim(
+        f"root's file shows as uid {userns.overflow_uid()} ({seen}) inside",
+        owner_outside["uid"] == 0 and owner_inside["uid"] == userns.overflow_uid(),
+    )
+    path = os.path.join("/tmp", ctx.run.object_name("userns-file"))
+    ctx.on_exit(_remove, path)
+    created_as = box.call(probes.create_file, path)
+    on_disk = os.stat(path).st_uid
+    narrator.compare(f"owner of {path}", f"{on_disk} (as stored)", f"{created_as} (root made it)")
+    narrator.fact("new_file_owner_on_host", on_disk)
+    narrator.claim(f"a file root creates inside belongs to uid {uid_outside} on the host", on_disk == uid_outside)
+
+
+def _remove(path: str) -> None:
+    if os.path.lexists(path):
+        os.unlink(path)
+
+
+def _limits(narrator: Narrator, outside: Isolated, box: Isolated, me: rootless.Identity) -> None:
+    narrator.step(
+        "What root inside cannot do to the host",
+        syscalls=["open(ROOT_ONLY_FILE, O_RDONLY)", "kill(1, 0)", f"kill({outside.pid}, 0)"],
+        shell=["cat /etc/shadow", "kill -0 1"],
+    )
+    narrator.explain(
+        "CAP_DAC_OVERRIDE and CAP_KILL inside are checked against the user namespace that owns the file's or "
+        "the process's ids: for the host's, that is the initial one, where this process is just "
+        f"uid {me.uid}. kill(PID, 0) checks permission and sends nothing."
+    )
+    protected = _root_only_file(me)
+    if protected is None:
+        narrator.note(f"none of {', '.join(ROOT_ONLY_CANDIDATES)} is a root-only file here: that check is skipped")
+    else:
+        read_outside = outside.call(probes.try_open, protected)
+        read_inside = narrator.fact("read_root_only_file_inside", box.call(probes.try_open, protected))
+        narrator.fact("root_only_file", protected)
+        narrator.compare(f"open({protected})", read_outside, read_inside)
+        narrator.claim(
+            f"root inside cannot open {protected}: EACCES, as outside", read_inside == read_outside == "EACCES"
+        )
+    kill_root = narrator.fact("signal_host_pid1_inside", box.call(probes.try_signal, 1))
+    kill_own = narrator.fact("signal_own_process_inside", box.call(probes.try_signal, outside.pid))
+    narrator.compare(
+        "kill(PID, 0) from inside",
+        [f"host PID 1 (uid 0): {kill_root}"],
+        [f"pid {outside.pid} (uid {me.uid}, the same user): {kill_own}"],
+        host_title="root's process",
+        inside_title="your own process",
+    )
+    narrator.claim("root inside may not signal root's process on the host (EPERM)", kill_root == "EPERM")
+    narrator.claim(f"it may signal a process of uid {me.uid}, its own user outside", kill_own == "ok")
+
+
+def _root_only_file(me: rootless.Identity) -> str | None:
+    """A host file (or directory) owned by root that `me` may not read: no read bit for others, nor for a
+    group `me` is in."""
+    for path in ROOT_ONLY_CANDIDATES:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        groups = {me.gid} if me.drop_from_root else {me.gid, *os.getgroups()}
+        group_may_read = st.st_mode & 0o040 and st.st_gid in groups
+        if st.st_uid == 0 and not st.st_mode & 0o004 and not group_may_read:
+            return path
+    return None
+
+
+def _caps(names: list[str]) -> str:
+    if not names:
+        return "none"
+    if len(names) > 4:
+        return f"{len(names)} capabilities ({', '.join(n.removeprefix('CAP_') for n in names[:3])}, ...)"
+    return ", ".join(names)
