@@ -130,6 +130,14 @@ def diagnose(step: str, code: int, sysctls: dict[str, str | None]) -> Blocker:
             "Debian's kernel.unprivileged_userns_clone is 0: only root may create user namespaces",
             "sudo sysctl -w kernel.unprivileged_userns_clone=1",
         )
+    if step == STEP_MAP and code == errno.EPERM and not apparmor:
+        return Blocker(
+            step,
+            error,
+            "without CAP_SETUID in the parent user namespace, a process may map only its own uid, as one line "
+            "(and a gid_map only after `deny` in setgroups): man 7 user_namespaces",
+            "map only your own ids: `0 UID 1`",
+        )
     if apparmor:
         return Blocker(
             step,

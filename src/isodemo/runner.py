@@ -133,8 +133,6 @@ def execute(
                             _work_in_delegated_cgroup(narrator, ctx, delegated)
                         if in_userns:
                             _work_in_user_namespace(narrator, ctx)
-                        elif rootless_namespaces:
-                            narrator.fact("rootless", False, show=False)
                         body(narrator, ctx)
                     finally:
                         signals.disarm()  # the teardown below must not be cut short by a second signal

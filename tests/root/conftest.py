@@ -7,10 +7,12 @@ that silently tested nothing cannot pass.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
 from tests.root.invariants import diff, snapshot
+from tests.root.users import TestUser, create_user, remove_user
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -35,3 +37,15 @@ def host_invariants(_needs_root: None) -> object:
     after = snapshot()
     changes = diff(before, after)
     assert not changes, "the test changed the host:\n" + "\n".join(changes)
+
+
+@pytest.fixture(scope="session")
+def test_user() -> Iterator[TestUser]:
+    """An unprivileged user made for this test session (useradd) and removed at its end (userdel)."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a test user needs root")
+    user = create_user()
+    try:
+        yield user
+    finally:
+        remove_user(user)

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import isodemo_argv, run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
 
-DEMOS = ["pid", "uts", "ipc", "mnt"]
+DEMOS = ["pid", "uts", "ipc", "mnt", "user", "cgroupns", "timens"]
 
 
 @pytest.mark.parametrize("demo", DEMOS)
@@ -118,6 +118,24 @@ def test_sigkill_then_cleanup_removes_everything() -> None:
     assert run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"] == []
 
 
+def test_sigkill_of_user_and_cgroupns_then_cleanup() -> None:
+    """The user demo leaves a file in /tmp and cgroupns a cgroup, until cleanup removes them."""
+    held_user = Held("user", "--json")
+    held_cgroupns = Held("cgroupns", "--json")
+    runs = {held_user.info["run"], held_cgroupns.info["run"]}
+    pids = [pid for run in runs for pid in run_processes(run)]
+    held_user.kill()
+    held_cgroupns.kill()
+    assert wait_gone(pids) == [], "children must die with isodemo (PR_SET_PDEATHSIG)"
+    found = run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"]
+    assert any("userns-file" in item for item in found), found
+    assert any("cgroup" in item and "-box" in item for item in found), found
+    done = run_isodemo("cleanup", "--json")
+    assert done.code == 0, done.stderr
+    assert sorted(done.json["facts"]["removed"]) == sorted(found)
+    assert run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"] == []
+
+
 def test_cleanup_leaves_a_live_run_alone() -> None:
     held = Held("mnt", "--json")
     try:
@@ -132,8 +150,9 @@ def test_cleanup_leaves_a_live_run_alone() -> None:
 
 
 def test_not_root_exits_77_with_the_sudo_line(any_user_env: dict[str, str]) -> None:
+    """net has no rootless mode (a veth into the host's namespace needs CAP_NET_ADMIN there)."""
     proc = subprocess.run(
-        isodemo_argv("pid", "--plain"),
+        isodemo_argv("net", "--plain"),
         capture_output=True,
         text=True,
         user=65534,
@@ -145,7 +164,7 @@ def test_not_root_exits_77_with_the_sudo_line(any_user_env: dict[str, str]) -> N
         env=any_user_env,
     )
     assert proc.returncode == 77, proc.stderr
-    assert "sudo isodemo pid --plain" in proc.stderr
+    assert "sudo isodemo net --plain" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 
 from isodemo import host as hostinfo
 from isodemo.demos.context import DemoContext
@@ -38,12 +39,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         " ".join(present) + (f"; missing: {' '.join(missing)}" if missing else ""),
         "time namespaces need Linux 5.6 or newer" if "time" in missing else "a newer kernel",
     )
-    status(
-        "user namespaces",
-        not host.userns_restricted,
-        _userns_detail(host.userns_sysctls),
-        "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (a teaching VM only)",
-    )
+    if host.linux:
+        _user_namespaces(narrator, host, status)
 
     narrator.step("cgroups")
     status(
@@ -80,3 +77,22 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 def _userns_detail(sysctls: dict[str, str | None]) -> str:
     shown = [f"{name}={value}" for name, value in sysctls.items() if value is not None]
     return ", ".join(shown) or "no restricting sysctl present"
+
+
+def _user_namespaces(narrator: Narrator, host: hostinfo.Host, status: Callable[..., None]) -> None:
+    """The policy as the sysctls state it, and what actually happens when an unprivileged user tries."""
+    from isodemo import rootless
+
+    narrator.fact("userns_restricted", host.userns_sysctls.get("kernel.apparmor_restrict_unprivileged_userns") == "1")
+    status("userns policy", None, _userns_detail(host.userns_sysctls))
+    me = rootless.unprivileged_identity()
+    blocker = rootless.check(me)
+    tried = f"tried as uid {me.uid} ({me.name})"
+    status(
+        "user namespaces",
+        blocker is None,
+        f"unprivileged: work, {tried}; `isodemo user` and the rootless demos can run"
+        if blocker is None
+        else f"unprivileged: refused, {tried}: {blocker.explain()}",
+        blocker.hint() if blocker else None,
+    )

@@ -1,0 +1,46 @@
+"""`isodemo cgroupns` as root, on whichever hierarchy this machine has (v1 here, v2 in the VM stage)."""
+
+from __future__ import annotations
+
+import os
+
+from isodemo.kernel import procfs
+from tests.conftest import run_isodemo
+
+
+def test_cgroupns_facts() -> None:
+    result = run_isodemo("cgroupns", "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    facts = result.json["facts"]
+    assert facts["cgroup_inside"] == "/"
+    name = os.path.basename(facts["cgroup_path"])
+    assert name.startswith("isodemo-") and name.endswith("-box")
+    assert facts["cgroup_seen_from_host"].endswith("/" + name)
+    key = "" if facts["cgroup_version"] == 2 else "memory"
+    own = procfs.cgroup("self")[key]
+    assert facts["cgroup_seen_from_host"] == os.path.join(own if facts["cgroup_version"] == 1 else "/isodemo", name)
+    assert facts["parent_cgroup_seen_inside"] == "/.."
+    assert facts["cgroupns_inode_host"] != facts["cgroupns_inode_inside"]
+    assert len(facts["cgroupfs_root_procs_inside"]) == 2  # the helper and the child
+    assert not os.path.exists(facts["cgroup_path"])
+    assert result.json["leftovers"] == []
+
+
+def test_cgroupns_needs_root(any_user_env: dict[str, str]) -> None:
+    import subprocess
+
+    from tests.conftest import isodemo_argv
+
+    proc = subprocess.run(
+        isodemo_argv("cgroupns", "--plain"),
+        capture_output=True,
+        text=True,
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        cwd="/",
+        timeout=60,
+        check=False,
+        env=any_user_env,
+    )
+    assert proc.returncode == 77 and "sudo isodemo cgroupns --plain" in proc.stderr

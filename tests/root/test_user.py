@@ -1,0 +1,176 @@
+"""`isodemo user`, the rootless namespace demos, and the blocked path, as root and as a test user."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+
+import pytest
+
+from isodemo import host
+from tests.conftest import run_isodemo
+from tests.root.users import TestUser, run_as
+
+REQUIRED = ("uid_outside", "uid_inside", "uid_map", "can_sethostname_inside", "host_file_owner_seen_inside")
+
+
+def _check_user_facts(facts: dict[str, object], uid: int) -> None:
+    for key in (*REQUIRED, "userns_restricted"):
+        assert key in facts, key
+    assert facts["uid_outside"] == uid
+    assert facts["uid_inside"] == 0
+    assert facts["uid_map"] == f"0 {uid} 1"
+    assert facts["uid_seen_from_host"] == uid
+    assert facts["can_sethostname_inside"] is True
+    assert facts["sethostname_host_uts_inside"] == "EPERM"
+    assert facts["host_file_owner_seen_inside"] == "nobody"
+    assert facts["new_file_owner_on_host"] == uid
+    assert facts["signal_host_pid1_inside"] == "EPERM"
+    assert facts["signal_own_process_inside"] == "ok"
+    apparmor = host.userns_policy().get("kernel.apparmor_restrict_unprivileged_userns")
+    assert facts["userns_restricted"] is (apparmor == "1")
+
+
+def test_user_demo_as_an_unprivileged_user(test_user: TestUser, any_user_env: dict[str, str]) -> None:
+    before = socket.gethostname()
+    result = run_as(test_user, ["user", "--json"], any_user_env)
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json
+    assert report["ok"] and report["leftovers"] == []
+    _check_user_facts(report["facts"], test_user.uid)
+    assert report["facts"]["capabilities_outside"] == []
+    assert report["facts"]["capabilities_inside"] >= 38  # CAP_AUDIT_READ (37) is Linux 3.16
+    assert socket.gethostname() == before
+
+
+def test_user_demo_as_root_acts_as_nobody() -> None:
+    nobody = pwd.getpwnam("nobody").pw_uid
+    env = {k: v for k, v in os.environ.items() if k not in ("SUDO_UID", "SUDO_GID")}
+    result = run_isodemo("user", "--plain", env=env)
+    assert result.code == 0, result.stdout + result.stderr
+    assert "nobody" in result.stdout and "setuid()" in result.stdout
+    report = run_isodemo("user", "--json", env=env).json
+    _check_user_facts(report["facts"], nobody)
+
+
+def test_user_demo_under_sudo_acts_as_the_sudo_user(test_user: TestUser) -> None:
+    env = {"SUDO_UID": str(test_user.uid), "SUDO_GID": str(test_user.gid)}
+    result = run_isodemo("user", "--json", env=env)
+    assert result.code == 0, result.stdout + result.stderr
+    _check_user_facts(result.json["facts"], test_user.uid)
+
+
+@pytest.mark.parametrize(
+    ("demo", "key", "expected"),
+    [
+        ("pid", "inside_pid", 1),
+        ("uts", "hostname_inside", "isodemo-box"),
+        ("ipc", "queue_visible_inside", False),
+        ("mnt", "old_root_detached", True),
+        ("timens", "timens_inode_host", None),
+    ],
+)
+def test_rootless_namespace_demos(
+    test_user: TestUser, any_user_env: dict[str, str], demo: str, key: str, expected: object
+) -> None:
+    result = run_as(test_user, [demo, "--json"], any_user_env)
+    assert result.code == 0, result.stdout + result.stderr
+    report = result.json
+    assert report["ok"] and report["leftovers"] == []
+    assert report["host"]["root"] is False
+    assert report["facts"]["rootless"] is True
+    assert report["facts"][key] == expected if expected is not None else key in report["facts"]
+    plain = run_as(test_user, [demo, "--plain"], any_user_env)
+    assert plain.code == 0
+    assert "inside a new user namespace" in plain.stdout
+    assert "sudo unshare" not in plain.stdout and "unshare --user --map-root-user" in plain.stdout
+
+
+def test_as_root_the_namespace_demos_say_they_are_not_rootless() -> None:
+    assert "rootless" not in run_isodemo("uts", "--json").json["facts"]
+
+
+def test_user_demo_blocked_names_the_step_the_cause_and_the_fix(
+    test_user: TestUser, any_user_env: dict[str, str]
+) -> None:
+    result = run_as(test_user, ["user", "--json"], any_user_env, restricted=True)
+    assert result.code == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    error = result.json["error"]
+    assert "unshare(CLONE_NEWUSER) failed with ENOSPC" in error["message"]
+    assert "user.max_user_namespaces is 0" in error["message"]
+    assert "sudo sysctl -w user.max_user_namespaces=" in error["hint"]
+    plain = run_as(test_user, ["user", "--plain"], any_user_env, restricted=True)
+    assert plain.code == 3 and "user.max_user_namespaces is 0" in plain.stderr
+
+
+def test_rootless_demo_blocked_exits_77_with_sudo_and_reason(test_user: TestUser, any_user_env: dict[str, str]) -> None:
+    result = run_as(test_user, ["uts", "--plain"], any_user_env, restricted=True)
+    assert result.code == 77, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "sudo isodemo uts --plain" in result.stderr
+    assert "ENOSPC" in result.stderr and "user.max_user_namespaces is 0" in result.stderr
+
+
+def test_doctor_reports_the_blocked_user_namespaces(test_user: TestUser, any_user_env: dict[str, str]) -> None:
+    blocked = run_as(test_user, ["doctor", "--json"], any_user_env, restricted=True).json["facts"]
+    assert blocked["user_namespaces"]["ok"] is False
+    assert "user.max_user_namespaces is 0" in blocked["user_namespaces"]["detail"]
+    allowed = run_as(test_user, ["doctor", "--json"], any_user_env).json["facts"]
+    assert allowed["user_namespaces"]["ok"] is True
+
+
+DEBIAN_SYSCTL = "/proc/sys/kernel/unprivileged_userns_clone"
+
+
+@pytest.mark.skipif(
+    os.environ.get("ISODEMO_IN_VM") != "1" or not os.path.exists(DEBIAN_SYSCTL),
+    reason="changes a host sysctl: only in the throwaway VM, on a kernel with Debian's patch",
+)
+def test_debian_sysctl_blocks_with_eperm(test_user: TestUser, any_user_env: dict[str, str]) -> None:
+    with open(DEBIAN_SYSCTL) as f:
+        saved = f.read()
+    try:
+        with open(DEBIAN_SYSCTL, "w") as f:
+            f.write("0\n")
+        result = run_as(test_user, ["user", "--plain"], any_user_env)
+    finally:
+        with open(DEBIAN_SYSCTL, "w") as f:
+            f.write(saved)
+    assert result.code == 3, result.stdout + result.stderr
+    assert "failed with EPERM" in result.stderr and "kernel.unprivileged_userns_clone is 0" in result.stderr
+    assert "sudo sysctl -w kernel.unprivileged_userns_clone=1" in result.stderr
+
+
+MAP_SOMEONE_ELSE = """
+from isodemo import rootless
+from isodemo.isolated import Isolated
+from isodemo.kernel import userns
+try:
+    with Isolated(["user"], mapping=userns.Mapping.root_as(0, 0)):
+        print("mapped")
+except rootless.UserNamespaceBlocked as error:
+    print(error.blocker.step, "|", error.blocker.error)
+"""
+
+
+def test_an_unprivileged_user_may_map_only_its_own_uid(test_user: TestUser, any_user_env: dict[str, str]) -> None:
+    """The kernel's rule, for real: mapping uid 0 outside is refused to anyone without CAP_SETUID there."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", MAP_SOMEONE_ELSE],
+        capture_output=True,
+        text=True,
+        env=any_user_env,
+        cwd="/",
+        user=test_user.uid,
+        group=test_user.gid,
+        extra_groups=[],
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "write /proc/PID/uid_map | EPERM (Operation not permitted)"

@@ -1,0 +1,67 @@
+"""An unprivileged test user, and ways to run isodemo as that user, including where user namespaces are
+forbidden. Root only: the fixture in conftest.py creates the user with useradd and removes it."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from tests.conftest import Result
+
+RESTRICTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "restricted_userns.py")
+
+
+@dataclass(frozen=True)
+class TestUser:
+    __test__ = False  # not a test class, whatever its name
+
+    name: str
+    uid: int
+    gid: int
+
+
+def create_user() -> TestUser:
+    name = f"isodemo-t{secrets.token_hex(3)}"
+    subprocess.run(
+        ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", name],
+        check=True,
+    )  # fmt: skip
+    entry = pwd.getpwnam(name)
+    return TestUser(name, entry.pw_uid, entry.pw_gid)
+
+
+def remove_user(user: TestUser) -> None:
+    subprocess.run(["userdel", user.name], check=True)
+
+
+def run_as(user: TestUser, args: list[str], env: dict[str, str], *, restricted: bool = False) -> Result:
+    """Run `python -m isodemo ARGS` as the user (its own group, no others), from /, like a login would.
+
+    `restricted`: inside a user namespace whose user.max_user_namespaces is 0, so that creating another
+    one fails for real (ENOSPC), without touching the host's own sysctl."""
+    argv = [sys.executable, "-m", "isodemo", *args]
+    env = {**env, "HOME": "/nonexistent", "USER": user.name, "LOGNAME": user.name}
+    env.pop("SUDO_UID", None)
+    env.pop("SUDO_GID", None)
+    if restricted:
+        command = [sys.executable, RESTRICTED, str(user.uid), str(user.gid), *argv]
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, cwd="/", timeout=120, check=False)
+    else:
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+            timeout=120,
+            check=False,
+            user=user.uid,
+            group=user.gid,
+            extra_groups=[],
+        )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
