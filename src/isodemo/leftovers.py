@@ -28,6 +28,7 @@ class Leftover:
     name: str
     run_id: str
     remove: Callable[[], None]
+    owner: int | None = None  # the uid owning it, for the kinds that have one (a user's record vouches by it)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
@@ -43,7 +44,15 @@ def _processes() -> Iterable[Leftover]:
         run_id = runs.run_id_of(comm)
         # A zombie has already exited; only its parent (or PID 1, after a SIGKILL) can reap it.
         if run_id and pid != me and not procfs.is_zombie(pid):
-            yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid, procfs.start_time(pid)))
+            yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid, procfs.start_time(pid)), _uid_of(pid))
+
+
+def _uid_of(pid: int) -> int | None:
+    """The real uid of a process, as the host sees it (Uid: real effective saved fs)."""
+    try:
+        return int(procfs.status(pid)["Uid"].split()[0])
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def _killer(pid: int, started: str | None) -> Callable[[], None]:
@@ -78,11 +87,17 @@ def _mounts() -> Iterable[Leftover]:
 def _directories() -> Iterable[Leftover]:
     for path in Path(tempfile.gettempdir()).glob(f"{runs.PREFIX}-*"):
         run_id = runs.run_id_of(path.name)
-        if run_id and path.is_dir():
+        if not run_id:
+            continue
+        try:
+            owner = path.lstat().st_uid
+        except OSError:
+            continue
+        if path.is_dir() and not path.is_symlink():
             # Only ever an empty mount point on the host: rmdir, which refuses anything with content.
-            yield Leftover("directory", str(path), run_id, path.rmdir)
-        elif run_id:
-            yield Leftover("file", str(path), run_id, path.unlink)
+            yield Leftover("directory", str(path), run_id, path.rmdir, owner)
+        else:
+            yield Leftover("file", str(path), run_id, path.unlink, owner)
 
 
 def _msg_queues() -> Iterable[Leftover]:
@@ -95,6 +110,7 @@ def _msg_queues() -> Iterable[Leftover]:
                     f"{queue.key_hex} (msqid {queue.msqid})",
                     run_id,
                     functools.partial(sysvipc.msgctl_rmid, queue.msqid),
+                    queue.uid,
                 )
 
 
@@ -165,11 +181,9 @@ def _loop_devices() -> Iterable[Leftover]:
 
 def _run_records() -> Iterable[Leftover]:
     noted = runs.recorded_objects("cgroup")
-    for run_id in runs.recorded_runs():
-        record = runs.Run(run_id).record
-        yield Leftover(
-            "run record", str(record), run_id, functools.partial(_remove_record, record, noted.get(run_id, []))
-        )
+    for run_id, record in runs.recorded_runs().items():
+        remove = functools.partial(_remove_record, record.path, noted.get(run_id, []))
+        yield Leftover("run record", str(record.path), run_id, remove, record.owner)
 
 
 def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
@@ -178,6 +192,8 @@ def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
     if remaining:
         raise OSError(f"kept: {', '.join(remaining)} still exist")
     record.unlink()
+    if record.parent == runs.USER_RUN_DIR:
+        runs.remove_user_run_dir()
 
 
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.

@@ -15,13 +15,15 @@ from tests.conftest import isodemo_argv
 
 
 class Held:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, **popen: Any) -> None:
+        """`popen`: more subprocess.Popen arguments (user=, group=, env= to hold a rootless run)."""
         self.proc = subprocess.Popen(
             isodemo_argv(*args, "--hold"),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            **popen,
         )
         self.before: list[str] = []
         self.info = self._read_holding()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import pwd
 import socket
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from isodemo import host
+from isodemo import host, runs
 from tests.conftest import run_isodemo
+from tests.root.holding import Held, run_processes, wait_gone
 from tests.root.users import TestUser, run_as
 
 REQUIRED = ("uid_outside", "uid_inside", "uid_map", "can_sethostname_inside", "host_file_owner_seen_inside")
@@ -174,3 +177,51 @@ def test_an_unprivileged_user_may_map_only_its_own_uid(test_user: TestUser, any_
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "write /proc/PID/uid_map | EPERM (Operation not permitted)"
+
+
+def test_rootless_runs_killed_with_sigkill_are_cleaned_up_by_root(
+    test_user: TestUser, any_user_env: dict[str, str]
+) -> None:
+    """A rootless run records itself in /tmp/isodemo-runs; after a SIGKILL, `sudo isodemo cleanup` removes
+    what it left (the rootfs directory, the host's message queue, the user demo's file), and the record."""
+    as_user = {"user": test_user.uid, "group": test_user.gid, "extra_groups": [], "cwd": "/", "env": any_user_env}
+    held = [Held(demo, "--json", **as_user) for demo in ("mnt", "ipc", "user")]
+    runs_ = {h.info["run"] for h in held}
+    pids = [pid for run in runs_ for pid in run_processes(run)]
+    records = [runs.USER_RUN_DIR / run for run in runs_]
+    assert all(record.stat().st_uid == test_user.uid for record in records)
+    for h in held:
+        h.kill()
+    assert wait_gone(pids) == []
+    found = run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"]
+    assert any("rootfs" in item for item in found), found
+    assert any("sysv message queue" in item for item in found), found
+    assert any("userns-file" in item for item in found), found
+    assert sum("run record" in item for item in found) == 3
+    done = run_isodemo("cleanup", "--json")
+    assert done.code == 0, done.stderr
+    assert sorted(done.json["facts"]["removed"]) == sorted(found)
+    assert not any(record.exists() for record in records)
+    assert not runs.USER_RUN_DIR.exists()
+
+
+def test_a_users_record_does_not_vouch_for_roots_objects(test_user: TestUser, tmp_path: Path) -> None:
+    """Anyone may write a record in /tmp/isodemo-runs: cleanup must not remove objects of other owners for it."""
+    run_id = "abc123"
+    decoy = Path(tempfile.gettempdir()) / f"isodemo-{run_id}-rootfs"
+    decoy.mkdir()
+    runs.USER_RUN_DIR.mkdir(mode=0o1777)
+    os.chmod(runs.USER_RUN_DIR, 0o1777)
+    record = runs.USER_RUN_DIR / run_id
+    record.write_text("999999999 1\n")  # a dead owner
+    os.chown(record, test_user.uid, test_user.gid)
+    try:
+        result = run_isodemo("cleanup", "--json")
+        assert result.code == 0, result.stderr
+        assert str(decoy) not in " ".join(result.json["facts"]["removed"])
+        assert decoy.exists()
+        assert any(str(decoy) in item for item in result.json["facts"]["unrecorded"])
+    finally:
+        decoy.rmdir()
+        record.unlink(missing_ok=True)
+        runs.remove_user_run_dir()

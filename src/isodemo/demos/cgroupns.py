@@ -9,6 +9,7 @@ Kubernetes: inside a container /sys/fs/cgroup is its own cgroup, so memory.max t
 from __future__ import annotations
 
 import os
+import posixpath
 
 from isodemo import probes
 from isodemo.cgroups import v1
@@ -50,15 +51,19 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         syscalls=[f"open(/proc/{os.getpid()}/cgroup)  (inside)"],
         shell=[f"cat /proc/{os.getpid()}/cgroup   (inside)"],
     )
+    parent_host = probes.cgroup_of(os.getpid(), key)
+    expected = "/" + posixpath.relpath(parent_host, from_host)
     narrator.explain(
-        f"isodemo itself, pid {os.getpid()}, is not in the child's cgroup but one level up. The child can still "
-        "read its /proc entry (no pid namespace here), and the kernel writes that path relative to the "
-        "child's root: `..` climbs out of it. The namespace hides names; it is not a wall."
+        f"isodemo itself, pid {os.getpid()}, is not in the child's cgroup: it is in {parent_host}, outside "
+        "the child's root. The child can still read its /proc entry (no pid namespace here), and the kernel "
+        "writes that path relative to the child's root: each `..` climbs one level out of it. The namespace "
+        "hides names; it is not a wall."
     )
     parent_inside = narrator.fact("parent_cgroup_seen_inside", box.call(probes.cgroup_of, os.getpid(), key))
-    parent_host = probes.cgroup_of(os.getpid(), key)
     narrator.compare(f"/proc/{os.getpid()}/cgroup ({line})", parent_host, parent_inside)
-    narrator.claim("inside, isodemo's own cgroup is /.., one level above the root", parent_inside == "/..")
+    narrator.claim(
+        f"inside, isodemo's own cgroup is {expected}: {parent_host} seen from {from_host}", parent_inside == expected
+    )
 
     host_dir = CGROUP_ROOT if cgroup.version == 2 else v1.hierarchies()["memory"]
     mounted = CGROUP_ROOT if cgroup.version == 2 else f"{CGROUP_ROOT}/memory"

@@ -18,9 +18,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     found = [item for item in leftovers.find() if item.run_id != ctx.run.id]
     recorded = runs.recorded_runs()
     live = runs.live_runs()
-    stale = [item for item in found if item.run_id in recorded and item.run_id not in live]
-    skipped = sorted({item.run_id for item in found if item.run_id in live})
-    unrecorded = [str(item) for item in found if item.run_id not in recorded]
+    vouched = [item for item in found if item.run_id in recorded and _vouches(recorded[item.run_id], item)]
+    stale = [item for item in vouched if item.run_id not in live]
+    skipped = sorted({item.run_id for item in vouched if item.run_id in live})
+    unrecorded = [str(item) for item in found if item not in vouched]
     narrator.step(
         "Leftovers of isodemo runs that are no longer running",
         shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"],
@@ -28,7 +29,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     for run_id in skipped:
         narrator.note(f"skipping run {run_id}: its isodemo process is still running")
     for name in unrecorded:
-        narrator.note(f"left alone: {name} (named like isodemo's, but no run record says isodemo made it)")
+        narrator.note(f"left alone: {name} (named like isodemo's, but no run record vouches that isodemo made it)")
     if not stale:
         narrator.note("nothing to clean up")
     removed, failed = [], []
@@ -50,3 +51,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.fact("unrecorded", unrecorded, show=False)
     if failed:
         raise IsodemoError(f"could not remove {len(failed)} object(s)", "; ".join(failed))
+
+
+def _vouches(record: runs.Record, item: leftovers.Leftover) -> bool:
+    """Root's records vouch for every object of their run; a user's (rootless) record only for objects that
+    user owns: anyone can write a record in /tmp/isodemo-runs, and it must not make root remove others'."""
+    return record.owner in (0, item.owner)
