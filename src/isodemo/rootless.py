@@ -92,12 +92,18 @@ def errno_text(code: int) -> str:
 def apparmor_profile(executable: str | None = None) -> str:
     """The per-binary alternative to switching the AppArmor restriction off for everyone."""
     binary = os.path.realpath(executable or sys.executable)
+    lines = [
+        "abi <abi/4.0>,",
+        "include <tunables/global>",
+        f"profile isodemo {binary} flags=(unconfined) {{",
+        "  userns,",
+        "}",
+    ]
+    profile = "".join(line + "\\n" for line in lines)  # printf turns each \n into a newline
     return (
-        "allow user namespaces to one binary with an AppArmor profile, "
-        f"/etc/apparmor.d/isodemo: `abi <abi/4.0>, include <tunables/global> "
-        f"profile isodemo {binary} flags=(unconfined) {{ userns, }}` and `sudo apparmor_parser -r "
-        "/etc/apparmor.d/isodemo` (isodemo is a Python program, so this allows it to every script this "
-        "interpreter runs)"
+        f"allow user namespaces to one binary with an AppArmor profile: printf '{profile}' | "
+        "sudo tee /etc/apparmor.d/isodemo && sudo apparmor_parser -r /etc/apparmor.d/isodemo "
+        "(isodemo is a Python program: this allows them to every script this interpreter runs)"
     )
 
 

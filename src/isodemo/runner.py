@@ -71,7 +71,9 @@ def _work_in_user_namespace(narrator: Narrator, ctx: Any) -> None:
     uid = os.getuid()
     narrator.note(
         f"Not root: every namespace of this demo is created inside a new user namespace, where uid {uid} is "
-        "uid 0 with the capabilities to create them (rootless podman does the same). `isodemo user` shows how."
+        "uid 0 with the capabilities to create them, as rootless podman does: before each unshare() below, "
+        "the helper calls unshare(CLONE_NEWUSER) and isodemo writes its uid_map, setgroups and gid_map. "
+        "`isodemo user` shows those steps one by one."
     )
     narrator.fact("rootless", True)
 

@@ -97,7 +97,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     host_children = probes.subdirectories(host_dir)
     inside_children = box.call(probes.subdirectories, inside_dir)
     narrator.compare(
-        f"ls {host_dir}  |  ls {inside_dir}",
+        f"ls {host_dir} (the host's mount)  |  ls {inside_dir} (the new mount, inside)",
         [f"{len(host_children)} cgroup(s) at the top: {', '.join(host_children[:4])}"],
         [f"{len(entries)} files, {len(inside_children)} cgroups", *_limit_files(entries)],
     )
@@ -122,7 +122,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     ctx.hold_here(
         narrator,
         {"cgroupns": box.pid},
-        [f"cat /proc/{box.pid}/cgroup", f"sudo nsenter -t {box.pid} --cgroup cat /proc/self/cgroup"],
+        [f"cat /proc/{box.pid}/cgroup", f"sudo nsenter -t {box.pid} --cgroup cat /proc/{box.pid}/cgroup"],
         cgroups=cgroup.paths,
     )
     narrator.kubernetes(

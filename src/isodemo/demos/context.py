@@ -45,8 +45,8 @@ class DemoContext:
             return f"sudo {command}"
         if command.startswith("unshare "):
             return command.replace("unshare ", "unshare --user --map-root-user ", 1)
-        if command.startswith("nsenter "):
-            return command.replace("nsenter ", "nsenter -U ", 1)
+        if command.startswith("nsenter "):  # keep your ids: without root, nsenter cannot setgroups() inside
+            return command.replace("nsenter ", "nsenter -U --preserve-credentials ", 1)
         return command
 
     def cgroup(self, leaf: str, controllers: Sequence[str]) -> Cgroup:

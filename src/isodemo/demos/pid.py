@@ -110,7 +110,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "PID 1 ignores signals it has no handler for",
         syscalls=[f"kill({host_pid}, SIGTERM)"],
-        shell=[f"sudo kill -TERM {host_pid}"],
+        shell=[ctx.as_root(f"kill -TERM {host_pid}")],
     )
     narrator.explain(
         "The kernel protects a namespace's init: a signal whose action is the default is dropped, even "
@@ -126,7 +126,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "Killing PID 1 kills the whole namespace",
         syscalls=["unshare(CLONE_NEWPID|CLONE_NEWNS)", "fork() x3", "kill(pid1, SIGKILL)"],
-        shell=["sudo lsns -t pid", "sudo kill -KILL <pid of PID 1>"],
+        shell=[ctx.as_root("lsns -t pid"), ctx.as_root("kill -KILL <pid of PID 1>")],
     )
     narrator.explain(
         f"A second namespace, so the first one stays for you to inspect: its PID 1 starts {SLEEPERS} "

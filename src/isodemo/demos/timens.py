@@ -41,9 +41,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         shell=[ctx.as_root(f"unshare --time {text} --fork sh")],
     )
     narrator.explain(
-        "Like a pid namespace, unshare(CLONE_NEWTIME) does not move the caller: it sets the namespace its "
-        "children will be born in, /proc/self/ns/time_for_children. Until the first child exists, the "
-        "offsets can be written, once, to /proc/self/timens_offsets; after that they are fixed."
+        "Like a pid namespace, unshare(CLONE_NEWTIME) does not move the caller (the clocks of a running "
+        "program must not jump): it sets the namespace its children will be born in, "
+        "/proc/self/ns/time_for_children (newer kernels also move the caller itself at its next execve()). "
+        "Until the first process enters it, the offsets can be written, once, to /proc/self/timens_offsets."
     )
     box = ctx.isolated(["time"], time_offsets=offsets)
     helper_time = namespaces.ns_link(box.helper_pid, "time")

@@ -39,6 +39,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             f"as uid {me.uid} ({me.name}; chosen as {me.why}): isodemo forks, and the child calls "
             "setgroups([]), setgid() and setuid() before anything else."
         )
+    if me.uid == userns.overflow_uid():
+        narrator.note(
+            f"nobody's uid, {me.uid}, is also the overflow uid that unmapped ids show as, so below {me.uid} can "
+            "mean either. To tell them apart, run `isodemo user` as yourself, without sudo."
+        )
     outside = ctx.isolated([], as_user=as_user)
     creds_outside = outside.call(probes.credentials)
     uid_outside = narrator.fact("uid_outside", creds_outside["uid"])
@@ -54,12 +59,13 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "unshare(CLONE_NEWUSER): every capability, and nobody",
         syscalls=["unshare(CLONE_NEWUSER)"],
-        shell=["unshare --user sh -c 'id; grep CapEff /proc/self/status'"],
+        shell=["unshare --user --keep-caps sh -c 'id; grep CapEff /proc/self/status'"],
     )
     narrator.explain(
         "Any user may create a user namespace (unless a policy forbids it: see the end). The creator gets a "
         "full set of capabilities in it at once, but no identity: until a uid_map is written, its uid is the "
-        "overflow uid, /proc/sys/kernel/overflowuid, and a file it creates could belong to no one."
+        "overflow uid, /proc/sys/kernel/overflowuid, and a file it creates could belong to no one. (A program "
+        "it then execve()s as a non-root uid loses those capabilities; unshare's --keep-caps keeps them.)"
     )
     box = ctx.isolated(["user"], as_user=as_user)
     before = box.user_report
@@ -126,12 +132,12 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         {"user": box.pid},
         [
             f"cat /proc/{box.pid}/uid_map /proc/{box.pid}/gid_map",
-            f"nsenter -t {box.pid} --user id   # as uid {uid_outside}",
+            f"nsenter -t {box.pid} --user --preserve-credentials id   # as uid {uid_outside}",
         ],
     )
     narrator.kubernetes(
-        "A Pod with `spec.hostUsers: false` gets its own user namespace (beta since Kubernetes 1.30, on by "
-        "default since 1.33): the kubelet maps the Pod's ids 0-65535 to a range of 65536 unprivileged host "
+        "A Pod with `spec.hostUsers: false` gets its own user namespace (stable since Kubernetes 1.36): the "
+        "kubelet maps the Pod's ids 0-65535 to a range of 65536 unprivileged host "
         "ids that no other Pod uses. Root in such a container that escapes to the host is a nobody there, as "
         "you just saw. Rootless podman, and rootless Kubernetes (usernetes), start the same way isodemo does "
         "without sudo: a user namespace first, every other namespace owned by it."
@@ -146,7 +152,10 @@ def _hostname(narrator: Narrator, box: Isolated) -> None:
             "unshare(CLONE_NEWUTS)",
             f'sethostname("{HOSTNAME_INSIDE}")',
         ],
-        shell=["hostname $(hostname)", f"unshare --uts hostname {HOSTNAME_INSIDE}"],
+        shell=[
+            "unshare --user --map-root-user sh -c 'hostname $(hostname)'",
+            f"unshare --user --map-root-user --uts hostname {HOSTNAME_INSIDE}",
+        ],
     )
     narrator.explain(
         "Every namespace is owned by the user namespace that was current when it was made. CAP_SYS_ADMIN "

@@ -27,7 +27,13 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 
     narrator.step("This machine")
     status("linux", host.linux, f"kernel {host.kernel}", hostinfo.VAGRANT_HINT)
-    status("root", host.root or None, "yes" if host.root else "no: the namespace and cgroup demos need sudo")
+    status(
+        "root",
+        host.root or None,
+        "yes"
+        if host.root
+        else "no: user, and pid/uts/ipc/mnt/timens in a user namespace, run without sudo; the others need it",
+    )
     status("python", True, host.python)
 
     narrator.step("Namespaces")

@@ -14,7 +14,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         rows.append([str(number), entry.name, entry.summary, needs, entry.kubernetes])
     narrator.table("isodemo demos, in learning order", ["#", "demo", "what you will see", "needs", "Kubernetes"], rows)
     narrator.fact("demos", [row[1] for row in rows], show=False)
-    narrator.note("Run one with `sudo isodemo NAME`; `isodemo doctor` tells what this machine can run.")
+    narrator.note(
+        "Run one with `sudo isodemo NAME`, or `isodemo NAME` for those that need no root or can use a user "
+        "namespace; `isodemo doctor` tells what this machine can run."
+    )
 
 
 def _privilege(entry: catalog.Entry) -> str:
