@@ -6,6 +6,7 @@ import os
 
 from isodemo.kernel import procfs
 from tests.conftest import run_isodemo
+from tests.root.users import run_as_nobody
 
 
 def test_cgroupns_facts() -> None:
@@ -27,20 +28,5 @@ def test_cgroupns_facts() -> None:
 
 
 def test_cgroupns_needs_root(any_user_env: dict[str, str]) -> None:
-    import subprocess
-
-    from tests.conftest import isodemo_argv
-
-    proc = subprocess.run(
-        isodemo_argv("cgroupns", "--plain"),
-        capture_output=True,
-        text=True,
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        cwd="/",
-        timeout=60,
-        check=False,
-        env=any_user_env,
-    )
-    assert proc.returncode == 77 and "sudo isodemo cgroupns --plain" in proc.stderr
+    result = run_as_nobody(["cgroupns", "--plain"], any_user_env)
+    assert result.code == 77 and "sudo isodemo cgroupns --plain" in result.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import isodemo_argv, run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
+from tests.root.users import run_as_nobody
 
 DEMOS = ["pid", "uts", "ipc", "mnt", "user", "cgroupns", "timens"]
 
@@ -151,21 +152,10 @@ def test_cleanup_leaves_a_live_run_alone() -> None:
 
 def test_not_root_exits_77_with_the_sudo_line(any_user_env: dict[str, str]) -> None:
     """net has no rootless mode (a veth into the host's namespace needs CAP_NET_ADMIN there)."""
-    proc = subprocess.run(
-        isodemo_argv("net", "--plain"),
-        capture_output=True,
-        text=True,
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        cwd="/",
-        timeout=60,
-        check=False,
-        env=any_user_env,
-    )
-    assert proc.returncode == 77, proc.stderr
-    assert "sudo isodemo net --plain" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    result = run_as_nobody(["net", "--plain"], any_user_env)
+    assert result.code == 77, result.stderr
+    assert "sudo isodemo net --plain" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_inspect_shows_which_namespaces_differ() -> None:

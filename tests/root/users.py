@@ -97,3 +97,23 @@ def run_as(user: TestUser, args: list[str], env: dict[str, str], *, restricted: 
             extra_groups=[],
         )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+NOBODY = 65534
+
+
+def run_as_nobody(args: list[str], env: dict[str, str]) -> Result:
+    """`python -m isodemo ARGS` as uid/gid 65534, no supplementary groups, from /."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "isodemo", *args],
+        capture_output=True,
+        text=True,
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        cwd="/",
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 
 from isodemo import host as hostinfo
 from isodemo import probes, rootless
@@ -201,7 +202,7 @@ def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolate
         f"root's file shows as uid {userns.overflow_uid()} ({seen}) inside",
         owner_outside["uid"] == 0 and owner_inside["uid"] == userns.overflow_uid(),
     )
-    path = os.path.join("/tmp", ctx.run.object_name("userns-file"))
+    path = os.path.join(tempfile.gettempdir(), ctx.run.object_name("userns-file"))
     ctx.on_exit(_remove, path)
     created_as = box.call(probes.create_file, path)
     on_disk = os.stat(path).st_uid
