@@ -36,7 +36,9 @@ def isodemo_argv(*args: str) -> list[str]:
 
 
 def run_isodemo(*args: str, timeout: float = 120, **kwargs: Any) -> Result:
-    env = {**os.environ, **kwargs.pop("env", {})}
+    """`env`: variables to add to this process's environment; a value of None removes that variable."""
+    merged = {**os.environ, **kwargs.pop("env", {})}
+    env = {name: value for name, value in merged.items() if value is not None}
     proc = subprocess.run(
         isodemo_argv(*args),
         capture_output=True,

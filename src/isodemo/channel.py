@@ -1,7 +1,9 @@
 """Length-prefixed pickles over a socket: how the parent and the Isolated child talk.
 
 Both ends are the same program (the child is a fork of the parent), so pickling functions by reference
-and exceptions by value is safe here; nothing else ever connects to this socketpair.
+and exceptions by value is safe here; nothing else ever connects to this socketpair. When the child drops
+from root to another user, it stays non-dumpable, so no process of that user can ptrace it and speak on
+its end of the socket to the root parent.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ mounted, so no mount made inside can propagate to the host.
 With a user namespace the helper pauses twice over the channel: after unshare(CLONE_NEWUSER) it is the
 overflow user with no mapping, and waits while the parent, which lives in the parent user namespace,
 writes its uid_map, setgroups and gid_map; only then does it unshare the other namespaces, which the new
-user namespace owns. Run as root with `as_user`, it first drops to that user, so what follows is exactly
-what an unprivileged user can do.
+user namespace owns. Run as root with `as_user`, it first drops to that user, so what follows runs as that
+user; the root parent still writes the map, but only the one line that user could write itself.
 
 Both the helper and the child ask for SIGKILL when their parent dies (PR_SET_PDEATHSIG), so even a
 SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1.
@@ -38,6 +38,7 @@ from isodemo.errors import IsodemoError, KernelError
 from isodemo.kernel import capabilities, mount, namespaces, process, timens, userns
 
 T = TypeVar("T")
+_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
 
 
 class ChildGone(IsodemoError):
@@ -103,13 +104,20 @@ class Isolated:
             stream.flush()  # a buffer copied by fork would otherwise be written twice
         parent_sock, child_sock = socket.socketpair()
         parent_pid = os.getpid()
-        helper = os.fork()
-        if helper == 0:  # pragma: no cover - runs in the forked helper, reported through the socket
-            parent_sock.close()
-            _helper_main(child_sock, parent_pid, self._plan())
-        child_sock.close()
-        self.helper_pid = helper
-        self._sock = parent_sock
+        # No Ctrl-C between fork() and the try below: in the parent it would leak the helper, in the helper
+        # it would unwind into isodemo's own teardown. The helper unblocks them once it ignores them.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+        try:
+            helper = os.fork()
+            if helper == 0:  # pragma: no cover - runs in the forked helper, reported through the socket
+                parent_sock.close()
+                _helper_main(child_sock, parent_pid, self._plan())
+            child_sock.close()
+            self.helper_pid = helper
+            self._sock = parent_sock
+        finally:
+            if os.getpid() == parent_pid:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:
             self._await_child(parent_sock)
         except BaseException:
@@ -153,7 +161,9 @@ class Isolated:
         elif stage == "userns":
             # The parent, in the parent user namespace, writes the maps: man 7 user_namespaces.
             self.user_report = info
-            mapping = self.mapping or userns.Mapping.root_as(info["uid_outside"], info["gid_outside"])
+            # Computed here, never taken from the helper's report: the parent trusts only what it knows.
+            uid, gid = self.as_user or (os.geteuid(), os.getegid())
+            mapping = self.mapping or userns.Mapping.root_as(uid, gid)
             try:
                 self.mapping_written = userns.write_mapping(self.helper_pid, mapping)
             except OSError as error:
@@ -279,47 +289,60 @@ def _refuse(sock: socket.socket, error: IsodemoError) -> NoReturn:
 
 def _helper_main(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
     status = 1
-    flags = plan.flags
+    started = False
     try:
         _child_signals(ignore_sigterm=True)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # ignored now; blocked since the fork
         _die_with_parent(parent_pid)
         _close_other_fds(sock.fileno())
         process.set_comm(plan.comm)
-        if plan.as_user is not None:
-            process.drop_to(*plan.as_user)
-            process.set_dumpable(True)
-            _die_with_parent(parent_pid)  # a change of uid clears the parent-death signal
-        if plan.pause_before_unshare:
-            _pause(sock, "before-unshare", {})
-        if flags & namespaces.CLONE_NEWUSER:
-            _enter_user_namespace(sock, parent_pid)
-        rest = flags & ~namespaces.CLONE_NEWUSER
-        try:
-            if rest:
-                namespaces.unshare(rest)
-            if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
-                timens.write_offsets(plan.time_offsets)
-            if flags & namespaces.CLONE_NEWNS:
-                mount.make_rprivate("/")
-        except OSError as error:
-            if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
-                policy = hostinfo.userns_policy()
-                _refuse(sock, rootless.UserNamespaceBlocked(rootless.diagnose(rootless.STEP_CAPABILITIES, 1, policy)))
-            _refuse(sock, _unshare_error(error, rest))
+        _prepare(sock, parent_pid, plan)
         helper_pid = os.getpid()
         child = os.fork()
         if child == 0:
-            _child_signals(ignore_sigterm=not flags & namespaces.CLONE_NEWPID)
+            _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
             _child_main(sock, helper_pid, plan.comm)
         channel.send(sock, ("started", child))
+        started = True
         sock.close()
         _, wait_status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(wait_status)
         status = 128 - code if code < 0 else code
-    except BaseException:
+    except BaseException as error:
+        if not started:  # say why, rather than leave the parent with "status 1"
+            with contextlib.suppress(OSError):
+                channel.send(sock, ("error", channel.portable_exception(error)))
         status = 1
     finally:
         os._exit(status)
+
+
+def _prepare(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
+    """Everything before the fork of the child: become the user, new namespaces, offsets, a private /."""
+    flags = plan.flags
+    if plan.as_user is not None:
+        # setuid() from root leaves the process non-dumpable: no process of that user may ptrace it, and
+        # through it reach the channel to the root parent. It stays so (entering a user namespace keeps it).
+        process.drop_to(*plan.as_user)
+        _die_with_parent(parent_pid)  # a change of uid clears the parent-death signal
+    if plan.pause_before_unshare:
+        _pause(sock, "before-unshare", {})
+    if flags & namespaces.CLONE_NEWUSER:
+        _enter_user_namespace(sock, parent_pid)
+    rest = flags & ~namespaces.CLONE_NEWUSER
+    if rest:
+        try:
+            namespaces.unshare(rest)
+        except OSError as error:
+            if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
+                # Created, mapped, CapEff full, and still refused: a security module took the capabilities.
+                blocker = rootless.diagnose(rootless.STEP_CAPABILITIES, errno.EPERM, hostinfo.userns_policy())
+                _refuse(sock, rootless.UserNamespaceBlocked(blocker))
+            _refuse(sock, _unshare_error(error, rest))
+    if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
+        timens.write_offsets(plan.time_offsets)
+    if flags & namespaces.CLONE_NEWNS:
+        mount.make_rprivate("/")
 
 
 def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:

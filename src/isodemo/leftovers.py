@@ -192,8 +192,8 @@ def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
     if remaining:
         raise OSError(f"kept: {', '.join(remaining)} still exist")
     record.unlink()
-    if record.parent == runs.USER_RUN_DIR:
-        runs.remove_user_run_dir()
+    if record.parent != runs.RUN_DIR:
+        runs.remove_user_run_dir(record.parent)
 
 
 # Removal order: processes first (they hold namespaces and mounts), then mounts, then what was under them.

@@ -109,11 +109,15 @@ def execute(
     if needs_root and rootless_namespaces and host.linux and not host.root:
         from isodemo import rootless
 
-        blocker = rootless.check()
-        if blocker is None:
-            in_userns = True
+        try:
+            blocker = rootless.check()
+        except IsodemoError as error:  # something else refused (a namespace limit): say it, and stop
+            refused = error
         else:
-            refused = rootless.needs_root_instead(name, hostinfo.command_line(), blocker)
+            if blocker is None:
+                in_userns = True
+            else:
+                refused = rootless.needs_root_instead(name, hostinfo.command_line(), blocker)
     narrator.begin(name, host.summary())
     if language(opts, dict(os.environ)) == "ko":
         narrator.note(KOREAN_FALLBACK)  # said, not hidden: the Korean narration is not written yet

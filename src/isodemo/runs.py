@@ -5,9 +5,11 @@ for files and directories. The record `/run/isodemo/<id>` holds the owner's pid 
 `isodemo cleanup` can tell the leftovers of a killed run from the objects of a run still going (a
 `--hold` in another terminal).
 
-A run without root (rootless mode) cannot write /run/isodemo: its record goes to /tmp/isodemo-runs/<id>
-(a sticky directory, like /tmp itself). Anyone can write there, so such a record vouches only for objects
-owned by the user who owns the record file; a record in /run/isodemo (root's) vouches for everything.
+A run without root (rootless mode) cannot write /run/isodemo: its record goes to
+/tmp/isodemo-runs-<uid>/<id>, a directory only that uid may write (mode 0700, owned by it; anything else
+found under that name is not trusted). A user's record vouches only for objects that user owns; a record in
+/run/isodemo (root's) vouches for everything. Records are read without following symlinks, and only when
+they are regular files of their directory's owner: a FIFO planted there must not hang `isodemo cleanup`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import contextlib
 import os
 import re
 import secrets
-import tempfile
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +26,9 @@ from isodemo.kernel import procfs
 
 PREFIX = "isodemo"
 RUN_DIR = Path("/run/isodemo")
-USER_RUN_DIR = Path(tempfile.gettempdir()) / "isodemo-runs"
+USER_RUN_DIRS = Path("/tmp")  # not $TMPDIR: root's cleanup must find users' records whatever their TMPDIR
+USER_RUN_PREFIX = "isodemo-runs-"
+RECORD_MAX = 64 << 10
 SYSV_KEY_TAG = 0x15000000  # SysV IPC keys isodemo creates: 0x15 in the top byte, the run id below
 
 
@@ -49,7 +53,8 @@ class Run:
 
     @property
     def record(self) -> Path:
-        return (RUN_DIR if os.geteuid() == 0 else USER_RUN_DIR) / self.id
+        uid = os.geteuid()
+        return (RUN_DIR if uid == 0 else user_run_dir(uid)) / self.id
 
     def register(self) -> None:
         """Write the owner record: `PID STARTTIME`, created exclusively, never through a symlink.
@@ -58,37 +63,40 @@ class Run:
         that refuses it does not stop the run."""
         pid = os.getpid()
         line = f"{pid} {procfs.start_time(pid)}\n"
-        if os.geteuid() == 0:
+        uid = os.geteuid()
+        if uid == 0:
             RUN_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
             _write_new(self.record, line)
             return
-        for _ in range(3):  # another user's run may remove the empty directory between mkdir and open
-            try:
-                _make_sticky_dir(USER_RUN_DIR)
+        with contextlib.suppress(OSError):
+            with contextlib.suppress(FileExistsError):
+                user_run_dir(uid).mkdir(mode=0o700)
+            if _trusted_user_dir(user_run_dir(uid), uid):
                 _write_new(self.record, line)
-                return
-            except FileNotFoundError:
-                continue
-            except OSError:
-                return
 
     def note(self, kind: str, value: str) -> None:
         """Add an object to the record, for objects cleanup could not find by name alone (a v1 cgroup under
         another session's cgroup)."""
-        if self.record.is_file():
-            with contextlib.suppress(OSError), open(self.record, "a") as f:
+        with contextlib.suppress(OSError):
+            fd = os.open(self.record, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+            with os.fdopen(fd, "a") as f:
                 f.write(f"{kind} {value}\n")
 
     def unregister(self) -> None:
         with contextlib.suppress(FileNotFoundError, PermissionError):
             self.record.unlink()
-        remove_user_run_dir()
+        if os.geteuid() != 0:
+            remove_user_run_dir(self.record.parent)
 
 
-def remove_user_run_dir() -> None:
-    """rmdir /tmp/isodemo-runs once it is empty (it fails while any record is in it, or if not ours)."""
+def user_run_dir(uid: int) -> Path:
+    return USER_RUN_DIRS / f"{USER_RUN_PREFIX}{uid}"
+
+
+def remove_user_run_dir(directory: Path) -> None:
+    """rmdir a user's record directory once it is empty (it fails while any record is in it)."""
     with contextlib.suppress(OSError):
-        USER_RUN_DIR.rmdir()
+        directory.rmdir()
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -97,13 +105,44 @@ def _write_new(path: Path, text: str) -> None:
         f.write(text)
 
 
-def _make_sticky_dir(path: Path) -> None:
-    """/tmp/isodemo-runs, mode 1777 like /tmp: every user may add records, only their owners remove them."""
+def _trusted_user_dir(path: Path, uid: int) -> bool:
+    """A real directory (not a symlink), owned by `uid`, that no one else may write to."""
     try:
-        path.mkdir(mode=0o700)
-    except FileExistsError:
-        return
-    os.chmod(path, 0o1777)
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022
+
+
+def _read_record(path: Path, owner: int) -> str | None:
+    """The text of a record: a regular file owned by `owner`, opened without following a symlink and without
+    blocking (a FIFO would otherwise hang the reader), at most RECORD_MAX bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != owner:
+            return None
+        return os.read(fd, RECORD_MAX).decode(errors="replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _record_dirs() -> list[tuple[Path, int]]:
+    """(directory, the uid its records belong to): root's, then every trusted user directory."""
+    found = [(RUN_DIR, 0)]
+    with contextlib.suppress(OSError):
+        for entry in USER_RUN_DIRS.iterdir():
+            uid = entry.name.removeprefix(USER_RUN_PREFIX)
+            # uid 0 never gets a user directory: a record owned by 0 would vouch for everything.
+            trusted = uid.isdigit() and int(uid) != 0 and _trusted_user_dir(entry, int(uid))
+            if entry.name.startswith(USER_RUN_PREFIX) and trusted:
+                found.append((entry, int(uid)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -114,6 +153,7 @@ class Record:
     pid: int
     start: str
     owner: int  # 0: a root record, vouches for every object of the run; else only for that uid's objects
+    text: str = ""
 
 
 _NAME = re.compile(r"^isodemo-([0-9a-f]{6})(?:[g-z]|-[a-z0-9][a-z0-9.-]*)?$")  # links: one letter after the id
@@ -131,18 +171,19 @@ def run_id_of(name: str) -> str | None:
 def recorded_runs() -> dict[str, Record]:
     """Every run record, root's and users': run id -> Record. A root record wins over a user's."""
     recorded: dict[str, Record] = {}
-    for directory in (USER_RUN_DIR, RUN_DIR):
+    for directory, owner in reversed(_record_dirs()):
         try:
             entries = list(directory.iterdir())
         except OSError:
             continue
         for path in entries:
+            if run_id_of(f"{PREFIX}-{path.name}") != path.name:
+                continue
+            text = _read_record(path, owner)
             try:
-                owner = path.lstat().st_uid
-                pid_text, start = path.read_text().splitlines()[0].split()
-                if run_id_of(f"{PREFIX}-{path.name}") == path.name and path.is_file() and not path.is_symlink():
-                    recorded[path.name] = Record(path, int(pid_text), start, 0 if directory == RUN_DIR else owner)
-            except (OSError, ValueError, IndexError):
+                pid_text, start = (text or "").splitlines()[0].split()
+                recorded[path.name] = Record(path, int(pid_text), start, owner, text or "")
+            except (ValueError, IndexError):
                 continue
     return recorded
 
@@ -158,9 +199,8 @@ def recorded_objects(kind: str) -> dict[str, list[str]]:
     for run_id, record in recorded_runs().items():
         if record.owner != 0:
             continue  # only root's records may name objects by path
-        with contextlib.suppress(OSError):
-            for line in record.path.read_text().splitlines()[1:]:
-                noted_kind, _, value = line.partition(" ")
-                if noted_kind == kind:
-                    found.setdefault(run_id, []).append(value)
+        for line in record.text.splitlines()[1:]:
+            noted_kind, _, value = line.partition(" ")
+            if noted_kind == kind:
+                found.setdefault(run_id, []).append(value)
     return found

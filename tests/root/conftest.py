@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.root.invariants import diff, snapshot
-from tests.root.users import TestUser, create_user, remove_user
+from tests.root.users import TestUser, create_user, remove_user, userns_blocker
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -49,3 +49,12 @@ def test_user() -> Iterator[TestUser]:
         yield user
     finally:
         remove_user(user)
+
+
+@pytest.fixture
+def unprivileged_userns() -> None:
+    """For tests that need an unprivileged user namespace: skip, naming the policy, where the machine refuses
+    one (Ubuntu 24.04's AppArmor default); test_user.py checks the refusal itself there."""
+    blocker = userns_blocker()
+    if blocker:
+        pytest.skip(f"this machine refuses unprivileged user namespaces: {blocker}")

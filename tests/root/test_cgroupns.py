@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 
 from isodemo.kernel import procfs
 from tests.conftest import run_isodemo
@@ -18,9 +19,11 @@ def test_cgroupns_facts() -> None:
     assert name.startswith("isodemo-") and name.endswith("-box")
     assert facts["cgroup_seen_from_host"].endswith("/" + name)
     key = "" if facts["cgroup_version"] == 2 else "memory"
-    own = procfs.cgroup("self")[key]
-    assert facts["cgroup_seen_from_host"] == os.path.join(own if facts["cgroup_version"] == 1 else "/isodemo", name)
-    assert facts["parent_cgroup_seen_inside"] == ("/.." if facts["cgroup_version"] == 1 else "/../..")
+    own = procfs.cgroup("self")[key]  # isodemo, our child, was in the same cgroup as this test
+    box = facts["cgroup_seen_from_host"]
+    assert box == os.path.join(own if facts["cgroup_version"] == 1 else "/isodemo", name)
+    assert facts["parent_cgroup_seen_inside"] == "/" + posixpath.relpath(own, box)
+    assert facts["parent_cgroup_seen_inside"].startswith("/..")
     assert facts["cgroupns_inode_host"] != facts["cgroupns_inode_inside"]
     assert len(facts["cgroupfs_root_procs_inside"]) == 2  # the helper and the child
     assert not os.path.exists(facts["cgroup_path"])

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import isodemo_argv, run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
-from tests.root.users import run_as_nobody
+from tests.root.users import run_as_nobody, userns_blocker
 
 DEMOS = ["pid", "uts", "ipc", "mnt", "user", "cgroupns", "timens"]
 
@@ -21,6 +21,8 @@ DEMOS = ["pid", "uts", "ipc", "mnt", "user", "cgroupns", "timens"]
 @pytest.mark.parametrize("demo", DEMOS)
 @pytest.mark.parametrize("how", ["enter", "sigterm", "sigint"])
 def test_hold_ends_cleanly(demo: str, how: str) -> None:
+    if demo == "user" and userns_blocker():
+        pytest.skip(f"this machine refuses unprivileged user namespaces: {userns_blocker()}")
     held = Held(demo, "--json")
     pids = list(held.info["pids"].values())
     assert all(os.path.exists(f"/proc/{pid}") for pid in pids)
@@ -119,6 +121,7 @@ def test_sigkill_then_cleanup_removes_everything() -> None:
     assert run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"] == []
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 def test_sigkill_of_user_and_cgroupns_then_cleanup() -> None:
     """The user demo leaves a file in /tmp and cgroupns a cgroup, until cleanup removes them."""
     held_user = Held("user", "--json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import socket
 import tempfile
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from isodemo import host, runs
 from tests.conftest import run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
-from tests.root.users import TestUser, run_as
+from tests.root.users import TestUser, run_as, userns_blocker
 
 REQUIRED = ("uid_outside", "uid_inside", "uid_map", "can_sethostname_inside", "host_file_owner_seen_inside")
 
@@ -35,6 +36,7 @@ def _check_user_facts(facts: dict[str, object], uid: int) -> None:
     assert facts["userns_restricted"] is (apparmor == "1")
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 def test_user_demo_as_an_unprivileged_user(test_user: TestUser, any_user_env: dict[str, str]) -> None:
     before = socket.gethostname()
     result = run_as(test_user, ["user", "--json"], any_user_env)
@@ -47,9 +49,10 @@ def test_user_demo_as_an_unprivileged_user(test_user: TestUser, any_user_env: di
     assert socket.gethostname() == before
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 def test_user_demo_as_root_acts_as_nobody() -> None:
     nobody = pwd.getpwnam("nobody").pw_uid
-    env = {k: v for k, v in os.environ.items() if k not in ("SUDO_UID", "SUDO_GID")}
+    env = {"SUDO_UID": None, "SUDO_GID": None}  # as root itself, not under sudo
     result = run_isodemo("user", "--plain", env=env)
     assert result.code == 0, result.stdout + result.stderr
     assert "nobody" in result.stdout and "setuid()" in result.stdout
@@ -57,6 +60,7 @@ def test_user_demo_as_root_acts_as_nobody() -> None:
     _check_user_facts(report["facts"], nobody)
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 def test_user_demo_under_sudo_acts_as_the_sudo_user(test_user: TestUser) -> None:
     env = {"SUDO_UID": str(test_user.uid), "SUDO_GID": str(test_user.gid)}
     result = run_isodemo("user", "--json", env=env)
@@ -64,6 +68,7 @@ def test_user_demo_under_sudo_acts_as_the_sudo_user(test_user: TestUser) -> None
     _check_user_facts(result.json["facts"], test_user.uid)
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 @pytest.mark.parametrize(
     ("demo", "key", "expected"),
     [
@@ -71,7 +76,7 @@ def test_user_demo_under_sudo_acts_as_the_sudo_user(test_user: TestUser) -> None
         ("uts", "hostname_inside", "isodemo-box"),
         ("ipc", "queue_visible_inside", False),
         ("mnt", "old_root_detached", True),
-        ("timens", "timens_inode_host", None),
+        ("timens", "boottime_offset_s", 604800.0),
     ],
 )
 def test_rootless_namespace_demos(
@@ -83,7 +88,10 @@ def test_rootless_namespace_demos(
     assert report["ok"] and report["leftovers"] == []
     assert report["host"]["root"] is False
     assert report["facts"]["rootless"] is True
-    assert report["facts"][key] == expected if expected is not None else key in report["facts"]
+    if key.endswith("_s"):
+        assert report["facts"][key] == pytest.approx(expected, abs=1)
+    else:
+        assert report["facts"][key] == expected
     plain = run_as(test_user, [demo, "--plain"], any_user_env)
     assert plain.code == 0
     assert "inside a new user namespace" in plain.stdout
@@ -120,8 +128,19 @@ def test_doctor_reports_the_blocked_user_namespaces(test_user: TestUser, any_use
     blocked = run_as(test_user, ["doctor", "--json"], any_user_env, restricted=True).json["facts"]
     assert blocked["user_namespaces"]["ok"] is False
     assert "user.max_user_namespaces is 0" in blocked["user_namespaces"]["detail"]
-    allowed = run_as(test_user, ["doctor", "--json"], any_user_env).json["facts"]
-    assert allowed["user_namespaces"]["ok"] is True
+    here = run_as(test_user, ["doctor", "--json"], any_user_env).json["facts"]
+    assert here["user_namespaces"]["ok"] is (userns_blocker() is None)
+
+
+def test_this_machines_own_policy(test_user: TestUser, any_user_env: dict[str, str]) -> None:
+    """Whatever this machine's policy is, `isodemo user` as a user either works or names it (exit 3)."""
+    result = run_as(test_user, ["user", "--json"], any_user_env)
+    blocker = userns_blocker()
+    if blocker is None:
+        assert result.code == 0, result.stdout + result.stderr
+    else:
+        assert result.code == 3, result.stdout + result.stderr
+        assert blocker in result.json["error"]["message"]
 
 
 DEBIAN_SYSCTL = "/proc/sys/kernel/unprivileged_userns_clone"
@@ -158,6 +177,7 @@ except rootless.UserNamespaceBlocked as error:
 """
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 def test_an_unprivileged_user_may_map_only_its_own_uid(test_user: TestUser, any_user_env: dict[str, str]) -> None:
     """The kernel's rule, for real: mapping uid 0 outside is refused to anyone without CAP_SETUID there."""
     import subprocess
@@ -179,49 +199,63 @@ def test_an_unprivileged_user_may_map_only_its_own_uid(test_user: TestUser, any_
     assert proc.stdout.strip() == "write /proc/PID/uid_map | EPERM (Operation not permitted)"
 
 
+@pytest.mark.usefixtures("unprivileged_userns")
 def test_rootless_runs_killed_with_sigkill_are_cleaned_up_by_root(
     test_user: TestUser, any_user_env: dict[str, str]
 ) -> None:
-    """A rootless run records itself in /tmp/isodemo-runs; after a SIGKILL, `sudo isodemo cleanup` removes
-    what it left (the rootfs directory, the host's message queue, the user demo's file), and the record."""
+    """A rootless run records itself in /tmp/isodemo-runs-<uid>; after a SIGKILL, `sudo isodemo cleanup`
+    removes what it left (the rootfs directory, the host's message queue, the user demo's file), and the
+    record."""
     as_user = {"user": test_user.uid, "group": test_user.gid, "extra_groups": [], "cwd": "/", "env": any_user_env}
     held = [Held(demo, "--json", **as_user) for demo in ("mnt", "ipc", "user")]
-    runs_ = {h.info["run"] for h in held}
-    pids = [pid for run in runs_ for pid in run_processes(run)]
-    records = [runs.USER_RUN_DIR / run for run in runs_]
+    ours = {h.info["run"] for h in held}
+    pids = [pid for run in ours for pid in run_processes(run)]
+    directory = runs.user_run_dir(test_user.uid)
+    records = [directory / run for run in ours]
     assert all(record.stat().st_uid == test_user.uid for record in records)
+    assert directory.stat().st_mode & 0o777 == 0o700
     for h in held:
         h.kill()
     assert wait_gone(pids) == []
     found = run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"]
-    assert any("rootfs" in item for item in found), found
-    assert any("sysv message queue" in item for item in found), found
-    assert any("userns-file" in item for item in found), found
-    assert sum("run record" in item for item in found) == 3
+    mine = [item for item in found if any(run in item for run in ours)]
+    assert any("rootfs" in item for item in mine), found
+    assert any("sysv message queue" in item for item in mine), found
+    assert any("userns-file" in item for item in mine), found
+    assert sum("run record" in item for item in mine) == 3
     done = run_isodemo("cleanup", "--json")
     assert done.code == 0, done.stderr
-    assert sorted(done.json["facts"]["removed"]) == sorted(found)
+    assert set(mine) <= set(done.json["facts"]["removed"])
     assert not any(record.exists() for record in records)
-    assert not runs.USER_RUN_DIR.exists()
+    assert not directory.exists()
 
 
-def test_a_users_record_does_not_vouch_for_roots_objects(test_user: TestUser, tmp_path: Path) -> None:
-    """Anyone may write a record in /tmp/isodemo-runs: cleanup must not remove objects of other owners for it."""
-    run_id = "abc123"
-    decoy = Path(tempfile.gettempdir()) / f"isodemo-{run_id}-rootfs"
+def test_a_users_record_vouches_only_for_that_users_objects(test_user: TestUser) -> None:
+    """A user's record must not make root's cleanup remove another owner's objects, and nothing a user plants
+    in its record directory (a FIFO) may hang cleanup."""
+    run_id = secrets.token_hex(3)
+    decoy = Path(tempfile.gettempdir()) / f"isodemo-{run_id}-rootfs"  # root's, named like the user's run
+    directory = runs.user_run_dir(test_user.uid)
+    made = not directory.exists()
     decoy.mkdir()
-    runs.USER_RUN_DIR.mkdir(mode=0o1777)
-    os.chmod(runs.USER_RUN_DIR, 0o1777)
-    record = runs.USER_RUN_DIR / run_id
-    record.write_text("999999999 1\n")  # a dead owner
-    os.chown(record, test_user.uid, test_user.gid)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.chown(directory, test_user.uid, test_user.gid)
+    record = directory / run_id
+    record.write_text("999999999 1\n")  # its owner is long dead
+    fifo = directory / secrets.token_hex(3)
+    os.mkfifo(fifo)
+    for path in (record, fifo):
+        os.chown(path, test_user.uid, test_user.gid)
     try:
-        result = run_isodemo("cleanup", "--json")
+        result = run_isodemo("cleanup", "--json", timeout=60)
         assert result.code == 0, result.stderr
-        assert str(decoy) not in " ".join(result.json["facts"]["removed"])
-        assert decoy.exists()
-        assert any(str(decoy) in item for item in result.json["facts"]["unrecorded"])
+        facts = result.json["facts"]
+        assert decoy.exists() and not any(str(decoy) in item for item in facts["removed"])
+        assert any(str(decoy) in item for item in facts["unrecorded"])
+        assert f"run record {record}" in facts["removed"]
     finally:
         decoy.rmdir()
         record.unlink(missing_ok=True)
-        runs.remove_user_run_dir()
+        fifo.unlink()
+        if made:
+            runs.remove_user_run_dir(directory)

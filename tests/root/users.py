@@ -3,6 +3,7 @@ forbidden. Root only: the fixture in conftest.py creates the user with useradd a
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import secrets
@@ -117,3 +118,12 @@ def run_as_nobody(args: list[str], env: dict[str, str]) -> Result:
         env=env,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@functools.cache
+def userns_blocker() -> str | None:
+    """Why this machine refuses unprivileged user namespaces (tried for real, as nobody), or None."""
+    from isodemo import rootless
+
+    blocker = rootless.check(rootless.Identity(NOBODY, NOBODY, "nobody", "the tests"))
+    return blocker.explain() if blocker else None

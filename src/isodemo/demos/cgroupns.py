@@ -26,7 +26,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "Into a cgroup, then a new cgroup namespace",
         syscalls=[f"write({cgroup.path}/cgroup.procs, PID)", "unshare(CLONE_NEWCGROUP|CLONE_NEWNS)", "fork()"],
-        shell=[*cgroup.setup_commands, f"echo $$ > {cgroup.path}/cgroup.procs", "sudo unshare --cgroup --mount sh"],
+        shell=[
+            *cgroup.setup_commands,
+            f"echo $$ | sudo tee {cgroup.path}/cgroup.procs",
+            "sudo unshare --cgroup --mount sh",
+        ],
     )
     narrator.explain(
         "A cgroup namespace takes the cgroup its creator is in at unshare() time as its root. So isodemo's "

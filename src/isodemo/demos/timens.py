@@ -44,7 +44,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "Like a pid namespace, unshare(CLONE_NEWTIME) does not move the caller (the clocks of a running "
         "program must not jump): it sets the namespace its children will be born in, "
         "/proc/self/ns/time_for_children (newer kernels also move the caller itself at its next execve()). "
-        "Until the first process enters it, the offsets can be written, once, to /proc/self/timens_offsets."
+        "Until the first process enters it, the offsets can be written to /proc/self/timens_offsets; then "
+        "they are frozen."
     )
     box = ctx.isolated(["time"], time_offsets=offsets)
     helper_time = namespaces.ns_link(box.helper_pid, "time")
@@ -78,7 +79,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.explain(
         "isodemo reads the host's clocks, asks the child for its own, and reads the host's again. The "
         "child's reading happened between the two, so each shifted clock must lie between host-before + "
-        "offset and host-after + offset, to the nanosecond; the wall clock between the two unshifted."
+        "offset and host-after + offset, to the microsecond; the wall clock between the two, unshifted."
     )
     before = probes.clocks()
     inside = box.call(probes.clocks)

@@ -11,7 +11,6 @@ from isodemo.kernel.libc import check, libc
 
 # <linux/prctl.h>
 PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 COMM_LEN = 15  # TASK_COMM_LEN - 1
 
@@ -19,13 +18,6 @@ COMM_LEN = 15  # TASK_COMM_LEN - 1
 def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
     """Ask the kernel to send `sig` to this process when its parent thread dies (man 2 PR_SET_PDEATHSIG)."""
     check(libc().prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
-
-
-def set_dumpable(on: bool = True) -> None:
-    """PR_SET_DUMPABLE: a process that changed its uids is not dumpable, so its /proc files belong to root and
-    no one else may ptrace it or write its uid_map; a process that dropped privileges for good turns it back on,
-    like a login would."""
-    check(libc().prctl(PR_SET_DUMPABLE, int(on), 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def drop_to(uid: int, gid: int) -> None:

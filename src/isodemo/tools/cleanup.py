@@ -55,5 +55,5 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 
 def _vouches(record: runs.Record, item: leftovers.Leftover) -> bool:
     """Root's records vouch for every object of their run; a user's (rootless) record only for objects that
-    user owns: anyone can write a record in /tmp/isodemo-runs, and it must not make root remove others'."""
+    user owns: a user decides what its record says, and it must not make root remove others' objects."""
     return record.owner in (0, item.owner)
