@@ -30,12 +30,15 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from isodemo import channel, rootless
+from isodemo import channel
 from isodemo import host as hostinfo
 from isodemo.errors import IsodemoError, KernelError
-from isodemo.kernel import capabilities, mount, namespaces, process, timens, userns
+from isodemo.kernel import mount, namespaces, process
+
+if TYPE_CHECKING:
+    from isodemo.kernel import userns
 
 T = TypeVar("T")
 _INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
@@ -126,6 +129,13 @@ class Isolated:
             raise
 
     def _plan(self) -> _Plan:
+        if self.as_user or self.flags & (namespaces.CLONE_NEWUSER | namespaces.CLONE_NEWTIME):
+            # Imported here, not at the top (they cost ~5 ms that most demos do not need), and before the
+            # fork: a helper that dropped to nobody may not be able to read isodemo's source any more.
+            import isodemo.kernel.capabilities
+            import isodemo.kernel.timens
+            import isodemo.kernel.userns
+            import isodemo.rootless  # noqa: F401
         return _Plan(
             flags=self.flags,
             comm=self.comm,
@@ -160,6 +170,9 @@ class Isolated:
             self.before_unshare(self.helper_pid)
         elif stage == "userns":
             # The parent, in the parent user namespace, writes the maps: man 7 user_namespaces.
+            from isodemo import rootless
+            from isodemo.kernel import userns
+
             self.user_report = info
             # Computed here, never taken from the helper's report: the parent trusts only what it knows.
             uid, gid = self.as_user or (os.geteuid(), os.getegid())
@@ -319,6 +332,9 @@ def _helper_main(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
 
 def _prepare(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
     """Everything before the fork of the child: become the user, new namespaces, offsets, a private /."""
+    from isodemo import rootless  # imported by the parent before the fork (_plan)
+    from isodemo.kernel import timens
+
     flags = plan.flags
     if plan.as_user is not None:
         # setuid() from root leaves the process non-dumpable: no process of that user may ptrace it, and
@@ -347,6 +363,9 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
 
 def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:
     """unshare(CLONE_NEWUSER) moves the caller itself; then wait for the parent to write the maps."""
+    from isodemo import rootless  # imported by the parent before the fork (_plan)
+    from isodemo.kernel import capabilities
+
     report = {"uid_outside": os.geteuid(), "gid_outside": os.getegid()}
     try:
         namespaces.unshare(namespaces.CLONE_NEWUSER)
