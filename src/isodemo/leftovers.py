@@ -85,7 +85,9 @@ def _mounts() -> Iterable[Leftover]:
 
 
 def _directories() -> Iterable[Leftover]:
-    for path in Path(tempfile.gettempdir()).glob(f"{runs.PREFIX}-*"):
+    # Rootless runs use /tmp whatever their TMPDIR; cgroup-io's disk image is in root's TMPDIR.
+    places = dict.fromkeys([runs.SHARED_TMP, Path(tempfile.gettempdir())])
+    for path in (path for place in places for path in place.glob(f"{runs.PREFIX}-*")):
         run_id = runs.run_id_of(path.name)
         if not run_id:
             continue

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from types import TracebackType
 
 from isodemo.kernel import mount
-from isodemo.runs import Run
+from isodemo.runs import SHARED_TMP, Run
 
 PUT_OLD = ".old_root"
 DIRECTORIES = ("bin", "dev", "etc", "proc", "root", "sys", "tmp", PUT_OLD)
@@ -24,7 +23,7 @@ class RootfsDir:
     """Owns the (host-side, empty) directory that the container's tmpfs is mounted on."""
 
     def __init__(self, run: Run) -> None:
-        self.path = os.path.join(tempfile.gettempdir(), run.object_name("rootfs"))
+        self.path = os.path.join(SHARED_TMP, run.object_name("rootfs"))
 
     def __enter__(self) -> RootfsDir:
         os.mkdir(self.path, 0o755)

@@ -26,7 +26,9 @@ from isodemo.kernel import procfs
 
 PREFIX = "isodemo"
 RUN_DIR = Path("/run/isodemo")
-USER_RUN_DIRS = Path("/tmp")  # not $TMPDIR: root's cleanup must find users' records whatever their TMPDIR
+# Not $TMPDIR: root's cleanup must find a user's records and directories whatever that user's TMPDIR was.
+SHARED_TMP = Path("/tmp")
+USER_RUN_DIRS = SHARED_TMP
 USER_RUN_PREFIX = "isodemo-runs-"
 RECORD_MAX = 64 << 10
 SYSV_KEY_TAG = 0x15000000  # SysV IPC keys isodemo creates: 0x15 in the top byte, the run id below

@@ -112,8 +112,18 @@ def snapshot() -> dict[str, object]:
         "sysv message queues": _msg_queues(foreign),
         "isodemo processes": _without(_isodemo_processes(), foreign),
         "isodemo temporary files": _without(
-            sorted(str(p) for p in Path(tempfile.gettempdir()).glob("isodemo-*") if runs.run_id_of(p.name)), foreign
+            sorted(
+                str(p)
+                for place in {runs.SHARED_TMP, Path(tempfile.gettempdir())}
+                for p in place.glob("isodemo-*")
+                if runs.run_id_of(p.name)
+            ),
+            foreign,
         ),
+        "user run records": _without(
+            sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*/*")), foreign
+        ),
+        "user run record directories": sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*")),
         "network namespaces": _without(
             sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [], foreign
         ),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from isodemo import runs
 from tests.conftest import isodemo_argv, run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
 from tests.root.users import run_as_nobody, userns_blocker
@@ -59,7 +60,7 @@ def test_signal_mid_demo_exits_130_after_cleaning_up(sig: int) -> None:
     proc.stdin.flush()
     read_until("[2] A tmpfs")
     read_until("-- press Enter")  # the pause after step 2: the mount point exists, the tmpfs is mounted
-    rootfs_dirs = list(Path(tempfile.gettempdir()).glob("isodemo-*-rootfs"))
+    rootfs_dirs = list(runs.SHARED_TMP.glob("isodemo-*-rootfs"))
     assert rootfs_dirs
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

@@ -7,7 +7,6 @@ import pwd
 import secrets
 import socket
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -206,8 +205,14 @@ def test_rootless_runs_killed_with_sigkill_are_cleaned_up_by_root(
     """A rootless run records itself in /tmp/isodemo-runs-<uid>; after a SIGKILL, `sudo isodemo cleanup`
     removes what it left (the rootfs directory, the host's message queue, the user demo's file), and the
     record."""
-    as_user = {"user": test_user.uid, "group": test_user.gid, "extra_groups": [], "cwd": "/", "env": any_user_env}
-    held = [Held(demo, "--json", **as_user) for demo in ("mnt", "ipc", "user")]
+    private_tmp = tempfile.mkdtemp(prefix="user-tmpdir-")  # like libpam-tmpdir: root never looks there
+    os.chown(private_tmp, test_user.uid, test_user.gid)
+    env = {**any_user_env, "TMPDIR": private_tmp}
+    as_user = {"user": test_user.uid, "group": test_user.gid, "extra_groups": [], "cwd": "/", "env": env}
+    try:
+        held = [Held(demo, "--json", **as_user) for demo in ("mnt", "ipc", "user")]
+    finally:
+        os.rmdir(private_tmp)  # nothing of isodemo's may be in it
     ours = {h.info["run"] for h in held}
     pids = [pid for run in ours for pid in run_processes(run)]
     directory = runs.user_run_dir(test_user.uid)
@@ -234,7 +239,7 @@ def test_a_users_record_vouches_only_for_that_users_objects(test_user: TestUser)
     """A user's record must not make root's cleanup remove another owner's objects, and nothing a user plants
     in its record directory (a FIFO) may hang cleanup."""
     run_id = secrets.token_hex(3)
-    decoy = Path(tempfile.gettempdir()) / f"isodemo-{run_id}-rootfs"  # root's, named like the user's run
+    decoy = runs.SHARED_TMP / f"isodemo-{run_id}-rootfs"  # root's, named like the user's run
     directory = runs.user_run_dir(test_user.uid)
     made = not directory.exists()
     decoy.mkdir()

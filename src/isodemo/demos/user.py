@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 
 from isodemo import host as hostinfo
-from isodemo import probes, rootless
+from isodemo import probes, rootless, runs
 from isodemo.demos.context import DemoContext, show_namespace_identity
 from isodemo.isolated import Isolated
 from isodemo.kernel import capabilities, procfs, userns
@@ -203,7 +202,7 @@ def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolate
         f"root's file shows as uid {userns.overflow_uid()} ({seen}) inside",
         owner_outside["uid"] == 0 and owner_inside["uid"] == userns.overflow_uid(),
     )
-    path = os.path.join(tempfile.gettempdir(), ctx.run.object_name("userns-file"))
+    path = os.path.join(runs.SHARED_TMP, ctx.run.object_name("userns-file"))
     ctx.on_exit(_remove, path)
     created_as = box.call(probes.create_file, path)
     on_disk = os.stat(path).st_uid
