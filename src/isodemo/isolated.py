@@ -9,7 +9,7 @@ unshare(CLONE_NEWPID) does not move its caller, it decides where the caller's *l
 child that becomes PID 1. The helper also makes / private in a new mount namespace before anything is
 mounted, so no mount made inside can propagate to the host.
 
-With a user namespace the helper pauses twice over the channel: after unshare(CLONE_NEWUSER) it is the
+With a user namespace the helper pauses over the channel: after unshare(CLONE_NEWUSER) it is the
 overflow user with no mapping, and waits while the parent, which lives in the parent user namespace,
 writes its uid_map, setgroups and gid_map; only then does it unshare the other namespaces, which the new
 user namespace owns. Run as root with `as_user`, it first drops to that user, so what follows runs as that
@@ -331,10 +331,8 @@ def _helper_main(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
 
 
 def _prepare(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
-    """Everything before the fork of the child: become the user, new namespaces, offsets, a private /."""
-    from isodemo import rootless  # imported by the parent before the fork (_plan)
-    from isodemo.kernel import timens
-
+    """Everything before the fork of the child: become the user, new namespaces, offsets, a private /.
+    The modules imported below were imported by the parent before the fork (_plan)."""
     flags = plan.flags
     if plan.as_user is not None:
         # setuid() from root leaves the process non-dumpable: no process of that user may ptrace it, and
@@ -352,10 +350,14 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
         except OSError as error:
             if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
                 # Created, mapped, CapEff full, and still refused: a security module took the capabilities.
+                from isodemo import rootless
+
                 blocker = rootless.diagnose(rootless.STEP_CAPABILITIES, errno.EPERM, hostinfo.userns_policy())
                 _refuse(sock, rootless.UserNamespaceBlocked(blocker))
             _refuse(sock, _unshare_error(error, rest))
     if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
+        from isodemo.kernel import timens
+
         timens.write_offsets(plan.time_offsets)
     if flags & namespaces.CLONE_NEWNS:
         mount.make_rprivate("/")

@@ -124,6 +124,7 @@ def snapshot() -> dict[str, object]:
             sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*/*")), foreign
         ),
         "user run record directories": sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*")),
+        "/run/netns exists": [str(os.path.isdir("/run/netns"))],
         "network namespaces": _without(
             sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [], foreign
         ),

@@ -4,7 +4,9 @@
 The namespace itself belongs to an Isolated child; the bind mount keeps it alive even without a process,
 which is why it must always be removed (and why `isodemo cleanup` looks for leftovers in /run/netns).
 Unlike iproute2, isodemo does not turn /run/netns itself into a shared mount point: it leaves the host's
-mount table exactly as it found it.
+mount table exactly as it found it. When /run/netns did not exist, the run that creates it leaves a mark in
+/run/isodemo; whichever isodemo run (or `isodemo cleanup`) finds it empty later removes it, so that two runs
+at once, or a SIGKILLed one, do not leave the directory behind.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from types import TracebackType
 from isodemo.kernel import mount
 
 NETNS_DIR = "/run/netns"
+MADE_MARK = "/run/isodemo/made-run-netns"  # /run/netns was made by isodemo, not by the host
 
 
 class NamedNetns:
@@ -23,14 +26,22 @@ class NamedNetns:
         self.name = name
         self.pid = pid
         self.path = os.path.join(NETNS_DIR, name)
-        self._made_dir = False
 
     def __enter__(self) -> NamedNetns:
-        if not os.path.isdir(NETNS_DIR):
-            os.makedirs(NETNS_DIR, mode=0o755)
-            self._made_dir = True
-        fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        os.close(fd)
+        # Another run may create /run/netns at the same moment, or remove it (empty) when it ends: retry.
+        for attempt in range(3):
+            try:
+                os.mkdir(NETNS_DIR, 0o755)
+                os.makedirs(os.path.dirname(MADE_MARK), mode=0o755, exist_ok=True)
+                os.close(os.open(MADE_MARK, os.O_WRONLY | os.O_CREAT, 0o644))
+            except FileExistsError:
+                pass
+            try:
+                os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         try:
             mount.bind(f"/proc/{self.pid}/ns/net", self.path)
         except OSError:
@@ -42,9 +53,22 @@ class NamedNetns:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         remove(self.path)
-        if self._made_dir:
-            with contextlib.suppress(OSError):
-                os.rmdir(NETNS_DIR)
+        remove_dir_if_ours()
+
+
+def remove_dir_if_ours() -> bool:
+    """rmdir /run/netns when isodemo made it and it is empty (rmdir refuses otherwise); True if removed."""
+    if not os.path.exists(MADE_MARK):
+        return False
+    try:
+        os.rmdir(NETNS_DIR)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False  # not empty: another run (or `ip netns add`) uses it now
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(MADE_MARK)
+    return True
 
 
 def remove(path: str) -> None:

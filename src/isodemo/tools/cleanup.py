@@ -45,6 +45,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         else:
             removed.append(str(item))
             narrator.status(str(item), True, "removed")
+    if not dry_run and stale:
+        from isodemo.net import netns
+
+        if netns.remove_dir_if_ours():
+            narrator.status(netns.NETNS_DIR, True, "removed (isodemo had made it, and it is empty now)")
     narrator.fact("found", [str(item) for item in stale], show=False)
     narrator.fact("removed", removed, show=False)
     narrator.fact("skipped_live_runs", skipped, show=False)
