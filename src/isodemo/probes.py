@@ -12,7 +12,7 @@ import pwd
 import select
 from typing import Any
 
-from isodemo.kernel import capabilities, mount, namespaces, procfs, sysvipc, timens, userns
+from isodemo.kernel import capabilities, mount, namespaces, procfs, sysvipc, userns
 from isodemo.kernel import process as kprocess
 
 
@@ -286,22 +286,5 @@ def mount_cgroupfs(root: str, controller: str) -> str:
     return target
 
 
-def read_pids(path: str) -> list[int]:
-    """A cgroup.procs file: the pids of its processes, in the reader's pid namespace."""
-    with open(path) as f:
-        return sorted(int(line) for line in f.read().split())
-
-
 def subdirectories(path: str) -> list[str]:
     return sorted(entry.name for entry in os.scandir(path) if entry.is_dir(follow_symlinks=False))
-
-
-# -- time namespaces --------------------------------------------------------------------------------------
-
-
-def clocks() -> dict[str, float]:
-    return timens.clocks()
-
-
-def uptime() -> float:
-    return timens.uptime()

@@ -18,6 +18,7 @@ import pytest
 from isodemo import host
 from tests.conftest import run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
+from tests.root.users import run_as_nobody
 
 MODE = host.probe().cgroup_mode
 VERSION = 2 if MODE == "v2" else 1
@@ -117,16 +118,8 @@ def _as_nobody(command: str) -> list[str]:
 
 @pytest.mark.skipif(MODE == "v2", reason="on cgroup v2 the rootless route is tested with a delegated cgroup")
 def test_rootless_on_cgroup_v1_exits_77(any_user_env: dict[str, str]) -> None:
-    proc = subprocess.run(
-        _as_nobody(f"{sys.executable} -m isodemo cgroup-memory --plain"),
-        capture_output=True,
-        text=True,
-        cwd="/",
-        timeout=60,
-        check=False,
-        env=any_user_env,
-    )
-    assert proc.returncode == 77, proc.stderr
+    proc = run_as_nobody(["cgroup-memory", "--plain"], any_user_env)
+    assert proc.code == 77, proc.stderr
     assert "v1 cannot be delegated" in proc.stderr and "sudo isodemo cgroup-memory" in proc.stderr
 
 

@@ -13,6 +13,7 @@ import posixpath
 
 from isodemo import probes
 from isodemo.cgroups import v1
+from isodemo.cgroups.base import procs_of
 from isodemo.demos.context import DemoContext, show_namespace_identity
 from isodemo.host import CGROUP_ROOT
 from isodemo.narrate.base import Narrator
@@ -96,7 +97,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
     inside_dir = box.call(probes.mount_cgroupfs, CGROUP_ROOT, key)
     entries = box.call(probes.listdir, inside_dir)
-    procs_inside = box.call(probes.read_pids, os.path.join(inside_dir, "cgroup.procs"))
+    procs_inside = sorted(box.call(procs_of, inside_dir))
     procs_host = sorted(cgroup.procs())
     host_children = probes.subdirectories(host_dir)
     inside_children = box.call(probes.subdirectories, inside_dir)

@@ -9,7 +9,6 @@ container checkpoint API uses.
 
 from __future__ import annotations
 
-from isodemo import probes
 from isodemo.demos.context import DemoContext, show_namespace_identity
 from isodemo.errors import MissingFeature
 from isodemo.host import VAGRANT_HINT, kernel_version
@@ -81,9 +80,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "child's reading happened between the two, so each shifted clock must lie between host-before + "
         "offset and host-after + offset, to the microsecond; the wall clock between the two, unshifted."
     )
-    before = probes.clocks()
-    inside = box.call(probes.clocks)
-    after = probes.clocks()
+    before = timens.clocks()
+    inside = box.call(timens.clocks)
+    after = timens.clocks()
     expected = {**offsets, "realtime": 0}
     rows = []
     for clock, offset in expected.items():
@@ -98,9 +97,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.table("clock_gettime(), seconds", ["clock", "host", "inside", "inside - host"], rows)
 
     narrator.step("uptime", syscalls=["open(/proc/uptime)"], shell=["uptime -p", "cat /proc/uptime"])
-    host_before = probes.uptime()
-    inside_up = narrator.fact("uptime_inside_s", box.call(probes.uptime))
-    host_after = narrator.fact("uptime_host_s", probes.uptime())
+    host_before = timens.uptime()
+    inside_up = narrator.fact("uptime_inside_s", box.call(timens.uptime))
+    host_after = narrator.fact("uptime_host_s", timens.uptime())
     narrator.compare("uptime (/proc/uptime)", _duration(host_after), _duration(inside_up))
     narrator.claim(
         f"uptime inside is the host's + {offsets['boottime']} s (/proc/uptime counts in 10 ms steps)",
