@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from isodemo import testpoints
 from isodemo.errors import IsodemoError
 from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
 
@@ -89,6 +90,7 @@ class Narrator:
         """Start a step: what happens, the syscall(s) made, the shell command that does the same."""
         if self._current is not None:
             self._pause()
+        testpoints.hit("step")
         self._current = Step(title, list(syscalls), list(shell))
         self.report.steps.append(self._current)
         self.show_step(len(self.report.steps), self._current)
@@ -131,6 +133,13 @@ class Narrator:
         self.show_claim(claim)
         return claim.holds
 
+    def check(self, key: str, value: Any, text: str, holds: bool, *, show: bool = False) -> bool:
+        """Record the fact `key` = `value` and claim `text` about it in one call; returns whether it holds.
+
+        The fact is not shown by default: the claim's text says it (`show=True` shows it as well)."""
+        self.fact(key, value, show=show)
+        return self.claim(text, holds)
+
     def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         self.show_table(title, list(headers), [list(map(str, row)) for row in rows])
 
@@ -164,6 +173,7 @@ class Narrator:
             self.out.write(line + "\n")
             self.out.flush()
             self.show_hold(list(commands))
+            testpoints.hit("hold")
             if not self._read_enter():  # no terminal to press Enter on: wait for a signal instead
                 signals.wait_for_signal()
         except KeyboardInterrupt:  # isodemo's Interrupted (SIGTERM) is one too
@@ -173,6 +183,7 @@ class Narrator:
     def _pause(self) -> None:
         if self.step_mode:
             self.show_pause()
+            testpoints.hit("pause")
             if not self._read_enter():
                 self.step_mode = False  # end of input: nobody will press Enter, so stop pausing
 
