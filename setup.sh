@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(python3 python3-venv busybox-static iproute2 util-linux iputils-ping procps nftables)
-[ -n "$extras" ] && packages+=(shellcheck vagrant)
+[ -n "$extras" ] && packages+=(shellcheck vagrant strace)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -9,18 +9,42 @@ SECTIONS = {
 }
 
 
+class Tool:
+    """A program a command runs, and the Debian/Ubuntu package that installs it."""
+
+    __slots__ = ("name", "package", "static")
+
+    def __init__(self, name: str, package: str, *, static: bool = False) -> None:
+        self.name = name
+        self.package = package
+        self.static = static  # must be statically linked (it runs after pivot_root, with no /lib)
+
+
+# Kernel features a command can need, as `isodemo list` names them; isodemo.preflight checks each key.
+FEATURES = {
+    "time-namespace": "Linux 5.6 (time namespaces)",
+    "loop-device": "loop devices",
+}
+
+
 class Entry:
-    """One command. A plain class, not a dataclass: `dataclasses` costs 5 ms of `isodemo --help`."""
+    """One command, and what it needs. A plain class, not a dataclass: `dataclasses` costs 5 ms of `--help`.
+
+    The needs (tools, cgroup controllers, kernel features) are declared here once: `isodemo list` shows
+    them and isodemo.preflight checks them before the command creates anything.
+    """
 
     __slots__ = (
+        "controllers",
+        "features",
         "kubernetes",
         "name",
-        "needs",
         "needs_root",
         "rootless_cgroups",
         "rootless_namespaces",
         "section",
         "summary",
+        "tools",
     )
 
     def __init__(
@@ -30,7 +54,9 @@ class Entry:
         section: str,
         needs_root: bool,
         *,
-        needs: str = "",
+        tools: tuple[Tool, ...] = (),
+        controllers: tuple[str, ...] = (),
+        features: tuple[str, ...] = (),
         kubernetes: str = "",
         rootless_cgroups: bool = False,
         rootless_namespaces: bool = False,
@@ -39,14 +65,28 @@ class Entry:
         self.summary = summary
         self.section = section
         self.needs_root = needs_root
-        self.needs = needs  # what else it needs, for `isodemo list`
+        self.tools = tools  # programs it runs
+        self.controllers = controllers  # cgroup controllers, by their v2 names (io is blkio on v1)
+        self.features = features  # keys of FEATURES
         self.kubernetes = kubernetes  # the Kubernetes feature it explains
         self.rootless_cgroups = rootless_cgroups  # without root, may run in a delegated cgroup v2 subtree
         self.rootless_namespaces = rootless_namespaces  # without root, runs inside a user namespace
 
     @property
+    def needs(self) -> str:
+        """What else it needs, for `isodemo list`: packages, controllers, kernel features."""
+        parts = [tool.package for tool in self.tools]
+        parts += [f"{controller} controller" for controller in self.controllers]
+        parts += [FEATURES[feature] for feature in self.features]
+        return ", ".join(parts)
+
+    @property
     def is_demo(self) -> bool:
         return self.section != "tools"
+
+
+BUSYBOX = Tool("busybox", "busybox-static", static=True)
+NFT = Tool("nft", "nftables")
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -79,7 +119,7 @@ ENTRIES: tuple[Entry, ...] = (
         "private mounts, a tmpfs only the inside sees, pivot_root into busybox",
         "namespaces",
         True,
-        needs="busybox-static",
+        tools=(BUSYBOX,),
         kubernetes="container images, volumes",
         rootless_namespaces=True,
     ),
@@ -88,7 +128,7 @@ ENTRIES: tuple[Entry, ...] = (
         "an empty stack, a veth pair, a bridge, a published port, masquerade, tc bandwidth",
         "namespaces",
         True,
-        needs="nftables, iputils-ping",
+        tools=(NFT,),
         kubernetes="Pod IPs, CNI bridge, hostPort, bandwidth",
     ),
     Entry(
@@ -103,6 +143,7 @@ ENTRIES: tuple[Entry, ...] = (
         "/proc/self/cgroup says / inside; the container's own /sys/fs/cgroup",
         "namespaces",
         True,
+        controllers=("memory",),
         kubernetes="a container's view of its Pod's cgroup",
     ),
     Entry(
@@ -110,7 +151,7 @@ ENTRIES: tuple[Entry, ...] = (
         "uptime and the monotonic clock shifted by a time namespace; the wall clock is not",
         "namespaces",
         True,
-        needs="Linux 5.6",
+        features=("time-namespace",),
         kubernetes="checkpoint/restore of containers (CRIU)",
         rootless_namespaces=True,
     ),
@@ -119,6 +160,7 @@ ENTRIES: tuple[Entry, ...] = (
         "a memory limit, a process that allocates past it, and the OOM killer",
         "cgroups",
         True,
+        controllers=("memory",),
         kubernetes="limits.memory, OOMKilled",
         rootless_cgroups=True,
     ),
@@ -127,6 +169,7 @@ ENTRIES: tuple[Entry, ...] = (
         "a CPU quota measured with a live meter, then two cgroups sharing a CPU by weight",
         "cgroups",
         True,
+        controllers=("cpu",),
         kubernetes="limits.cpu, requests.cpu",
         rootless_cgroups=True,
     ),
@@ -135,6 +178,7 @@ ENTRIES: tuple[Entry, ...] = (
         "pids.max, and fork() failing with EAGAIN at the limit",
         "cgroups",
         True,
+        controllers=("pids",),
         kubernetes="pod PID limits",
         rootless_cgroups=True,
     ),
@@ -143,12 +187,21 @@ ENTRIES: tuple[Entry, ...] = (
         "a bandwidth limit on a loop device, O_DIRECT transfers with and without it",
         "cgroups",
         True,
+        controllers=("io",),
+        features=("loop-device",),
         kubernetes="runtime blkio / io.max",
     ),
     Entry("list", "the demos in learning order and what each needs", "tools", False),
     Entry("doctor", "what this machine supports, and the fix for each missing piece", "tools", False),
     Entry("inspect", "a process's namespaces and cgroups compared with PID 1's", "tools", False),
-    Entry("bench", "what a container costs here, measured: start time, memory, how many fit", "tools", True),
+    Entry(
+        "bench",
+        "what a container costs here, measured: start time, memory, how many fit",
+        "tools",
+        True,
+        tools=(BUSYBOX,),
+        controllers=("memory",),
+    ),
     Entry("cleanup", "remove every leftover isodemo object (after a run was SIGKILLed)", "tools", True),
 )
 

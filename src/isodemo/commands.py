@@ -50,8 +50,19 @@ def checked(parser: str) -> Callable[[click.Context, click.Parameter, Any], Any]
             return getattr(values, parser)(value)
         except UsageError as error:
             raise click.BadParameter(f"{error.message}; {error.hint}" if error.hint else error.message) from None
+        except Exception as error:  # a parser's bug: exit 70 with its traceback, as the runner does for a demo
+            import traceback
+
+            traceback.print_exc()
+            raise ParserBug(f"internal error, a bug in isodemo: {type(error).__name__}: {error}") from None
 
     return callback
+
+
+class ParserBug(click.ClickException):
+    """A parser raised something other than UsageError: that is isodemo's bug, not the user's value."""
+
+    exit_code = 70  # ExitCode.INTERNAL, not imported: building the commands imports nothing but click
 
 
 def _options(ctx: click.Context) -> Any:
@@ -126,50 +137,113 @@ def tool_command(
     return click.command(name, help=help_text or f"{entry.summary}.", short_help=entry.summary)(command)
 
 
-def value_option(flag: str, default: str | None, parser: str, help_text: str) -> Callable[[Any], Any]:
-    """An option whose value one of isodemo.values' parsers checks (exit 2 with the accepted form)."""
-    return click.option(flag, default=default, show_default=True, callback=checked(parser), help=help_text)
+def value_option(flag: str, default: str | None, parser: str, metavar: str, help_text: str) -> Callable[[Any], Any]:
+    """An option whose value one of isodemo.values' parsers checks (exit 2 with the accepted form).
+
+    The help states the accepted form and range: the parser accepts exactly that and nothing else.
+    """
+    return click.option(
+        flag, default=default, show_default=True, metavar=metavar, callback=checked(parser), help=help_text
+    )
 
 
 COMMANDS: dict[str, click.Command] = {
     "pid": demo_command("pid"),
-    "uts": demo_command("uts", value_option("--hostname", "isodemo-box", "hostname", "The hostname to set inside.")),
+    "uts": demo_command(
+        "uts",
+        value_option(
+            "--hostname",
+            "isodemo-box",
+            "hostname",
+            "NAME",
+            "The hostname to set inside: at most 64 characters, RFC 1123 (letters, digits and '-' in "
+            "dot-separated labels).",
+        ),
+    ),
     "ipc": demo_command("ipc"),
     "mnt": demo_command("mnt"),
     "user": demo_command("user"),
     "cgroupns": demo_command("cgroupns"),
     "timens": demo_command(
         "timens",
-        value_option("--boottime", "604800", "clock_offset", "Seconds added to CLOCK_BOOTTIME (and uptime) inside."),
-        value_option("--monotonic", "86400", "clock_offset", "Seconds added to CLOCK_MONOTONIC inside."),
+        value_option(
+            "--boottime",
+            "604800",
+            "clock_offset",
+            "SECONDS",
+            "Seconds added to CLOCK_BOOTTIME (and uptime) inside: 0 to 315360000 (ten years).",
+        ),
+        value_option(
+            "--monotonic",
+            "86400",
+            "clock_offset",
+            "SECONDS",
+            "Seconds added to CLOCK_MONOTONIC inside: 0 to 315360000 (ten years).",
+        ),
     ),
     "net": demo_command(
         "net",
-        value_option("--rate", "10", "rate_mbit", "The bandwidth limit of the last step, in Mbit/s."),
-        value_option("--subnet", None, "subnet", "An IPv4 /24 for the containers (default: a free one)."),
-        value_option("--port", "8080", "port", "The host-side port to publish (DNAT) the container's server on."),
+        value_option("--rate", "10", "rate_mbit", "MBIT", "The bandwidth limit of the last step: 1 to 1000 Mbit/s."),
+        value_option(
+            "--subnet", None, "subnet", "CIDR", "A private IPv4 /24 for the containers (default: a free one)."
+        ),
+        value_option(
+            "--port",
+            "8080",
+            "port",
+            "PORT",
+            "The host-side port to publish (DNAT) the container's server on: 1024 to 65535.",
+        ),
     ),
     "cgroup-memory": demo_command(
         "cgroup-memory",
-        value_option("--limit", "64m", "memory_limit", "The memory limit, as docker's --memory takes it: 64m, 1g."),
+        value_option(
+            "--limit",
+            "64m",
+            "memory_limit",
+            "SIZE",
+            "The memory limit, as docker's --memory takes it: digits 0-9, an optional fraction, an optional "
+            "unit b, k, m or g (64m, 1.5g); from 6m to half of this machine's MemAvailable (/proc/meminfo), "
+            "so that the host keeps the rest.",
+        ),
     ),
     "cgroup-cpu": demo_command(
         "cgroup-cpu",
-        value_option("--cpus", "0.2", "cpus", "The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU."),
+        value_option(
+            "--cpus",
+            "0.2",
+            "cpus",
+            "CPUS",
+            "The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU; from 0.01 to the number of CPUs here.",
+        ),
     ),
     "cgroup-pids": demo_command(
-        "cgroup-pids", value_option("--limit", "20", "pids_limit", "pids.max, as docker's --pids-limit takes it.")
+        "cgroup-pids",
+        value_option(
+            "--limit",
+            "20",
+            "pids_limit",
+            "N",
+            "pids.max, as docker's --pids-limit takes it: 2 to 4096, and at most half of the processes this machine "
+            "can still start.",
+        ),
     ),
     "cgroup-io": demo_command(
         "cgroup-io",
-        value_option("--limit", "1mb", "rate_bytes", "Bytes per second, as docker's --device-write-bps takes it."),
+        value_option(
+            "--limit",
+            "1mb",
+            "rate_bytes",
+            "RATE",
+            "Bytes per second, as docker's --device-write-bps takes it (a size: 512k, 2mb): from 4k to 64m.",
+        ),
     ),
     "list": tool_command("list", "listing"),
     "doctor": tool_command("doctor", "doctor"),
     "inspect": tool_command(
         "inspect",
         "inspect",
-        click.argument("pid", type=click.IntRange(min=1)),
+        click.argument("pid", metavar="PID", callback=checked("pid")),
         help_text="Compare a process's namespaces with PID 1's (like `lsns -p PID`) and show its cgroups "
         "(/proc/PID/cgroup).\n\n\b\nExample:\n  sudo isodemo inspect $(pgrep -n sleep)",
     ),

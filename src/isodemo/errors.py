@@ -16,7 +16,8 @@ class ExitCode(enum.IntEnum):
     MISSING_FEATURE = 3
     INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in isodemo, not in the machine or the input
     NEEDS_ROOT = 77
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended; SIGTERM, SIGHUP, SIGQUIT too
+    OUTPUT_CLOSED = 141  # 128 + SIGPIPE: the reader of stdout went away (`isodemo pid | head -3`, `less` quit)
 
 
 class IsodemoError(Exception):
@@ -66,12 +67,6 @@ class NeedsRoot(IsodemoError):
     exit_code = ExitCode.NEEDS_ROOT
 
 
-class ObservationFailed(IsodemoError):
-    """The demo ran, but something it expected to observe did not hold."""
-
-    exit_code = ExitCode.OBSERVATION_FAILED
-
-
 class KernelError(IsodemoError):
     """A syscall failed. Keeps the errno so callers can let through exactly the codes they expect."""
 
@@ -84,8 +79,15 @@ class KernelError(IsodemoError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Raised by isodemo's SIGTERM handler, so teardown runs exactly as it does for Ctrl-C."""
+    """Raised by isodemo's signal handler (signals.py), so teardown runs exactly as it does for Ctrl-C."""
 
     def __init__(self, signame: str = "SIGINT") -> None:
         super().__init__(signame)
         self.signame = signame
+
+
+class OutputClosed(BaseException):
+    """stdout stopped taking output (its reader quit, the terminal hung up): stop, clean up, exit quietly.
+
+    Not an Exception, like KeyboardInterrupt: no demo's `except Exception` may swallow it and carry on
+    talking to nobody."""

@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from isodemo.cgroups.base import CGROUP_ROOT
 from isodemo.errors import MissingFeature, NeedsRoot, NotLinux
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 VAGRANT_HINT = "run isodemo in the Linux VM this project provides: cd vagrant && vagrant up && vagrant ssh"
 APT_INSTALL = "sudo apt install"
 
@@ -114,15 +114,6 @@ class Host:
             "python": self.python,
             "linux": self.linux,
         }
-
-    @property
-    def userns_restricted(self) -> bool:
-        s = self.userns_sysctls
-        return (
-            s.get("kernel.apparmor_restrict_unprivileged_userns") == "1"
-            or s.get("kernel.unprivileged_userns_clone") == "0"
-            or s.get("user.max_user_namespaces") == "0"
-        )
 
 
 def probe() -> Host:

@@ -16,32 +16,39 @@ user namespace owns. Run as root with `as_user`, it first drops to that user, so
 user; the root parent still writes the map, but only the one line that user could write itself.
 
 Both the helper and the child ask for SIGKILL when their parent dies (PR_SET_PDEATHSIG), so even a
-SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1.
+SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1. Ctrl-C and
+SIGTERM raise in the parent (signals.py); from the fork until a `try` that stops what was forked they stay
+blocked, so whatever start() forked is always known to stop().
+
+This module is the parent side; what the helper and the child run after the fork is isolated_child.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
-from isodemo import channel
-from isodemo import host as hostinfo
-from isodemo.errors import IsodemoError, KernelError
-from isodemo.kernel import mount, namespaces, process
-
-if TYPE_CHECKING:
-    from isodemo.kernel import userns
+from isodemo import channel, isolated_child, testpoints, userns_policy
+from isodemo.errors import IsodemoError
+from isodemo.kernel import namespaces, userns
 
 T = TypeVar("T")
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """The signals that end a demo wait, blocked and pending, until the block ends; then they arrive."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, isolated_child.INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class ChildGone(IsodemoError):
@@ -103,46 +110,35 @@ class Isolated:
         self.stop()
 
     def start(self) -> None:
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()  # a buffer copied by fork would otherwise be written twice
-        parent_sock, child_sock = socket.socketpair()
-        parent_pid = os.getpid()
-        # No Ctrl-C between fork() and the try below: in the parent it would leak the helper, in the helper
-        # it would unwind into isodemo's own teardown. The helper unblocks them once it ignores them.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-        try:
-            helper = os.fork()
-            if helper == 0:  # pragma: no cover - runs in the forked helper, reported through the socket
-                parent_sock.close()
-                _helper_main(child_sock, parent_pid, self._plan())
-            child_sock.close()
-            self.helper_pid = helper
-            self._sock = parent_sock
-        finally:
-            if os.getpid() == parent_pid:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        try:
-            self._await_child(parent_sock)
-        except BaseException:
-            # __exit__ never runs when __enter__ raises: a Ctrl-C right here must not leak the children.
-            self.stop()
-            raise
-
-    def _plan(self) -> _Plan:
-        if self.as_user or self.flags & (namespaces.CLONE_NEWUSER | namespaces.CLONE_NEWTIME):
-            # Imported here, not at the top (they cost ~5 ms that most demos do not need), and before the
-            # fork: a helper that dropped to nobody may not be able to read isodemo's source any more.
-            import isodemo.kernel.capabilities
-            import isodemo.kernel.timens
-            import isodemo.kernel.userns
-            import isodemo.rootless  # noqa: F401
-        return _Plan(
+        plan = isolated_child.Plan(
             flags=self.flags,
             comm=self.comm,
             as_user=self.as_user,
             pause_before_unshare=self.before_unshare is not None,
             time_offsets=self.time_offsets,
         )
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # a buffer copied by fork would otherwise be written twice
+        parent_sock, child_sock = socket.socketpair()
+        self._sock = parent_sock
+        parent_pid = os.getpid()
+        try:
+            # Held from before the fork until the helper is known to stop(): an interrupt that arrives in
+            # between waits, pending, and is delivered when the block ends, inside this try, whose stop()
+            # ends the helper. The helper inherits the mask, and unblocks them once it ignores them.
+            with _interrupts_held():
+                with child_sock:  # closed in the parent; the helper never returns from helper_main
+                    helper = os.fork()
+                    if helper == 0:  # pragma: no cover - runs in the forked helper, reports over the socket
+                        parent_sock.close()
+                        isolated_child.helper_main(child_sock, parent_pid, plan)
+                self.helper_pid = helper
+                testpoints.hit("isolated.forked")
+            self._await_child(parent_sock)
+        except BaseException:
+            # __exit__ never runs when __enter__ raises: a Ctrl-C right here must not leak the children.
+            self.stop()
+            raise
 
     def _await_child(self, sock: socket.socket) -> None:
         while True:
@@ -153,26 +149,27 @@ class Isolated:
                 raise ChildGone(
                     f"the namespace helper exited before it started the child (status {self.exit_status})"
                 ) from None
-            if kind == "error":
+            if kind == channel.STARTED:
+                self.pid = int(value)
+                break
+            if kind == channel.ERROR:
                 self._reap_helper()
                 raise value
-            if kind != "paused":
-                break
+            if kind != channel.PAUSED:
+                raise ChildGone(f"the namespace helper said {kind!r}, which no parent expects")
+            testpoints.hit("isolated.paused")
             self._on_pause(*value)
-            channel.send(sock, ("go",))
-        self.pid = int(value)
+            channel.send(sock, (channel.GO,))
         with contextlib.suppress(OSError, AttributeError):  # os.pidfd_open: Linux 5.3, Python 3.9
             self._pidfd = os.pidfd_open(self.pid)
+        testpoints.hit("isolated.started")
 
     def _on_pause(self, stage: str, info: dict[str, int]) -> None:
         """The helper waits while the parent does what only the parent can do."""
-        if stage == "before-unshare" and self.before_unshare is not None:
+        if stage == channel.PAUSE_BEFORE_UNSHARE and self.before_unshare is not None:
             self.before_unshare(self.helper_pid)
-        elif stage == "userns":
+        elif stage == channel.PAUSE_USERNS:
             # The parent, in the parent user namespace, writes the maps: man 7 user_namespaces.
-            from isodemo import rootless
-            from isodemo.kernel import userns
-
             self.user_report = info
             # Computed here, never taken from the helper's report: the parent trusts only what it knows.
             uid, gid = self.as_user or (os.geteuid(), os.getegid())
@@ -180,26 +177,27 @@ class Isolated:
             try:
                 self.mapping_written = userns.write_mapping(self.helper_pid, mapping)
             except OSError as error:
-                blocker = rootless.diagnose(rootless.STEP_MAP, error.errno or 0, hostinfo.userns_policy())
-                raise rootless.UserNamespaceBlocked(blocker) from None
+                raise userns_policy.blocked_at(userns_policy.STEP_MAP, error.errno or 0) from None
 
     def stop(self) -> None:
-        """Kill the child (and with it, its pid namespace), reap the helper, close the channel. Idempotent."""
-        try:
-            if self.helper_pid and self.exit_status is None:
-                if self.pid:
-                    self._signal(signal.SIGKILL)
-                else:  # it never reported its child: the helper's death takes the child (PDEATHSIG)
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(self.helper_pid, signal.SIGKILL)
-                self._reap_helper()
-        finally:
-            if self._sock is not None:
-                self._sock.close()
-                self._sock = None
-            if self._pidfd is not None:
-                os.close(self._pidfd)
-                self._pidfd = None
+        """Kill the child (and with it, its pid namespace), reap the helper, close the channel. Idempotent.
+        Uninterruptible: a signal that arrives meanwhile is delivered once the children are gone."""
+        with _interrupts_held():
+            try:
+                if self.helper_pid and self.exit_status is None:
+                    if self.pid:
+                        self._signal(signal.SIGKILL)
+                    else:  # it never reported its child: the helper's death takes the child (PDEATHSIG)
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(self.helper_pid, signal.SIGKILL)
+                    self._reap_helper()
+            finally:
+                if self._sock is not None:
+                    self._sock.close()
+                    self._sock = None
+                if self._pidfd is not None:
+                    os.close(self._pidfd)
+                    self._pidfd = None
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         """Send `sig` to the child and wait until it is gone; returns its exit code (128+N when killed)."""
@@ -238,7 +236,7 @@ class Isolated:
         if self._sock is None or not self.alive:
             raise ChildGone(f"the isolated child (pid {self.pid}) is not running")
         try:
-            channel.send(self._sock, ("call", probe, args, kwargs))
+            channel.send(self._sock, (channel.CALL, probe, args, kwargs))
             kind, value = channel.recv(self._sock)
         except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
             status = self._reap_helper()
@@ -246,184 +244,6 @@ class Isolated:
                 f"the isolated child (pid {self.pid}) exited with status {status} "
                 f"while running {getattr(probe, '__name__', probe)}"
             ) from None
-        if kind == "error":
+        if kind == channel.ERROR:
             raise value
         return value  # type: ignore[no-any-return]
-
-
-def _child_signals(*, ignore_sigterm: bool) -> None:
-    """Ctrl-C, and a SIGTERM sent to the whole process group, reach the children too; only the parent
-    decides what happens then, and it ends them with SIGKILL. PID 1 of a new pid namespace keeps SIGTERM
-    at its default: the pid demo shows that the kernel itself protects it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_sigterm else signal.SIG_DFL)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-
-
-def _die_with_parent(expected_parent: int) -> None:
-    process.set_pdeathsig(signal.SIGKILL)
-    # If the parent died before prctl took effect, we were already reparented. PID 1 of a new pid
-    # namespace sees its parent as pid 0 (it lives outside), so it cannot check; it still ends when the
-    # parent's end of the socket closes.
-    parent = os.getppid()
-    if parent not in (expected_parent, 0):
-        os._exit(1)
-
-
-def _close_other_fds(keep: int) -> None:
-    """The children inherit every descriptor the parent had open (another box's socket, a netlink socket):
-    close all but stdin/stdout/stderr and the channel."""
-    os.closerange(3, keep)
-    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What the helper does, in order: drop to a user, pause, new user namespace (pause for the maps), the
-    other namespaces, time offsets, a private /, then fork the child."""
-
-    flags: int
-    comm: str
-    as_user: tuple[int, int] | None
-    pause_before_unshare: bool
-    time_offsets: dict[str, int] | None
-
-
-def _pause(sock: socket.socket, stage: str, info: dict[str, int]) -> None:
-    channel.send(sock, ("paused", (stage, info)))
-    if channel.recv(sock) != ("go",):
-        os._exit(1)
-
-
-def _refuse(sock: socket.socket, error: IsodemoError) -> NoReturn:
-    channel.send(sock, ("error", error))
-    os._exit(1)
-
-
-def _helper_main(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
-    status = 1
-    started = False
-    try:
-        _child_signals(ignore_sigterm=True)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)  # ignored now; blocked since the fork
-        _die_with_parent(parent_pid)
-        _close_other_fds(sock.fileno())
-        process.set_comm(plan.comm)
-        _prepare(sock, parent_pid, plan)
-        helper_pid = os.getpid()
-        child = os.fork()
-        if child == 0:
-            _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
-            _child_main(sock, helper_pid, plan.comm)
-        channel.send(sock, ("started", child))
-        started = True
-        sock.close()
-        _, wait_status = os.waitpid(child, 0)
-        code = os.waitstatus_to_exitcode(wait_status)
-        status = 128 - code if code < 0 else code
-    except BaseException as error:
-        if not started:  # say why, rather than leave the parent with "status 1"
-            with contextlib.suppress(OSError):
-                channel.send(sock, ("error", channel.portable_exception(error)))
-        status = 1
-    finally:
-        os._exit(status)
-
-
-def _prepare(sock: socket.socket, parent_pid: int, plan: _Plan) -> None:
-    """Everything before the fork of the child: become the user, new namespaces, offsets, a private /.
-    The modules imported below were imported by the parent before the fork (_plan)."""
-    flags = plan.flags
-    if plan.as_user is not None:
-        # setuid() from root leaves the process non-dumpable: no process of that user may ptrace it, and
-        # through it reach the channel to the root parent. It stays so (entering a user namespace keeps it).
-        process.drop_to(*plan.as_user)
-        _die_with_parent(parent_pid)  # a change of uid clears the parent-death signal
-    if plan.pause_before_unshare:
-        _pause(sock, "before-unshare", {})
-    if flags & namespaces.CLONE_NEWUSER:
-        _enter_user_namespace(sock, parent_pid)
-    rest = flags & ~namespaces.CLONE_NEWUSER
-    if rest:
-        try:
-            namespaces.unshare(rest)
-        except OSError as error:
-            if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
-                # Created, mapped, CapEff full, and still refused: a security module took the capabilities.
-                from isodemo import rootless
-
-                blocker = rootless.diagnose(rootless.STEP_CAPABILITIES, errno.EPERM, hostinfo.userns_policy())
-                _refuse(sock, rootless.UserNamespaceBlocked(blocker))
-            _refuse(sock, _unshare_error(error, rest))
-    if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
-        from isodemo.kernel import timens
-
-        timens.write_offsets(plan.time_offsets)
-    if flags & namespaces.CLONE_NEWNS:
-        mount.make_rprivate("/")
-
-
-def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:
-    """unshare(CLONE_NEWUSER) moves the caller itself; then wait for the parent to write the maps."""
-    from isodemo import rootless  # imported by the parent before the fork (_plan)
-    from isodemo.kernel import capabilities
-
-    report = {"uid_outside": os.geteuid(), "gid_outside": os.getegid()}
-    try:
-        namespaces.unshare(namespaces.CLONE_NEWUSER)
-    except OSError as error:
-        blocker = rootless.diagnose(rootless.STEP_UNSHARE, error.errno or 0, hostinfo.userns_policy())
-        _refuse(sock, rootless.UserNamespaceBlocked(blocker))
-    _die_with_parent(parent_pid)
-    report |= {
-        "uid_before_map": os.getuid(),
-        "gid_before_map": os.getgid(),
-        "capeff_before_map": capabilities.effective(),
-    }
-    _pause(sock, "userns", report)
-
-
-def _child_main(sock: socket.socket, helper_pid: int, comm: str) -> None:
-    try:
-        _die_with_parent(helper_pid)
-        process.set_comm(comm)
-        serve(sock)
-    finally:
-        os._exit(0)
-
-
-def serve(sock: socket.socket) -> None:
-    """The child's loop: run each requested probe, send back its result or its exception."""
-    while True:
-        try:
-            request = channel.recv(sock)
-        except channel.ChannelClosed:
-            return
-        if request[0] != "call":
-            return
-        _, probe, args, kwargs = request
-        try:
-            reply: tuple[str, Any] = ("ok", probe(*args, **kwargs))
-        except BaseException as error:
-            reply = ("error", channel.portable_exception(error))
-        channel.send(sock, reply)
-
-
-def _unshare_error(error: OSError, flags: int) -> IsodemoError:
-    names = [t.flag_name for t in namespaces.NAMESPACE_TYPES.values() if flags & t.flag]
-    call = f"unshare({'|'.join(names)})"
-    errno_ = error.errno or 0
-    if errno_ == 1 and os.geteuid() == 0:  # EPERM although root
-        hint = (
-            "root here lacks CAP_SYS_ADMIN (a container, or a reduced capability bounding set): "
-            "run isodemo in the VM this project provides (vagrant/)"
-        )
-    elif errno_ == 1:  # EPERM
-        hint = "creating namespaces other than a user namespace needs CAP_SYS_ADMIN: run it with sudo"
-    elif errno_ == 22:  # EINVAL
-        hint = "this kernel does not support one of these namespace types (see `isodemo doctor`)"
-    elif errno_ == 28:  # ENOSPC
-        hint = "a namespace limit in /proc/sys/user/max_*_namespaces is reached"
-    else:
-        hint = None
-    return KernelError(call, errno_, os.strerror(errno_), hint)

@@ -1,34 +1,18 @@
-"""Unprivileged user namespaces: who plays the unprivileged user, and why a machine refuses them.
+"""Rootless mode: who plays the unprivileged user, and whether this machine lets that user have a user namespace.
 
-Rootless podman, and isodemo without sudo, first create a user namespace in which they are uid 0 with a
-full set of capabilities; those capabilities are good for every namespace that user namespace owns, so
-the pid, uts, ipc and mnt namespaces follow without root. Three switches can forbid the first step, and
-each fails at a different place:
-
-- `user.max_user_namespaces=0` (any kernel, per user namespace): unshare(CLONE_NEWUSER) fails with ENOSPC.
-- `kernel.unprivileged_userns_clone=0` (Debian's and older Ubuntu kernels): unshare fails with EPERM.
-- `kernel.apparmor_restrict_unprivileged_userns=1` (Ubuntu 23.10+): unshare succeeds, but AppArmor moves
-  the process to its `unprivileged_userns` profile, which denies every capability: the namespace has
-  capabilities on paper (CapEff) and none in fact, so the next unshare, or a uid_map written by the
-  process itself (`unshare -Ur`), fails with EPERM.
+Why a machine refuses one is `userns_policy`; this module asks the kernel for real (`check`), with the same
+Isolated child the demos use, and turns a refusal into "run it with sudo" (`needs_root_instead`).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import pwd
-import sys
 from dataclasses import dataclass
 
-from isodemo.errors import MissingFeature, NeedsRoot
-
-RELAXED_MAX_USER_NAMESPACES = 15000
-
-# The steps of creating a usable user namespace, in order; a Blocker names the one that failed.
-STEP_UNSHARE = "unshare(CLONE_NEWUSER)"
-STEP_MAP = "write /proc/PID/uid_map"
-STEP_CAPABILITIES = "use a capability inside the new user namespace"
+from isodemo.errors import NeedsRoot
+from isodemo.isolated import Isolated
+from isodemo.userns_policy import Blocker, UserNamespaceBlocked
 
 
 @dataclass(frozen=True)
@@ -67,109 +51,6 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
-@dataclass(frozen=True)
-class Blocker:
-    """Why an unprivileged user namespace cannot be used here: the step, its error, the cause, the fixes."""
-
-    step: str
-    error: str  # "EPERM (Operation not permitted)"
-    cause: str
-    fix: str
-    alternative: str | None = None
-
-    def explain(self) -> str:
-        return f"{self.step} failed with {self.error}: {self.cause}"
-
-    def hint(self) -> str:
-        text = f"to allow it (a teaching VM, not a shared machine): {self.fix}"
-        return text + (f"; or: {self.alternative}" if self.alternative else "")
-
-
-def errno_text(code: int) -> str:
-    return f"{errno.errorcode.get(code, str(code))} ({os.strerror(code)})"
-
-
-def apparmor_profile(executable: str | None = None) -> str:
-    """The per-binary alternative to switching the AppArmor restriction off for everyone."""
-    binary = os.path.realpath(executable or sys.executable)
-    lines = [
-        "abi <abi/4.0>,",
-        "include <tunables/global>",
-        f"profile isodemo {binary} flags=(unconfined) {{",
-        "  userns,",
-        "}",
-    ]
-    profile = "".join(line + "\\n" for line in lines)  # printf turns each \n into a newline
-    return (
-        f"allow user namespaces to one binary with an AppArmor profile: printf '{profile}' | "
-        "sudo tee /etc/apparmor.d/isodemo && sudo apparmor_parser -r /etc/apparmor.d/isodemo "
-        "(isodemo is a Python program: this allows them to every script this interpreter runs)"
-    )
-
-
-def diagnose(step: str, code: int, sysctls: dict[str, str | None]) -> Blocker:
-    """Name the policy behind a failed step, from the errno and the sysctls as this process reads them."""
-    apparmor = sysctls.get("kernel.apparmor_restrict_unprivileged_userns") == "1"
-    debian = sysctls.get("kernel.unprivileged_userns_clone") == "0"
-    limit = sysctls.get("user.max_user_namespaces")
-    error = errno_text(code)
-    if step == STEP_UNSHARE and code in (errno.ENOSPC, errno.EUSERS):
-        if limit == "0":
-            return Blocker(
-                step,
-                error,
-                "user.max_user_namespaces is 0 here: nobody may create a user namespace",
-                f"sudo sysctl -w user.max_user_namespaces={RELAXED_MAX_USER_NAMESPACES}",
-            )
-        return Blocker(
-            step,
-            error,
-            f"the limit user.max_user_namespaces={limit} is reached (or the nesting limit of 32 levels)",
-            "end the processes holding user namespaces (`lsns -t user`), or raise user.max_user_namespaces",
-        )
-    if step == STEP_UNSHARE and code == errno.EINVAL:
-        return Blocker(step, error, "this kernel was built without user namespaces (CONFIG_USER_NS)", "a newer kernel")
-    if step == STEP_UNSHARE and code == errno.EPERM and debian:
-        return Blocker(
-            step,
-            error,
-            "Debian's kernel.unprivileged_userns_clone is 0: only root may create user namespaces",
-            "sudo sysctl -w kernel.unprivileged_userns_clone=1",
-        )
-    if step == STEP_MAP and code == errno.EPERM and not apparmor:
-        return Blocker(
-            step,
-            error,
-            "without CAP_SETUID in the parent user namespace, a process may map only its own uid, as one line "
-            "(and a gid_map only after `deny` in setgroups): man 7 user_namespaces",
-            "map only your own ids: `0 UID 1`",
-        )
-    if apparmor:
-        return Blocker(
-            step,
-            error,
-            "Ubuntu's kernel.apparmor_restrict_unprivileged_userns is 1: AppArmor gives the new user namespace "
-            "no capabilities unless the program has a profile that allows `userns`",
-            "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
-            apparmor_profile(),
-        )
-    return Blocker(
-        step,
-        error,
-        "no user-namespace sysctl forbids it, so a seccomp filter or a security module does "
-        "(inside a Docker container, its default seccomp profile refuses unshare)",
-        "run isodemo in the VM this project provides (vagrant/)",
-    )
-
-
-class UserNamespaceBlocked(MissingFeature):
-    """This machine refuses unprivileged user namespaces; the blocker says where and why."""
-
-    def __init__(self, blocker: Blocker) -> None:
-        super().__init__(f"an unprivileged user namespace is refused: {blocker.explain()}", blocker.hint())
-        self.blocker = blocker
-
-
 def needs_root_instead(demo: str, command: str, blocker: Blocker) -> NeedsRoot:
     """Rootless mode is impossible here: exit 77 with the sudo line, the reason, and the rootless fix."""
     return NeedsRoot(
@@ -180,9 +61,7 @@ def needs_root_instead(demo: str, command: str, blocker: Blocker) -> NeedsRoot:
 
 def check(identity: Identity | None = None) -> Blocker | None:
     """Try it for real: a user namespace as `identity`, mapped, and a UTS namespace made with its
-    capabilities. None when that works, else the blocker. Costs one fork (a few milliseconds)."""
-    from isodemo.isolated import Isolated
-
+    capabilities. None when that works, else the blocker. Costs two forks (a few milliseconds)."""
     me = identity or unprivileged_identity()
     try:
         with Isolated(["user", "uts"], as_user=(me.uid, me.gid) if me.drop_from_root else None):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isodemo import host as hostinfo
-from isodemo import leftovers, signals
+from isodemo import leftovers, preflight, signals
 from isodemo.errors import ExitCode, Interrupted, IsodemoError
 from isodemo.narrate import choose_style, make_narrator
 from isodemo.narrate.base import Narrator
@@ -93,11 +93,12 @@ def execute(
     `rootless_cgroups`: without root, the demo may still run in a cgroup v2 subtree delegated to the user.
     `rootless_namespaces`: without root, the demo runs inside a user namespace, when this machine allows one.
     """
-    from isodemo.demos.context import DemoContext
+    from isodemo.context import DemoContext
 
     narrator = narrator_for(opts)
     host = hostinfo.probe()
-    delegated, refused = None, None
+    delegated = None
+    refused: IsodemoError | Interrupted | None = None
     if needs_root and rootless_cgroups and host.linux and not host.root:
         from isodemo.cgroups import delegation
 
@@ -110,8 +111,9 @@ def execute(
         from isodemo import rootless
 
         try:
-            blocker = rootless.check()
-        except IsodemoError as error:  # something else refused (a namespace limit): say it, and stop
+            with signals.interrupts_unwind():  # a signal during the check ends the run as one during the demo
+                blocker = rootless.check()
+        except (IsodemoError, Interrupted) as error:  # a namespace limit refused it, or a signal: say it, stop
             refused = error
         else:
             if blocker is None:
@@ -131,6 +133,7 @@ def execute(
                     raise refused
                 if needs_root and not delegated and not in_userns:
                     hostinfo.require_root(f"isodemo {name}")
+                preflight.check(name, host)  # tools, controllers, kernel features: before anything is created
                 run.register()
                 with contextlib.ExitStack() as stack:
                     ctx = DemoContext(run, host, stack, opts.hold, options or {})

@@ -1,35 +1,89 @@
-"""Ctrl-C and SIGTERM end a demo the same way: an exception that unwinds every resource's teardown.
+"""How a signal ends a run: SIGINT (Ctrl-C), SIGTERM, SIGHUP (a closed terminal) and SIGQUIT (Ctrl-\\) alike.
 
-The first SIGINT or SIGTERM raises `Interrupted`; further ones, while teardown runs, are noted and ignored
-so a second Ctrl-C cannot cut a cleanup in half. `--hold` consumes one signal and re-arms.
+The first of them raises `Interrupted`, an exception that unwinds every resource's teardown. Once the demo's
+body is over (`disarm()`), further ones are noted and ignored, so a second Ctrl-C cannot cut a cleanup in
+half. A wait (a `--step` pause, `--hold`) always ends on the first signal, armed or not: see `wait_for_enter`.
+Once the report is out (`report_done(code)`), the work is done and cleaned: a signal then ends the process at
+once with the report's exit code, instead of a traceback from wherever the interpreter was shutting down.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from types import FrameType
+from typing import IO
 
-_state = {"armed": True}
-HANDLED = (signal.SIGINT, signal.SIGTERM)
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# During --hold, Ctrl-C and SIGTERM are how a learner says "done": the hold ends, the demo goes on. A
+# hangup (the terminal or the ssh connection is gone) or Ctrl-\ ends the demo: nobody is there to read on.
+RELEASES_HOLD = frozenset({"SIGINT", "SIGTERM"})
+TICK = 0.2  # seconds: how late a wait may notice a signal that arrived just before it began
+
+
+class _State:
+    armed = True
+    received: str | None = None  # the first signal taken since the handler was installed
+    exit_code: int | None = None  # set once the report is out: a signal then exits with it
+
+
+_state = _State()
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     from isodemo.errors import Interrupted
 
-    if _state["armed"]:
-        _state["armed"] = False
-        raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    if _state.exit_code is not None:
+        _exit_now(_state.exit_code)
+    if _state.received is None:
+        _state.received = name
+    if _state.armed:
+        _state.armed = False
+        raise Interrupted(name)
+    # Disarmed: teardown is running. The handler returns, so the interrupted system call is retried
+    # (PEP 475); a wait notices `received` itself (wait_for_enter).
+
+
+def _exit_now(code: int) -> None:
+    """The report is out and everything is removed: leave without unwinding (a thread join, an atexit hook
+    or a half-written flush would otherwise turn the signal into a traceback or a 128+N status)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def rearm() -> None:
-    _state["armed"] = True
+    _state.armed = True
+    _state.received = None
 
 
 def disarm() -> None:
-    _state["armed"] = False
+    _state.armed = False
+
+
+def armed() -> bool:
+    return _state.armed
+
+
+def received() -> str | None:
+    """The name of the first signal taken (SIGINT, SIGTERM, SIGHUP, SIGQUIT), or None."""
+    return _state.received
+
+
+def report_done(code: int) -> None:
+    """The report is printed and the run cleaned up: from now on a signal exits at once with `code`.
+
+    Only for the process that `isodemo` is (cli.main), never for a caller that goes on after `execute`."""
+    _state.exit_code = code
+    for sig in HANDLED:
+        signal.signal(sig, _handler)
 
 
 @contextlib.contextmanager
@@ -37,6 +91,7 @@ def interrupts_unwind() -> Iterator[None]:
     """Install the handler for the duration of a demo; restore the previous handlers afterwards."""
     previous = {sig: signal.getsignal(sig) for sig in HANDLED}
     rearm()
+    _state.exit_code = None
     for sig in HANDLED:
         signal.signal(sig, _handler)
     try:
@@ -46,11 +101,53 @@ def interrupts_unwind() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def wait_for_signal() -> None:
-    """Sleep until a handled signal arrives (its handler raises).
+def _raise_if_received() -> None:
+    from isodemo.errors import Interrupted
 
-    Short sleeps, not signal.pause(): a signal that lands just before pause() would be missed until the
-    next one; a sleep is at most one tick late.
+    if _state.received is not None:
+        _state.armed = False
+        raise Interrupted(_state.received)
+
+
+def wait_for_enter(stream: IO[str]) -> bool:
+    """Wait for a line on `stream`: True when one came, False at end of input (nobody will press Enter).
+
+    Ends with `Interrupted` on the first signal, also one taken while disarmed: the handler then returns,
+    and a plain readline() would be retried and wait on. The descriptor is polled in ticks and read a byte
+    at a time, so nothing waits in a buffer that poll() cannot see, and a signal that lands between the
+    check and the wait is at most one tick late.
+    """
+    _raise_if_received()
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's StringIO): it never blocks
+        try:
+            return stream.readline() != ""
+        except (OSError, ValueError):
+            return False
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        ready = poller.poll(TICK * 1000)
+        _raise_if_received()
+        if not ready:
+            continue
+        try:
+            byte = os.read(fd, 1)
+        except OSError:  # EIO: the terminal hung up; EBADF: stdin was closed
+            return False
+        if not byte:
+            return False
+        if byte == b"\n":
+            return True
+
+
+def wait_for_signal() -> None:
+    """Sleep until a handled signal arrives: its handler raises, or (disarmed) it is noticed here.
+
+    Short ticks, not signal.pause(): a signal that lands just before pause() would be missed until the
+    next one; a tick is at most 0.2 s late.
     """
     while True:
-        time.sleep(0.2)
+        _raise_if_received()
+        time.sleep(TICK)

@@ -1,4 +1,11 @@
-"""Parsing and checking option values, with messages that show the accepted form. Pure functions."""
+"""Parsing and checking option values, with messages that name the value, the accepted form and the range.
+
+Every parser takes the text the user typed and returns a value or raises UsageError (exit 2). Only what the
+docs and `--help` describe is accepted: numbers are ASCII digits (`int()` and `float()` would also take
+Arabic-Indic or fullwidth digits, "1_000", " 12 " and "1e3"), and every number has an upper bound with a
+stated reason, so that no value can overflow, exhaust the host or make a demo run for ever. Pure functions,
+except the two bounds that depend on the machine (its CPUs, its available memory), read when not passed in.
+"""
 
 from __future__ import annotations
 
@@ -6,91 +13,83 @@ import re
 
 from isodemo.errors import UsageError
 
+_ASCII = re.ASCII  # \d and \w match only ASCII: the docs promise ASCII digits and letters
+
+# -- hostnames --------------------------------------------------------------------------------------------
+
 HOST_NAME_MAX = 64  # <limits.h>; sethostname(2) fails with EINVAL beyond it
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", _ASCII)
+HOSTNAME_RULE = (
+    f"use 1-{HOST_NAME_MAX} ASCII characters (sethostname(2) takes at most {HOST_NAME_MAX} bytes) in RFC 1123 "
+    "form: dot-separated labels of 1-63 letters, digits and '-', each starting and ending with a letter or "
+    "digit (for example web-0)"
+)
 
 
 def hostname(value: str) -> str:
-    """A hostname the kernel accepts and a Kubernetes Pod could have: RFC 1123 labels, at most 64 bytes."""
-    if not value or len(value.encode()) > HOST_NAME_MAX or not all(_LABEL.match(p) for p in value.split(".")):
-        raise UsageError(
-            f"invalid hostname {value!r}",
-            f"use 1-{HOST_NAME_MAX} characters: letters, digits and '-', dot-separated labels "
-            "that start and end with a letter or digit (for example web-0)",
-        )
+    """A hostname the kernel accepts and a Kubernetes Pod could have: RFC 1123 labels, at most 64 bytes.
+
+    Checked as text before it is encoded: a command-line argument that is not valid UTF-8 arrives as a str
+    with surrogate escapes, which must be refused here, not by a UnicodeEncodeError in sethostname().
+    """
+    ok = 0 < len(value) <= HOST_NAME_MAX and value.isascii()
+    if not ok or not all(_LABEL.fullmatch(label) for label in value.split(".")):
+        raise UsageError(f"invalid hostname {shown(value)}", HOSTNAME_RULE)
     return value
+
+
+# -- numbers ----------------------------------------------------------------------------------------------
+
+_WHOLE = re.compile(r"[0-9]+", _ASCII)
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", _ASCII)
+MAX_DIGITS = 30  # more than any bound below needs; keeps int() far from its 4300-digit limit
+
+
+def shown(value: str) -> str:
+    """The value as a message quotes it: repr (escapes what is not printable), cut short when very long."""
+    return repr(value) if len(value) <= 40 else repr(value[:32]) + f"... ({len(value)} characters)"
+
+
+def _digits_ok(text: str) -> bool:
+    return len(text.lstrip("0")) <= MAX_DIGITS
+
+
+def whole_number(value: str | int, low: int, high: int, what: str, example: int, *, why: str = "") -> int:
+    """An integer in [low, high] written in ASCII digits, or a UsageError that says the range and why."""
+    text = str(value)
+    if not (_WHOLE.fullmatch(text) and _digits_ok(text) and low <= int(text) <= high):
+        reason = f" ({why})" if why else ""
+        raise UsageError(
+            f"invalid {what} {shown(text)}",
+            f"use a whole number from {low} to {high} in digits 0-9{reason}, for example {example}",
+        )
+    return int(text)
 
 
 # -- sizes and rates, as docker parses them (github.com/docker/go-units RAMInBytes) -----------------------
 
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([bkmgtp]?)(?:i?b)?$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-SIZE_FORM = "a number with an optional unit b, k, m or g (1k = 1024 bytes), for example 64m"
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(?:(b)|([kmg])(?:i?b)?)?", re.ASCII | re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+SIZE_FORM = (
+    "a number in digits 0-9, with an optional fraction and an optional unit b, k, m or g "
+    "(also kb, KiB, mb, MiB, gb, GiB; 1k = 1024 bytes), for example 64m"
+)
 
 
 def size_bytes(value: str, *, what: str = "size") -> int:
-    """`64m` -> 67108864. Units are binary, as in `docker run --memory`: k, m, g (also kb, MiB, ...)."""
-    match = _SIZE.match(value.strip())
-    if not match:
-        raise UsageError(f"invalid {what} {value!r}", f"use {SIZE_FORM}")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[unit.lower()])
+    """`64m` -> 67108864. Units are binary, as in `docker run --memory`: k, m, g (also kb, MiB, ...).
 
-
-def memory_limit(value: str, *, minimum: int = 6 << 20) -> int:
-    """A memory limit: at least 6 MiB, like docker's minimum."""
-    limit = size_bytes(value, what="memory size")
-    if limit < minimum:
-        raise UsageError(f"memory limit {value!r} is below the minimum of {format_bytes(minimum)}", f"use {SIZE_FORM}")
-    return limit
-
-
-def rate_bytes(value: str) -> int:
-    """An I/O rate per second, `1mb` -> 1048576, as `docker run --device-write-bps /dev/sda:1mb` takes it."""
-    rate = size_bytes(value, what="rate")
-    if rate < 4096:
-        raise UsageError(f"rate {value!r} is below one 4 KiB block per second", f"use {SIZE_FORM}")
-    return rate
-
-
-def device_rate(value: str) -> tuple[str, int]:
-    """`/dev/sda:1mb` -> ("/dev/sda", 1048576), the form of docker's --device-write-bps."""
-    device, sep, rate = value.rpartition(":")
-    if not sep or not device.startswith("/dev/"):
-        raise UsageError(f"invalid device rate {value!r}", "use DEVICE:RATE, for example /dev/sda:1mb")
-    return device, rate_bytes(rate)
-
-
-def cpus(value: str, available: int | None = None) -> float:
-    """`--cpus 0.5`: how many CPUs' worth of time per period, a positive decimal up to the CPUs present."""
-    import os
-
-    try:
-        amount = float(value)
-    except ValueError:
-        amount = -1.0
-    limit = available if available is not None else (os.cpu_count() or 1)
-    if not 0.01 <= amount <= limit:
-        raise UsageError(
-            f"invalid --cpus value {value!r}",
-            f"use a decimal from 0.01 to {limit} (the CPUs here), for example 0.2",
-        )
-    return amount
-
-
-def whole_number(value: str | int, low: int, high: int, what: str, example: int) -> int:
-    """An integer in [low, high], or a UsageError that says the range and gives an example."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = low - 1
-    if not low <= number <= high:
-        raise UsageError(f"invalid {what} {value!r}", f"use a whole number from {low} to {high}, for example {example}")
-    return number
-
-
-def pids_limit(value: str | int) -> int:
-    return whole_number(value, 2, 4096, "pids limit", 20)
+    Computed with integers, so no value overflows a float; a fraction of a byte is dropped, as docker does.
+    """
+    match = _SIZE.fullmatch(value)
+    if not match or not _digits_ok(match.group(1).partition(".")[0]):
+        raise UsageError(f"invalid {what} {shown(value)}", f"use {SIZE_FORM}")
+    number: str = match.group(1)
+    scale = _UNITS[(match.group(2) or match.group(3) or "").lower()]
+    whole, _, fraction = number.partition(".")
+    fraction = fraction[:MAX_DIGITS]  # what a 31st digit adds is far below one byte, even in gigabytes
+    divisor: int = 10 ** len(fraction)  # int ** int is typed Any (a negative power would be a float)
+    return int(whole) * scale + (int(fraction or "0") * scale) // divisor
 
 
 def format_bytes(value: float) -> str:
@@ -102,24 +101,165 @@ def format_bytes(value: float) -> str:
     return f"{value:.1f} GiB"
 
 
+MEMORY_MIN = 6 << 20  # docker's minimum for --memory
+MEMORY_SHARE = 2  # a limit may take at most 1/MEMORY_SHARE of what the machine has available
+
+
+def memory_available(meminfo: str | None = None) -> int | None:
+    """MemAvailable from /proc/meminfo, in bytes: what can be allocated without swapping (Linux 3.14+)."""
+    if meminfo is None:
+        try:
+            with open("/proc/meminfo", encoding="ascii") as f:
+                meminfo = f.read()
+        except OSError:
+            return None  # not Linux: the demo stops with NotLinux before it allocates anything
+    for line in meminfo.splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def memory_limit(value: str, available: int | None = None) -> int:
+    """A memory limit: at least 6 MiB, like docker's minimum, and at most half of MemAvailable.
+
+    The upper bound protects the host: the demo's process allocates until it reaches the limit, so a limit
+    above what the machine has free makes the *host* run out of memory (its OOM killer picks any process)
+    before the cgroup's limit is ever reached. Half of MemAvailable leaves the other half to everything
+    else that runs meanwhile.
+    """
+    limit = size_bytes(value, what="memory size")
+    if limit < MEMORY_MIN:
+        raise UsageError(
+            f"memory limit {shown(value)} is below the minimum of {format_bytes(MEMORY_MIN)}",
+            "use 6m or more, for example 64m",
+        )
+    free = memory_available() if available is None else available
+    if free is not None and limit > free // MEMORY_SHARE:
+        raise UsageError(
+            f"memory limit {shown(value)} ({format_bytes(limit)}) is more than this machine can spare: "
+            f"MemAvailable in /proc/meminfo is {format_bytes(free)}, and the demo's process would fill the "
+            "limit, pushing the whole host into its OOM killer",
+            f"use at most half of MemAvailable, {format_bytes(free // MEMORY_SHARE)} here, for example 64m",
+        )
+    return limit
+
+
+IO_RATE_MIN = 4096  # one 4 KiB block per second
+IO_RATE_MAX = 64 << 20
+IO_RATE_WHY = (
+    "the demo writes and reads 3 seconds' worth at the limit on a loop device backed by a file in /tmp, "
+    "and must show the same device more than 3 times faster without it"
+)
+
+
+def rate_bytes(value: str) -> int:
+    """An I/O rate per second, `1mb` -> 1048576, as `docker run --device-write-bps /dev/sda:1mb` takes it."""
+    rate = size_bytes(value, what="rate")
+    if not IO_RATE_MIN <= rate <= IO_RATE_MAX:
+        raise UsageError(
+            f"rate {shown(value)} ({format_bytes(rate)}/s) is outside 4k to 64m per second",
+            f"use a rate from 4k to 64m, for example 1mb: {IO_RATE_WHY}",
+        )
+    return rate
+
+
+def device_rate(value: str) -> tuple[str, int]:
+    """`/dev/sda:1mb` -> ("/dev/sda", 1048576), the form of docker's --device-write-bps."""
+    device, sep, rate = value.rpartition(":")
+    if not sep or not device.startswith("/dev/"):
+        raise UsageError(f"invalid device rate {shown(value)}", "use DEVICE:RATE, for example /dev/sda:1mb")
+    return device, rate_bytes(rate)
+
+
+CPUS_MIN = 0.01  # a quota of 1000 us per 100000 us period: the kernel refuses a quota below 1 ms
+
+
+def cpus(value: str, available: int | None = None) -> float:
+    """`--cpus 0.5`: how many CPUs' worth of time per period, a positive decimal up to the CPUs present.
+
+    More than the CPUs present cannot be used (the demo starts one busy loop per CPU of quota, plus one).
+    """
+    import os
+
+    if available is None:  # the CPUs this process may run on (taskset, cpuset), not all the machine has
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = available
+    good = _DECIMAL.fullmatch(value) is not None and _digits_ok(value.partition(".")[0])
+    if not (good and CPUS_MIN <= float(value) <= limit):
+        raise UsageError(
+            f"invalid --cpus value {shown(value)}",
+            f"use a decimal number in digits 0-9 from {CPUS_MIN} to {limit} (the CPUs this process may use: "
+            "a quota above them cannot be used), for example 0.2",
+        )
+    return float(value)
+
+
+PIDS_MAX = 4096  # plenty to see the refusal; each is a real process the demo forks
+
+
+def free_task_slots() -> int | None:
+    """How many more tasks this machine can start: the lower of pid_max and threads-max, less those running."""
+    try:
+        with open("/proc/sys/kernel/pid_max", encoding="ascii") as f:
+            pid_max = int(f.read())
+        with open("/proc/sys/kernel/threads-max", encoding="ascii") as f:
+            threads_max = int(f.read())
+        with open("/proc/loadavg", encoding="ascii") as f:
+            tasks = int(f.read().split()[3].partition("/")[2])  # "running/total" tasks
+    except (OSError, ValueError, IndexError):
+        return None
+    return min(pid_max, threads_max) - tasks
+
+
+def pids_limit(value: str | int, free: int | None = None) -> int:
+    """pids.max for the demo: 2 to 4096, and at most half of the task slots this machine has free.
+
+    The demo forks up to that many processes: on a machine whose pid_max is nearly used up (32768 by
+    default), forking them could leave other programs unable to start one.
+    """
+    slots = free_task_slots() if free is None else free
+    high = PIDS_MAX if slots is None else max(2, min(PIDS_MAX, slots // 2))
+    why = "the demo forks that many real processes"
+    if high < PIDS_MAX:
+        why += f"; at most half of the {slots} this machine can still start (kernel.pid_max, threads-max)"
+    return whole_number(value, 2, high, "pids limit", min(20, high), why=why)
+
+
+RATE_MBIT_MAX = 1000
+
+
 def rate_mbit(value: str | int) -> int:
-    return whole_number(value, 1, 1000, "rate in Mbit/s", 10)
+    return whole_number(
+        value,
+        1,
+        RATE_MBIT_MAX,
+        "rate in Mbit/s",
+        10,
+        why="the demo measures a 3-second transfer at that rate through a veth pair",
+    )
 
 
 def port(value: str | int) -> int:
-    return whole_number(value, 1024, 65535, "port", 8080)
+    return whole_number(value, 1024, 65535, "port", 8080, why="a TCP port above the privileged ones")
+
+
+def pid(value: str | int) -> int:
+    """A process id: 1 to the kernel's pid_max (at most 2**22, PID_MAX_LIMIT in <linux/threads.h>)."""
+    return whole_number(value, 1, 1 << 22, "pid", 1, why="a process id, as `ps -e` lists them")
 
 
 def subnet(value: str) -> object:
     """--subnet 10.99.0.0/24: an IPv4 /24 (returns an ipaddress.IPv4Network)."""
     import ipaddress
 
-    try:
-        net = ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        net = None
+    net = None
+    if value.isascii():  # ipaddress takes non-ASCII digits too
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            net = None
     if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24 or not net.is_private:
-        raise UsageError(f"invalid subnet {value!r}", "use a private IPv4 /24, for example 10.99.0.0/24")
+        raise UsageError(f"invalid subnet {shown(value)}", "use a private IPv4 /24, for example 10.99.0.0/24")
     return net
 
 
@@ -128,4 +268,11 @@ CLOCK_OFFSET_MAX = 10 * 365 * 86400  # ten years: enough to see, far from the ke
 
 def clock_offset(value: str | int) -> int:
     """A time namespace offset, whole seconds, like unshare(1)'s --boottime and --monotonic."""
-    return whole_number(value, 0, CLOCK_OFFSET_MAX, "clock offset (seconds)", 86400)
+    return whole_number(
+        value,
+        0,
+        CLOCK_OFFSET_MAX,
+        "clock offset (seconds)",
+        86400,
+        why="ten years at most: enough to see, far from where the kernel's clocks overflow",
+    )

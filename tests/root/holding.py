@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from isodemo.kernel import procfs
@@ -15,10 +16,11 @@ from tests.conftest import isodemo_argv
 
 
 class Held:
-    def __init__(self, *args: str, **popen: Any) -> None:
-        """`popen`: more subprocess.Popen arguments (user=, group=, env= to hold a rootless run)."""
+    def __init__(self, *args: str, wrapper: Sequence[str] = (), **popen: Any) -> None:
+        """`popen`: more subprocess.Popen arguments (user=, group=, env= to hold a rootless run).
+        `wrapper`: a command that runs isodemo (`setsid -f`: a run whose parent is not the test)."""
         self.proc = subprocess.Popen(
-            isodemo_argv(*args, "--hold"),
+            [*wrapper, *isodemo_argv(*args, "--hold")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

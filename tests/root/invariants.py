@@ -56,14 +56,15 @@ def _isodemo_processes() -> list[str]:
 
 def _foreign_runs() -> set[str]:
     """Runs of isodemo that are alive and were not started by this test process (another terminal, another
-    developer on a shared machine): their objects are theirs, not this test's leftovers."""
-    foreign = set()
-    for run_id in runs.live_runs():
-        with contextlib.suppress(OSError, ValueError):
-            pid = int((runs.RUN_DIR / run_id).read_text().split()[0])
-            if not _descends_from(pid, os.getpid()):
-                foreign.add(run_id)
-    return foreign
+    developer on a shared machine, another user's rootless run): their objects are theirs, not this test's
+    leftovers. Root's records (/run/isodemo) and every user's (/tmp/isodemo-runs-<uid>/) count; alive means
+    the recorded pid still has the recorded start time."""
+    me = os.getpid()
+    return {
+        run_id
+        for run_id, record in runs.recorded_runs().items()
+        if procfs.start_time(record.pid) == record.start and not _descends_from(record.pid, me)
+    }
 
 
 def _descends_from(pid: int, ancestor: int) -> bool:
@@ -81,56 +82,100 @@ def _without(lines: list[str], run_ids: set[str]) -> list[str]:
     return [line for line in lines if not any(run_id in line for run_id in run_ids)]
 
 
-def _msg_queues(run_ids: set[str]) -> list[str]:
-    foreign_keys = {str(runs.SYSV_KEY_TAG | int(r, 16)) for r in run_ids}
-    lines = Path("/proc/sysvipc/msg").read_text().splitlines()
-    return [line for line in lines if not (line.split() and line.split()[0] in foreign_keys)]
+def _msg_queues() -> list[str]:
+    """/proc/sysvipc/msg, each queue isodemo made (its key tagged SYSV_KEY_TAG) followed by its run id."""
+    lines = []
+    for line in Path("/proc/sysvipc/msg").read_text().splitlines()[1:]:
+        key = int(line.split()[0]) if line.split() else 0
+        tagged = key & 0xFF000000 == runs.SYSV_KEY_TAG
+        lines.append(f"{line} (run {key & 0xFFFFFF:06x})" if tagged else line)
+    return lines
 
 
-def _nft_ruleset(run_ids: set[str]) -> list[str]:
-    """Every nft table with its rules, except the tables of other live isodemo runs."""
+def _nft_tables() -> list[str]:
+    """Every nft table with its rules (the table's name carries the run id of an isodemo table)."""
     if shutil.which("nft") is None:
         return ["(nft not installed)"]
     tables = [line.split() for line in _run(["nft", "list", "tables"]).splitlines() if line.startswith("table ")]
-    return [
-        _run(["nft", "list", "table", family, name])
-        for _, family, name in tables
-        if not any(run_id in name for run_id in run_ids)
-    ]
+    return [_run(["nft", "list", "table", family, name]) for _, family, name in tables]
+
+
+def _loop_devices() -> list[str]:
+    """Attached loop devices and their backing files (cgroup-io's is /tmp/isodemo-<run>-disk.img)."""
+    found = []
+    for backing in sorted(Path("/sys/block").glob("loop*/loop/backing_file")):
+        with contextlib.suppress(OSError):
+            found.append(f"{backing.parent.parent.name} {backing.read_text().strip()}")
+    return found
+
+
+def _user_record_dirs() -> dict[str, list[str]]:
+    """Each user's run record directory -> the run ids recorded in it."""
+    found: dict[str, list[str]] = {}
+    for directory in sorted(runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*")):
+        try:
+            found[str(directory)] = sorted(p.name for p in directory.iterdir())
+        except OSError:
+            found[str(directory)] = []
+    return found
+
+
+FOREIGN = "runs of others"  # the key under which a snapshot keeps the ids of the runs it must not count
+USER_DIRS = "user run record directories"
 
 
 def snapshot() -> dict[str, object]:
-    foreign = _foreign_runs()
+    """The host's state, unfiltered, with the live runs of others; diff() leaves those out of both sides."""
     return {
+        FOREIGN: _foreign_runs(),
         "hostname": socket.gethostname(),
-        "mountinfo of PID 1": _without(Path("/proc/1/mountinfo").read_text().splitlines(), foreign),
-        "mountinfo of the test": _without(Path("/proc/self/mountinfo").read_text().splitlines(), foreign),
-        "links": _without(sorted(os.listdir("/sys/class/net")), foreign),
-        "routes": _without(_run(["ip", "route", "show", "table", "all"]).splitlines(), foreign),
-        "nft ruleset": _nft_ruleset(foreign),
-        "cgroups": _without(_own_cgroup_dirs(), foreign),
-        "sysv message queues": _msg_queues(foreign),
-        "isodemo processes": _without(_isodemo_processes(), foreign),
-        "isodemo temporary files": _without(
-            sorted(
-                str(p)
-                for place in {runs.SHARED_TMP, Path(tempfile.gettempdir())}
-                for p in place.glob("isodemo-*")
-                if runs.run_id_of(p.name)
-            ),
-            foreign,
+        "mountinfo of PID 1": Path("/proc/1/mountinfo").read_text().splitlines(),
+        "mountinfo of the test": Path("/proc/self/mountinfo").read_text().splitlines(),
+        "links": sorted(os.listdir("/sys/class/net")),
+        "routes": _run(["ip", "route", "show", "table", "all"]).splitlines(),
+        "nft ruleset": _nft_tables(),
+        "cgroups": _own_cgroup_dirs(),
+        "sysv message queues": _msg_queues(),
+        "loop devices": _loop_devices(),
+        "isodemo processes": _isodemo_processes(),
+        "isodemo temporary files": sorted(
+            str(p)
+            for place in {runs.SHARED_TMP, Path(tempfile.gettempdir())}
+            for p in place.glob("isodemo-*")
+            if runs.run_id_of(p.name)
         ),
-        "user run records": _without(
-            sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*/*")), foreign
-        ),
-        "user run record directories": sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*")),
+        "user run records": sorted(str(p) for p in runs.SHARED_TMP.glob(f"{runs.USER_RUN_PREFIX}*/*")),
+        USER_DIRS: _user_record_dirs(),
         "/run/netns exists": [str(os.path.isdir("/run/netns"))],
-        "network namespaces": _without(
-            sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [], foreign
-        ),
-        "run records": _without(sorted(os.listdir("/run/isodemo")) if os.path.isdir("/run/isodemo") else [], foreign),
+        "network namespaces": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
+        "run records": sorted(os.listdir("/run/isodemo")) if os.path.isdir("/run/isodemo") else [],
     }
 
 
+def _filtered(key: str, value: object, foreign: set[str]) -> object:
+    if key == USER_DIRS:
+        # A directory that holds another user's live run is theirs (it appears and goes with their run).
+        assert isinstance(value, dict)
+        return sorted(d for d, ids in value.items() if not foreign & set(ids))
+    if isinstance(value, list) and key != "hostname":
+        return _without(value, foreign)
+    return value
+
+
+def _ids(value: object) -> set[str]:
+    assert isinstance(value, set)
+    return {str(item) for item in value}
+
+
 def diff(before: dict[str, object], after: dict[str, object]) -> list[str]:
-    return [f"{key}: before {before[key]!r}\n   after {after[key]!r}" for key in before if before[key] != after[key]]
+    """What changed, leaving out the objects of runs that were someone else's at either snapshot (a run of
+    another user that started during the test is in `after` only, one that ended in `before` only)."""
+    foreign = _ids(before[FOREIGN]) | _ids(after[FOREIGN])
+    changes = []
+    for key, value in before.items():
+        if key == FOREIGN:
+            continue
+        old, new = _filtered(key, value, foreign), _filtered(key, after[key], foreign)
+        if old != new:
+            changes.append(f"{key}: before {old!r}\n   after {new!r}")
+    return changes

@@ -26,6 +26,7 @@ def test_cgroupns_facts() -> None:
     assert facts["parent_cgroup_seen_inside"].startswith("/..")
     assert facts["cgroupns_inode_host"] != facts["cgroupns_inode_inside"]
     assert len(facts["cgroupfs_root_procs_inside"]) == 2  # the helper and the child
+    assert facts["host_cgroup_mounts_added"] == []  # checked against the host's mount table, before and after
     assert not os.path.exists(facts["cgroup_path"])
     assert result.json["leftovers"] == []
 

@@ -185,3 +185,34 @@ def test_cleanup_finds_a_killed_runs_cgroup_from_another_cgroup() -> None:
         assert all(not os.path.exists(path) for path in info["cgroups"])
     finally:
         os.rmdir(elsewhere)
+
+
+def test_the_backend_names_this_machines_files() -> None:
+    """What the demos show without asking the version (usage, peak and weight files, the /proc/PID/cgroup
+    key, how the hierarchy is mounted) is what this machine has: each named file exists, the key finds the
+    cgroup in /proc/PID/cgroup, and the host's hierarchy is mounted with that filesystem type."""
+    from isodemo import runs
+    from isodemo.cgroups import open_cgroup
+    from isodemo.kernel import procfs
+
+    run = runs.Run.new()
+    with open_cgroup(run, "files", ["memory", "cpu"], MODE) as cgroup:
+        assert cgroup.version == VERSION
+        files = [cgroup.memory_usage_file, cgroup.cpu_usage_file, cgroup.memory_peak_file]
+        assert all(os.path.isfile(path) for path in files if path), files
+        assert (cgroup.memory_failcnt() is None) == (VERSION == 2)
+        member = subprocess.Popen(["sleep", "60"])
+        try:
+            cgroup.add(member.pid)
+            assert procfs.cgroup(member.pid)[cgroup.proc_key].endswith("/" + os.path.basename(cgroup.path))
+            assert cgroup.memory_current() >= 0 and cgroup.cpu_usage_usec() >= 0
+        finally:
+            member.kill()
+            member.wait()
+        fs = cgroup.cgroupfs_mount()
+        mounted = {m.mount_point: m for m in procfs.mountinfo()}[cgroup.hierarchy_root]
+        assert mounted.fstype == fs.fstype
+        assert cgroup.path.startswith(cgroup.hierarchy_root + "/")
+        if fs.options:
+            assert fs.options in mounted.super_options.split(",")
+    assert not any(os.path.exists(path) for path in cgroup.paths)

@@ -1,4 +1,5 @@
-"""`isodemo net` as root: every required fact observed; two runs at once; SIGKILL then cleanup.
+"""`isodemo net` as root: every required fact observed; four runs at once; a signal right after each kernel
+object it makes; SIGKILL then cleanup.
 
 Traffic goes only to addresses inside the namespaces these runs create (and the host-side ends of their own
 veth pairs and bridge): never out of the machine.
@@ -7,8 +8,12 @@ veth pairs and bridge): never out of the machine.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 
+import pytest
+
+from isodemo import runs
 from tests.conftest import Result, isodemo_argv, run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
 
@@ -36,7 +41,8 @@ def test_net_facts() -> None:
     assert str(facts["subnet"]).startswith("10.200.")
 
 
-def test_two_runs_at_once_do_not_collide() -> None:
+@pytest.mark.host_only
+def test_four_runs_at_once_do_not_collide() -> None:
     procs = [
         subprocess.Popen(
             isodemo_argv("net", "--json"),
@@ -45,13 +51,67 @@ def test_two_runs_at_once_do_not_collide() -> None:
             stdin=subprocess.DEVNULL,
             text=True,
         )
-        for _ in range(2)
+        for _ in range(4)
     ]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         results.append(_check(Result(proc.returncode, out, err)))
-    assert results[0]["subnet"] != results[1]["subnet"]
+    assert len({str(facts["subnet"]) for facts in results}) == 4
+
+
+# Right after each kernel object net makes (the first namespace's name, the second's, veth a, the bridge,
+# veth b, the nft table, the tbf qdisc) and as the HTTP request goes out. The VM stage runs a few of them.
+POINTS = [
+    "netns.created",
+    "netns.created#2",
+    "link.created",
+    "link.created#2",
+    "link.created#3",
+    "nft.created",
+    "tc.created",
+    "net.request",
+]
+QUICK = {("link.created", "SIGINT"), ("nft.created", "SIGTERM")}
+
+
+@pytest.mark.parametrize(
+    ("point", "sig"),
+    [
+        pytest.param(point, sig, marks=[] if (point, sig) in QUICK else [pytest.mark.host_only])
+        for point in POINTS
+        for sig in ("SIGINT", "SIGTERM")
+    ],
+)
+def test_a_signal_right_after_each_creation_leaves_nothing(point: str, sig: str) -> None:
+    """Exit 130 and no traceback; the host invariants (links, netns, nft, mounts) check that nothing is left."""
+    result = run_isodemo("net", "--plain", env={"ISODEMO_TESTPOINT": f"{point}:{sig}"})
+    assert result.code == 130, result.stdout[-2000:] + result.stderr
+    assert f"interrupted by {sig}" in result.stderr
+    assert "Traceback" not in result.stderr and "could not remove" not in result.stderr, result.stderr
+
+
+@pytest.mark.host_only
+def test_ctrl_c_during_the_http_step_prints_no_traceback() -> None:
+    """A terminal's Ctrl-C reaches the whole process group: isodemo, its children, the HTTP server inside."""
+    proc = subprocess.Popen(
+        isodemo_argv("net", "--plain"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    seen = ""
+    while "[4] Publishing" not in seen:
+        chunk = proc.stdout.read(1)
+        assert chunk, seen
+        seen += chunk
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Error" not in err, err
 
 
 def test_hold_names_the_namespaces_ip_netns_sees() -> None:
@@ -87,17 +147,17 @@ def test_sigkilled_net_demo_is_cleaned_up() -> None:
 
 
 def test_a_subnet_the_host_uses_is_refused_before_anything_is_made() -> None:
-    import ipaddress
+    """The test makes the clash itself: a veth pair named like a run's, with an address in a free subnet."""
+    from isodemo.net import addressing, links
 
-    out = subprocess.run(
-        ["ip", "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True, check=True
-    ).stdout
-    if not out.strip():
-        return  # no global IPv4 address on this host: nothing to clash with
-    address = ipaddress.ip_interface(out.split()[3])
-    network = ipaddress.ip_network(f"{address.ip}/24", strict=False)
-    result = run_isodemo("net", "--plain", "--subnet", str(network))
+    name = f"isodemo-{runs.Run.new().id}"
+    with links.open_host() as ipr, links.VethPair(ipr, f"{name}v", f"{name}p") as pair:
+        with addressing.claimed_subnet("0", lambda: links.host_networks(ipr)) as subnet:
+            pair.add_address(str(addressing.host_address(subnet, 1)), subnet.prefixlen)
+        before = sorted(os.listdir("/sys/class/net"))
+        result = run_isodemo("net", "--plain", "--subnet", str(subnet))
+        after = sorted(os.listdir("/sys/class/net"))
     assert result.code == 2, result.stderr
     assert "Traceback" not in result.stderr
-    if network.is_private:
-        assert "overlaps" in result.stderr
+    assert f"overlaps {subnet}" in result.stderr
+    assert before == after

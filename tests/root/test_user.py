@@ -165,13 +165,13 @@ def test_debian_sysctl_blocks_with_eperm(test_user: TestUser, any_user_env: dict
 
 
 MAP_SOMEONE_ELSE = """
-from isodemo import rootless
+from isodemo import userns_policy
 from isodemo.isolated import Isolated
 from isodemo.kernel import userns
 try:
     with Isolated(["user"], mapping=userns.Mapping.root_as(0, 0)):
         print("mapped")
-except rootless.UserNamespaceBlocked as error:
+except userns_policy.UserNamespaceBlocked as error:
     print(error.blocker.step, "|", error.blocker.error)
 """
 

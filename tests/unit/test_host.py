@@ -77,14 +77,6 @@ def test_static_elf_detection(tmp_path: Path) -> None:
     assert not host.is_static_elf(str(tmp_path / "script"))
 
 
-def test_userns_restriction() -> None:
-    h = host.Host(linux=True, root=False, kernel="6.8", python="3.12")
-    h.userns_sysctls = {"kernel.apparmor_restrict_unprivileged_userns": "1"}
-    assert h.userns_restricted
-    h.userns_sysctls = {"kernel.apparmor_restrict_unprivileged_userns": "0", "user.max_user_namespaces": "9"}
-    assert not h.userns_restricted
-
-
 def test_not_linux_points_at_the_vm(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "darwin")
     with pytest.raises(NotLinux) as caught:

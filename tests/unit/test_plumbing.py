@@ -17,11 +17,11 @@ def test_channel_round_trip_of_functions_and_data() -> None:
     left, right = socket.socketpair()
     with left, right:
         big = "x" * 300_000  # larger than a socket buffer: exercises partial reads
-        sender = threading.Thread(target=channel.send, args=(left, ("call", len, (big,), {})))
+        sender = threading.Thread(target=channel.send, args=(left, (channel.CALL, len, (big,), {})))
         sender.start()
         kind, func, args, kwargs = channel.recv(right)
         sender.join()
-        assert (kind, func(*args, **kwargs)) == ("call", 300_000)
+        assert (kind, func(*args, **kwargs)) == (channel.CALL, 300_000)
 
 
 def test_channel_reports_a_closed_peer() -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isodemo import rootless, values
+from isodemo import rootless, userns_policy, values
 from isodemo.errors import ExitCode, MissingFeature, UsageError
 from isodemo.kernel import capabilities, timens, userns
 
@@ -42,43 +42,43 @@ def test_mapping_writes_setgroups_before_gid_map() -> None:
     ("step", "code", "policy", "cause", "fix"),
     [
         (
-            rootless.STEP_UNSHARE,
+            userns_policy.STEP_UNSHARE,
             errno.ENOSPC,
             {"user.max_user_namespaces": "0"},
             "user.max_user_namespaces is 0",
             "sysctl -w user.max_user_namespaces=15000",
         ),
-        (rootless.STEP_UNSHARE, errno.ENOSPC, {"user.max_user_namespaces": "5"}, "=5 is reached", "lsns -t user"),
+        (userns_policy.STEP_UNSHARE, errno.ENOSPC, {"user.max_user_namespaces": "5"}, "=5 is reached", "lsns -t user"),
         (
-            rootless.STEP_UNSHARE,
+            userns_policy.STEP_UNSHARE,
             errno.EPERM,
             {"kernel.unprivileged_userns_clone": "0"},
             "Debian's kernel.unprivileged_userns_clone is 0",
             "sysctl -w kernel.unprivileged_userns_clone=1",
         ),
         (
-            rootless.STEP_CAPABILITIES,
+            userns_policy.STEP_CAPABILITIES,
             errno.EPERM,
             {"kernel.apparmor_restrict_unprivileged_userns": "1"},
             "apparmor_restrict_unprivileged_userns is 1",
             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
         ),
         (
-            rootless.STEP_MAP,
+            userns_policy.STEP_MAP,
             errno.EPERM,
             {"kernel.apparmor_restrict_unprivileged_userns": "1"},
             "AppArmor",
             "apparmor_restrict_unprivileged_userns=0",
         ),
-        (rootless.STEP_UNSHARE, errno.EPERM, {}, "seccomp filter or a security module", "vagrant"),
-        (rootless.STEP_MAP, errno.EPERM, {}, "may map only its own uid", "0 UID 1"),
-        (rootless.STEP_UNSHARE, errno.EINVAL, {}, "CONFIG_USER_NS", "newer kernel"),
+        (userns_policy.STEP_UNSHARE, errno.EPERM, {}, "seccomp filter or a security module", "vagrant"),
+        (userns_policy.STEP_MAP, errno.EPERM, {}, "may map only its own uid", "0 UID 1"),
+        (userns_policy.STEP_UNSHARE, errno.EINVAL, {}, "CONFIG_USER_NS", "newer kernel"),
     ],
 )
 def test_diagnose_names_the_cause_and_the_fix(
     step: str, code: int, policy: dict[str, str | None], cause: str, fix: str
 ) -> None:
-    blocker = rootless.diagnose(step, code, {**NONE_SET, **policy})
+    blocker = userns_policy.diagnose(step, code, {**NONE_SET, **policy})
     assert blocker.step == step
     assert blocker.error.startswith(errno.errorcode[code])
     assert cause in blocker.cause
@@ -87,19 +87,30 @@ def test_diagnose_names_the_cause_and_the_fix(
 
 
 def test_apparmor_blocker_offers_a_per_binary_profile() -> None:
-    blocker = rootless.diagnose(
-        rootless.STEP_CAPABILITIES, errno.EPERM, {"kernel.apparmor_restrict_unprivileged_userns": "1"}
+    blocker = userns_policy.diagnose(
+        userns_policy.STEP_CAPABILITIES, errno.EPERM, {"kernel.apparmor_restrict_unprivileged_userns": "1"}
     )
     assert blocker.alternative is not None and "userns," in blocker.alternative
     assert "apparmor_parser -r" in blocker.hint()
 
 
 def test_blocked_is_exit_3_and_rootless_refused_is_77() -> None:
-    blocker = rootless.diagnose(rootless.STEP_UNSHARE, errno.ENOSPC, {"user.max_user_namespaces": "0"})
-    assert rootless.UserNamespaceBlocked(blocker).exit_code == ExitCode.MISSING_FEATURE
+    blocker = userns_policy.diagnose(userns_policy.STEP_UNSHARE, errno.ENOSPC, {"user.max_user_namespaces": "0"})
+    assert userns_policy.UserNamespaceBlocked(blocker).exit_code == ExitCode.MISSING_FEATURE
     refused = rootless.needs_root_instead("uts", "isodemo uts --json", blocker)
     assert refused.exit_code == ExitCode.NEEDS_ROOT
     assert refused.hint is not None and refused.hint.startswith("run: sudo isodemo uts --json")
+
+
+def test_blocked_at_diagnoses_with_this_hosts_sysctls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one diagnose-then-raise: the errno from the failed step, the policy as this process reads it."""
+    monkeypatch.setattr(
+        "isodemo.host.userns_policy", lambda: {**NONE_SET, "kernel.apparmor_restrict_unprivileged_userns": "1"}
+    )
+    refused = userns_policy.blocked_at(userns_policy.STEP_CAPABILITIES, errno.EPERM)
+    assert isinstance(refused, userns_policy.UserNamespaceBlocked)
+    assert refused.blocker.step == userns_policy.STEP_CAPABILITIES and "AppArmor" in refused.blocker.cause
+    assert refused.exit_code == ExitCode.MISSING_FEATURE
 
 
 def test_identity_under_sudo(monkeypatch: pytest.MonkeyPatch) -> None:

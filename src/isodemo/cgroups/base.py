@@ -38,6 +38,34 @@ class CgroupWrite:
         return os.path.dirname(self.path)
 
 
+@dataclass(frozen=True)
+class CgroupfsMount:
+    """How to mount a cgroup filesystem that shows a cgroup's hierarchy, as a container runtime does it.
+
+    v2: `mount -t cgroup2 cgroup2 ROOT` (the one unified tree). v1: one hierarchy per controller, each in its
+    own directory, `mount -t cgroup -o memory cgroup ROOT/memory`. `options` is the v1 controller ("" on v2):
+    the mount's data, and the directory under ROOT it is mounted on.
+    """
+
+    fstype: str
+    options: str = ""
+
+    def target(self, root: str) -> str:
+        return os.path.join(root, self.options) if self.options else root
+
+    def shell(self, root: str) -> list[str]:
+        """The commands, on a tmpfs at `root` (mounting over the host's own cgroup mount fails with EBUSY)."""
+        commands = [f"mount -t tmpfs tmpfs {root}"]
+        if self.options:
+            commands.append(f"mkdir {self.target(root)}")
+            return [*commands, f"mount -t cgroup -o {self.options} cgroup {self.target(root)}"]
+        return [*commands, f"mount -t cgroup2 cgroup2 {root}"]
+
+    def syscall(self, root: str) -> str:
+        data = f'"{self.options}"' if self.options else "NULL"
+        return f'mount("{self.fstype}", "{self.target(root)}", "{self.fstype}", MS_NOSUID|MS_NODEV|MS_NOEXEC, {data})'
+
+
 class CgroupFileError(MissingFeature):
     """A cgroup file refused a write or is missing: the message names the file, the value and the errno."""
 
@@ -129,6 +157,8 @@ class Cgroup(ABC):
     is still inside is killed and the directories are removed, however the demo ended."""
 
     version: int
+    layout: str  # how this version organises controllers, for the narration
+    weight_note: str  # how set_cpu_weight's value lands in the kernel's file
 
     def __init__(self, name: str, controllers: Sequence[str]) -> None:
         self.name = name
@@ -174,6 +204,27 @@ class Cgroup(ABC):
     def read(self, filename: str, controller_dir: str | None = None) -> str:
         return read_file(os.path.join(controller_dir or self.path, filename))
 
+    # where this cgroup shows, so that a demo never needs to know the version
+    @property
+    @abstractmethod
+    def proc_key(self) -> str:
+        """The key of this cgroup's hierarchy in procfs.cgroup() (/proc/PID/cgroup): "" for v2's `0::` line,
+        the (first) controller's name on v1."""
+
+    @property
+    def proc_line(self) -> str:
+        """That line, named for the learner."""
+        return f"the {self.proc_key} line" if self.proc_key else "the 0:: line"
+
+    @property
+    @abstractmethod
+    def hierarchy_root(self) -> str:
+        """Where the host mounts the hierarchy this cgroup (self.path) is in."""
+
+    @abstractmethod
+    def cgroupfs_mount(self) -> CgroupfsMount:
+        """How a container runtime mounts this cgroup's hierarchy inside a container."""
+
     # memory
     @abstractmethod
     def set_memory_limit(self, limit: int) -> list[CgroupWrite]: ...
@@ -185,8 +236,22 @@ class Cgroup(ABC):
     @abstractmethod
     def memory_current(self) -> int: ...
 
+    @property
+    @abstractmethod
+    def memory_usage_file(self) -> str:
+        """The file memory_current() reads (memory.current, memory.usage_in_bytes), full path."""
+
     @abstractmethod
     def memory_peak(self) -> int | None: ...
+
+    @property
+    @abstractmethod
+    def memory_peak_file(self) -> str | None:
+        """The file memory_peak() reads, or None where the kernel has none (v2 before Linux 5.19)."""
+
+    def memory_failcnt(self) -> int | None:
+        """How often the limit refused a charge (v1's memory.failcnt); None where there is no such counter."""
+        return None
 
     @abstractmethod
     def oom_kills(self) -> tuple[int, str]:
@@ -202,6 +267,11 @@ class Cgroup(ABC):
 
     @abstractmethod
     def cpu_usage_usec(self) -> int: ...
+
+    @property
+    @abstractmethod
+    def cpu_usage_file(self) -> str:
+        """The file cpu_usage_usec() reads, full path (v2's cpu.stat usage_usec, v1's cpuacct.usage in ns)."""
 
     @abstractmethod
     def cpu_stat(self) -> dict[str, int]: ...

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from isodemo.cgroups.base import (
     CGROUP_ROOT,
     Cgroup,
+    CgroupfsMount,
     CgroupWrite,
     parse_keyed,
     read_file,
@@ -40,6 +41,8 @@ def hierarchies() -> dict[str, str]:
 
 class CgroupV1(Cgroup):
     version = 1
+    layout = "one hierarchy per controller: each controller has its own tree of cgroups"
+    weight_note = "On v1 a weight is cpu.shares = weight x 1024 / 100: the v2 default 100 is the v1 default 1024"
 
     def __init__(self, name: str, controllers: Sequence[str]) -> None:
         super().__init__(name, controllers)
@@ -60,6 +63,22 @@ class CgroupV1(Cgroup):
     @property
     def paths(self) -> list[str]:
         return list(dict.fromkeys(self._dirs.values()))  # co-mounted controllers share a directory
+
+    @property
+    def _first(self) -> str:
+        """The v1 controller of self.path: the first one asked for."""
+        return next(iter(self._dirs), "")
+
+    @property
+    def proc_key(self) -> str:
+        return self._first
+
+    @property
+    def hierarchy_root(self) -> str:
+        return hierarchies().get(self._first, CGROUP_ROOT)
+
+    def cgroupfs_mount(self) -> CgroupfsMount:
+        return CgroupfsMount("cgroup", self._first)
 
     def controller_dir(self, controller: str) -> str:
         first = V1_CONTROLLERS.get(controller, (controller,))[0]
@@ -95,10 +114,21 @@ class CgroupV1(Cgroup):
         return write_file(memsw, read_file(self._file("memory", "memory.limit_in_bytes")))
 
     def memory_current(self) -> int:
-        return int(read_file(self._file("memory", "memory.usage_in_bytes")))
+        return int(read_file(self.memory_usage_file))
+
+    @property
+    def memory_usage_file(self) -> str:
+        return self._file("memory", "memory.usage_in_bytes")
 
     def memory_peak(self) -> int | None:
         return int(read_file(self._file("memory", "memory.max_usage_in_bytes")))
+
+    @property
+    def memory_peak_file(self) -> str | None:
+        return self._file("memory", "memory.max_usage_in_bytes")
+
+    def memory_failcnt(self) -> int | None:
+        return int(read_file(self._file("memory", "memory.failcnt")))
 
     def oom_kills(self) -> tuple[int, str]:
         return parse_keyed(read_file(self._file("memory", "memory.oom_control"))).get("oom_kill", 0), (
@@ -116,7 +146,11 @@ class CgroupV1(Cgroup):
         return write_file(self._file("cpu", "cpu.shares"), str(weight * 1024 // 100))
 
     def cpu_usage_usec(self) -> int:
-        return int(read_file(self._file("cpuacct", "cpuacct.usage"))) // 1000  # nanoseconds on v1
+        return int(read_file(self.cpu_usage_file)) // 1000  # nanoseconds on v1
+
+    @property
+    def cpu_usage_file(self) -> str:
+        return self._file("cpuacct", "cpuacct.usage")
 
     def cpu_stat(self) -> dict[str, int]:
         return parse_keyed(read_file(self._file("cpu", "cpu.stat")))

@@ -17,6 +17,7 @@ from isodemo.cgroups.base import (
     CGROUP_ROOT,
     Cgroup,
     CgroupFileError,
+    CgroupfsMount,
     CgroupWrite,
     parse_keyed,
     read_file,
@@ -49,6 +50,8 @@ def missing_controllers(controllers: Sequence[str], root: str = CGROUP_ROOT) -> 
 
 class CgroupV2(Cgroup):
     version = 2
+    layout = "one tree, every controller's files in each cgroup's one directory"
+    weight_note = "On v2 cpu.weight takes the weight as it is: 1 to 10000, default 100"
 
     def __init__(self, name: str, controllers: Sequence[str], top: str = TOP) -> None:
         super().__init__(name, controllers)
@@ -63,6 +66,17 @@ class CgroupV2(Cgroup):
     @property
     def paths(self) -> list[str]:
         return [self._path]
+
+    @property
+    def proc_key(self) -> str:
+        return ""
+
+    @property
+    def hierarchy_root(self) -> str:
+        return CGROUP_ROOT
+
+    def cgroupfs_mount(self) -> CgroupfsMount:
+        return CgroupfsMount("cgroup2")
 
     def create(self) -> None:
         problem = missing_controllers(self.controllers, os.path.dirname(self.top))
@@ -114,11 +128,20 @@ class CgroupV2(Cgroup):
         return write_file(swap, "0") if os.path.exists(swap) else None
 
     def memory_current(self) -> int:
-        return int(self.read("memory.current"))
+        return int(read_file(self.memory_usage_file))
+
+    @property
+    def memory_usage_file(self) -> str:
+        return os.path.join(self._path, "memory.current")
 
     def memory_peak(self) -> int | None:
+        peak = self.memory_peak_file
+        return int(read_file(peak)) if peak else None
+
+    @property
+    def memory_peak_file(self) -> str | None:
         peak = os.path.join(self._path, "memory.peak")  # Linux 5.19
-        return int(read_file(peak)) if os.path.exists(peak) else None
+        return peak if os.path.exists(peak) else None
 
     def oom_kills(self) -> tuple[int, str]:
         return parse_keyed(self.read("memory.events")).get("oom_kill", 0), "memory.events"
@@ -132,6 +155,10 @@ class CgroupV2(Cgroup):
 
     def cpu_usage_usec(self) -> int:
         return self.cpu_stat()["usage_usec"]
+
+    @property
+    def cpu_usage_file(self) -> str:
+        return os.path.join(self._path, "cpu.stat")
 
     def cpu_stat(self) -> dict[str, int]:
         return parse_keyed(self.read("cpu.stat"))

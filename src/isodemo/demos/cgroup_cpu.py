@@ -2,8 +2,8 @@
 
 What you will see: a busy loop in a cgroup with a quota of 20 % of one CPU (cpu.max on v2,
 cpu.cfs_quota_us on v1) and a live meter of the CPU share it really gets, read from the cgroup's own usage
-counter; the throttling counters in cpu.stat; then two busy cgroups pinned to the same CPU with weights
-100 and 300 sharing it about 25 / 75.
+counter; the throttling counters in cpu.stat; then two busy cgroups pinned to the same CPU, sharing it
+in proportion to their weights (WEIGHTS: 100 and 300, so about 25 / 75).
 Kubernetes: limits.cpu becomes the quota, requests.cpu the weight, with the kubelet's formulas.
 """
 
@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterable
 
-from isodemo import workloads
 from isodemo.cgroups import Cgroup
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
+from isodemo.inside import workloads
+from isodemo.isolated import Isolated
 from isodemo.narrate.base import Narrator
 
 PERIOD_US = 100_000
@@ -33,106 +35,9 @@ def _share(cgroup: Cgroup, seconds: float) -> float:
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     cpus = float(ctx.options.get("cpus") or DEFAULT_CPUS)
-    quota = round(cpus * PERIOD_US)
-    narrator.step(f"A quota of {cpus:g} CPU", syscalls=["mkdir(2)", "write(2) to the quota files"])
-    cgroup = ctx.cgroup("cpu", ["cpu"])
-    narrator.shell(*cgroup.setup_commands)
-    narrator.shell(*(w.shell for w in cgroup.set_cpu_quota(quota, PERIOD_US)))
-    narrator.explain(
-        f"Every {PERIOD_US // 1000} ms period, the cgroup may run {quota // 1000} ms of CPU time in "
-        "all; when it has used its quota, its tasks are throttled (not scheduled) until the next "
-        "period. That is the CFS bandwidth controller."
-    )
-    narrator.fact("cgroup_version", cgroup.version)
-    narrator.fact("cgroup_path", cgroup.path)
-    quota_percent = narrator.fact("quota_percent", round(100 * quota / PERIOD_US, 1))
-
-    narrator.step(
-        "A busy loop inside, measured",
-        syscalls=["fork()", "write(2) to cgroup.procs"],
-    )
-    box = ctx.isolated([])
-    narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
-    usage_path = (
-        f"{cgroup.path}/cpu.stat   # usage_usec"
-        if cgroup.version == 2
-        else f"{cgroup.controller_dir('cpuacct')}/cpuacct.usage   # nanoseconds"
-    )
-    narrator.shell("sh -c 'while :; do :; done' &   # from a shell in the cgroup", f"cat {usage_path}")
-    # One busy loop per CPU of quota, and one more, so that the quota, not the loops, is what limits.
-    loops = min(math.ceil(cpus) + 1, (os.cpu_count() or 1) + 1)
-    burners = [box.call(workloads.start_burner, None) for _ in range(loops)]
-    usage_file = "cpu.stat usage_usec" if cgroup.version == 2 else "cpuacct.usage"
-    readings = []
-    with narrator.meter(f"CPU from {usage_file}", 100.0 * max(1, math.ceil(cpus)), lambda v: f"{v:.1f}%") as meter:
-        for _ in range(SAMPLES):
-            share = 100 * _share(cgroup, SAMPLE_S)
-            readings.append(share)
-            meter.update(share, f"limit {quota_percent:g}%")
-    for burner in burners:
-        box.call(workloads.stop, burner)
-    measured = narrator.fact("measured_percent", round(sum(readings[1:]) / len(readings[1:]), 1))
-    stat = cgroup.cpu_stat()
-    throttled = narrator.fact("nr_throttled", stat.get("nr_throttled", 0))
-    narrator.fact("nr_periods", stat.get("nr_periods", 0))
-    narrator.compare(
-        "cpu.stat",
-        [f"nr_periods {stat.get('nr_periods', 0)}", f"nr_throttled {throttled}"],
-        [f"measured {measured}% for a quota of {quota_percent:g}%"],
-        host_title="the kernel's counters",
-        inside_title="measured",
-    )
-    narrator.claim(
-        f"the loop got {measured}% of a CPU, within 2 points of the {quota_percent:g}% quota",
-        abs(measured - quota_percent) <= 2,
-    )
-    narrator.claim("cpu.stat shows throttled periods", throttled > 0)
-
-    cpu = sorted(os.sched_getaffinity(0))[0]
-    narrator.step(
-        f"Two busy cgroups on CPU {cpu}, weights 100 and 300",
-        syscalls=["sched_setaffinity(2)", "write(2) to the weight file"],
-    )
-    narrator.explain(
-        "A weight only matters when CPUs are contended: both loops are pinned to the same CPU. "
-        "The CPU is then shared in proportion to the weights, 100 : 300."
-    )
-    groups, pinned = {}, []
-    for name, weight in WEIGHTS.items():
-        group = ctx.cgroup(f"cpu-{name}", ["cpu"])
-        narrator.shell(*group.setup_commands, group.set_cpu_weight(weight).shell)
-        child = ctx.isolated([])
-        narrator.shell(*(w.shell for w in group.add(child.pid)))
-        pinned.append((child, child.call(workloads.start_burner, cpu)))
-        groups[name] = group
-    time.sleep(SAMPLE_S)  # let both settle on the CPU before measuring
-    starts = {name: g.cpu_usage_usec() for name, g in groups.items()}
-    time.sleep(SAMPLES * SAMPLE_S)
-    used = {name: g.cpu_usage_usec() - starts[name] for name, g in groups.items()}
-    for child, burner in pinned:  # measured: free the CPU (a --hold must not keep it busy)
-        child.call(workloads.stop, burner)
-    total = sum(used.values()) or 1
-    shares = {name: round(value / total, 3) for name, value in used.items()}
-    narrator.fact("weights", dict(WEIGHTS))
-    narrator.fact("weight_shares_measured", shares)
-    narrator.compare(
-        "share of the CPU",
-        [f"{n}: weight {w}" for n, w in WEIGHTS.items()],
-        [f"{n}: {100 * s:.1f}%" for n, s in shares.items()],
-        host_title="weights",
-        inside_title="measured",
-    )
-    expected = {n: w / sum(WEIGHTS.values()) for n, w in WEIGHTS.items()}
-    narrator.claim(
-        "the CPU was shared about 25 / 75, as the weights say",
-        all(abs(shares[n] - expected[n]) <= 0.05 for n in WEIGHTS),
-    )
-
-    if cgroup.version == 1:
-        narrator.explain(
-            "On v1 a weight is cpu.shares: isodemo writes weight x 1024 / 100, so the v2 default "
-            "weight 100 is the v1 default of 1024 shares."
-        )
+    cgroup = _quota(narrator, ctx, cpus)
+    box = _busy_loop(narrator, ctx, cgroup, cpus)
+    groups = _weights(narrator, ctx, WEIGHTS)
     ctx.hold_here(
         narrator, {"box": box.pid}, cgroups=[*cgroup.paths, *(path for g in groups.values() for path in g.paths)]
     )
@@ -145,3 +50,130 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "decide who runs when the node's CPUs are busy; the HorizontalPodAutoscaler reads the same usage "
         "counter (cpu.stat usage_usec) to compute utilisation."
     )
+
+
+def _quota(narrator: Narrator, ctx: DemoContext, cpus: float) -> Cgroup:
+    quota = round(cpus * PERIOD_US)
+    narrator.step(
+        f"A quota of {cpus:g} CPU",
+        syscalls=["mkdir(cgroup directory, 0777)", f'write(quota file, "{quota} {PERIOD_US}")'],
+    )
+    cgroup = ctx.cgroup("cpu", ["cpu"])
+    narrator.shell(*cgroup.setup_commands)
+    narrator.shell(*(w.shell for w in cgroup.set_cpu_quota(quota, PERIOD_US)))
+    narrator.explain(
+        f"Every {PERIOD_US // 1000} ms period, the cgroup may run {quota // 1000} ms of CPU time in "
+        "all; when it has used its quota, its tasks are throttled (not scheduled) until the next "
+        "period. That is the CFS bandwidth controller."
+    )
+    narrator.fact("cgroup_version", cgroup.version)
+    narrator.fact("cgroup_path", cgroup.path)
+    narrator.fact("quota_percent", round(100 * quota / PERIOD_US, 1))
+    return cgroup
+
+
+def _busy_loop(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup, cpus: float) -> Isolated:
+    quota_percent = round(100 * cpus, 1)
+    narrator.step(
+        "A busy loop inside, measured",
+        syscalls=["clone(SIGCHLD)  (fork)", 'write(cgroup.procs, "PID")'],
+    )
+    box = ctx.isolated([])
+    narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
+    usage_file = cgroup.cpu_usage_file
+    narrator.shell("sh -c 'while :; do :; done' &   # from a shell in the cgroup", f"cat {usage_file}")
+    # One busy loop per CPU of quota, and one more, so that the quota, not the loops, is what limits.
+    loops = min(math.ceil(cpus) + 1, (os.cpu_count() or 1) + 1)
+    burners = [box.call(workloads.start_burner, None) for _ in range(loops)]
+    readings = []
+    label = f"CPU from {os.path.basename(usage_file)}"
+    with narrator.meter(label, 100.0 * max(1, math.ceil(cpus)), lambda v: f"{v:.1f}%") as meter:
+        for _ in range(SAMPLES):
+            share = 100 * _share(cgroup, SAMPLE_S)
+            readings.append(share)
+            meter.update(share, f"limit {quota_percent:g}%")
+    for burner in burners:
+        box.call(workloads.stop, burner)
+    measured = round(sum(readings[1:]) / len(readings[1:]), 1)
+    stat = cgroup.cpu_stat()
+    throttled = stat.get("nr_throttled", 0)
+    narrator.fact("nr_periods", stat.get("nr_periods", 0))
+    narrator.compare(
+        os.path.join(cgroup.path, "cpu.stat"),
+        [f"nr_periods {stat.get('nr_periods', 0)}", f"nr_throttled {throttled}"],
+        [f"measured {measured}% for a quota of {quota_percent:g}%"],
+        host_title="the kernel's counters",
+        inside_title="measured",
+    )
+    narrator.check(
+        "measured_percent",
+        measured,
+        f"the loop got {measured}% of a CPU, within 2 points of the {quota_percent:g}% quota",
+        abs(measured - quota_percent) <= 2,
+        show=True,
+    )
+    narrator.check(
+        "nr_throttled", throttled, f"cpu.stat shows throttled periods: nr_throttled {throttled}", throttled > 0
+    )
+    return box
+
+
+def _weights(narrator: Narrator, ctx: DemoContext, weights: dict[str, int]) -> dict[str, Cgroup]:
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    narrator.step(
+        f"{len(weights)} busy cgroups on CPU {cpu}, weights {_listed(weights.values())}",
+        syscalls=[f"sched_setaffinity(0, ..., {{{cpu}}})", 'write(weight file, "WEIGHT")'],
+    )
+    narrator.explain(
+        "A weight only matters when CPUs are contended: the loops are all pinned to the same CPU. "
+        f"The CPU is then shared in proportion to the weights, {' : '.join(map(str, weights.values()))}."
+    )
+    groups, pinned, writes = {}, [], []
+    for name, weight in weights.items():
+        group = ctx.cgroup(f"cpu-{name}", ["cpu"])
+        write = group.set_cpu_weight(weight)
+        writes.append(f"{write.file} {write.value}")
+        narrator.shell(*group.setup_commands, write.shell)
+        child = ctx.isolated([])
+        narrator.shell(*(w.shell for w in group.add(child.pid)))
+        pinned.append((child, child.call(workloads.start_burner, cpu)))
+        groups[name] = group
+    narrator.explain(f"Written: {', '.join(writes)}. {next(iter(groups.values())).weight_note}.")
+    time.sleep(SAMPLE_S)  # let both settle on the CPU before measuring
+    starts = {name: g.cpu_usage_usec() for name, g in groups.items()}
+    time.sleep(SAMPLES * SAMPLE_S)
+    used = {name: g.cpu_usage_usec() - starts[name] for name, g in groups.items()}
+    for child, burner in pinned:  # measured: free the CPU (a --hold must not keep it busy)
+        child.call(workloads.stop, burner)
+    total = sum(used.values()) or 1
+    shares = {name: round(value / total, 3) for name, value in used.items()}
+    narrator.fact("weights", dict(weights))
+    narrator.compare(
+        "share of the CPU",
+        [f"{n}: weight {w}" for n, w in weights.items()],
+        [f"{n}: {100 * s:.1f}%" for n, s in shares.items()],
+        host_title="weights",
+        inside_title="measured",
+    )
+    shares_as_weighted(narrator, shares, weights)
+    return groups
+
+
+def shares_as_weighted(narrator: Narrator, shares: dict[str, float], weights: dict[str, int]) -> bool:
+    """Claim that the measured shares are the weights' proportions, each within 5 points."""
+    total = sum(weights.values())
+    expected = {n: w / total for n, w in weights.items()}
+    return narrator.check(
+        "weight_shares_measured",
+        shares,
+        f"the CPU was shared about {' / '.join(f'{100 * e:.0f}' for e in expected.values())}, as the weights "
+        f"say: measured {' / '.join(f'{100 * shares.get(n, 0):.0f}' for n in weights)}",
+        all(abs(shares.get(n, 0.0) - expected[n]) <= 0.05 for n in weights),
+        show=True,
+    )
+
+
+def _listed(values: Iterable[object]) -> str:
+    """1, 2 and 3."""
+    items = [str(v) for v in values]
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import tempfile
 
-from isodemo import workloads
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
 from isodemo.errors import MissingFeature, UsageError
+from isodemo.inside import workloads
 from isodemo.kernel.loop import LoopDevice
 from isodemo.narrate.base import Narrator
 from isodemo.values import format_bytes
@@ -92,7 +92,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 
     narrator.step(
         "Unthrottled: O_DIRECT writes",
-        syscalls=["open(O_DIRECT)", "pwritev(2)"],
+        syscalls=[f'openat(AT_FDCWD, "{loop.path}", O_WRONLY|O_DIRECT)', "pwritev2(fd, [buffer], 1, offset, 0)"],
         shell=[f"dd if=/dev/zero of={loop.path} bs=256k count=128 oflag=direct"],
     )
     narrator.explain(
@@ -103,7 +103,15 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     seconds = free.call(workloads.direct_transfer, loop.path, FAST_BYTES, BLOCK, write=True)
     fast = narrator.fact("unthrottled_bytes_per_s", round(FAST_BYTES / seconds))
 
-    narrator.step(f"Throttled to {format_bytes(rate)}/s", syscalls=["mkdir(2)", "write(2) to the limit files"])
+    narrator.step(
+        f"Throttled to {format_bytes(rate)}/s",
+        syscalls=[
+            "mkdir(cgroup directory, 0777)",
+            f'write(limit file, "{device} ... {rate}")',
+            "pwritev2(fd, [buffer], 1, offset, 0)  (in the cgroup)",
+            "preadv2(fd, [buffer], 1, offset, 0)  (in the cgroup)",
+        ],
+    )
     cgroup = ctx.cgroup("io", ["io"])
     narrator.shell(*cgroup.setup_commands)
     narrator.shell(*(w.shell for w in cgroup.set_io_limit(device, rbps=rate, wbps=rate)))
@@ -117,23 +125,29 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
     write_s = box.call(workloads.direct_transfer, loop.path, total, block, write=True)
     read_s = box.call(workloads.direct_transfer, loop.path, total, block, write=False)
-    measured = narrator.fact("measured_bytes_per_s", round(total / write_s))
-    narrator.fact("measured_read_bytes_per_s", round(total / read_s))
+    measured, measured_read = round(total / write_s), round(total / read_s)
     narrator.compare(
         "write bandwidth",
         [f"no limit: {format_bytes(fast)}/s"],
         [
             f"limit {format_bytes(limit)}/s: {format_bytes(measured)}/s",
-            f"reads: {format_bytes(total / read_s)}/s",
+            f"reads: {format_bytes(measured_read)}/s",
         ],
         host_title="outside the cgroup",
         inside_title="inside the cgroup",
     )
-    narrator.claim(
+    narrator.check(
+        "measured_bytes_per_s",
+        measured,
         f"writes were held to the limit: {format_bytes(measured)}/s, within 10% of {format_bytes(limit)}/s",
         abs(measured - limit) <= 0.1 * limit,
     )
-    narrator.claim("reads too", abs(total / read_s - limit) <= 0.1 * limit)
+    narrator.check(
+        "measured_read_bytes_per_s",
+        measured_read,
+        f"reads too: {format_bytes(measured_read)}/s",
+        abs(measured_read - limit) <= 0.1 * limit,
+    )
     narrator.claim("without the limit the same device is much faster", fast > 3 * limit)
 
     ctx.hold_here(narrator, {"box": box.pid}, cgroups=cgroup.paths)

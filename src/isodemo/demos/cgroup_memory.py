@@ -9,12 +9,14 @@ Kubernetes: resources.limits.memory, and a container's OOMKilled status with exi
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
-from isodemo import workloads
-from isodemo.demos.context import DemoContext
-from isodemo.isolated import ChildGone
+from isodemo.cgroups import Cgroup
+from isodemo.context import DemoContext
+from isodemo.inside import workloads
+from isodemo.isolated import ChildGone, Isolated
 from isodemo.kernel import procfs
 from isodemo.narrate.base import Narrator
 from isodemo.values import format_bytes
@@ -29,26 +31,40 @@ def _swap_devices() -> int:
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     limit = int(ctx.options.get("limit") or DEFAULT_LIMIT)
-    narrator.step("A cgroup for the container", syscalls=["mkdir(2) in the cgroup filesystem"])
+    cgroup = _new_cgroup(narrator, ctx)
+    stored = _limit(narrator, cgroup, limit)
+    box = _put_a_process_in(narrator, ctx, cgroup)
+    died_by_itself = _allocate_past_the_limit(narrator, box, cgroup, limit)
+    source = _what_the_kernel_recorded(narrator, cgroup, box.exit_status, died_by_itself, stored)
+    ctx.hold_here(narrator, {}, [f"cat {cgroup.path}/{source}"], cgroups=cgroup.paths)
+    narrator.kubernetes(
+        "resources.limits.memory of a container becomes this limit on the container's cgroup (memory.max on "
+        "cgroup v2, under kubepods.slice/...). Going over it is not an error a program can catch: the kernel's "
+        "OOM killer ends it with SIGKILL, the kubelet reports the container as OOMKilled with exit code 137, "
+        "and restartPolicy decides whether it starts again. requests.memory only helps the scheduler place "
+        "the Pod; on v2 the MemoryQoS feature maps it to memory.min."
+    )
+
+
+def _new_cgroup(narrator: Narrator, ctx: DemoContext) -> Cgroup:
+    narrator.step("A cgroup for the container", syscalls=["mkdir(cgroup directory, 0777)"])
     cgroup = ctx.cgroup("memory", ["memory"])
     narrator.shell(*cgroup.setup_commands)
     narrator.explain(
         f"A cgroup is a directory in the cgroup filesystem; the kernel fills it with control files. This "
-        f"machine uses cgroup v{cgroup.version}"
-        + (
-            " (one tree, every controller in one directory)."
-            if cgroup.version == 2
-            else ": one hierarchy per controller, and the memory controller has its own tree."
-        )
+        f"machine uses cgroup v{cgroup.version}: {cgroup.layout}."
     )
     narrator.fact("cgroup_version", cgroup.version)
     narrator.fact("cgroup_path", cgroup.path)
+    return cgroup
 
-    narrator.step(f"Limit it to {format_bytes(limit)}", syscalls=["write(2) to the limit file"])
+
+def _limit(narrator: Narrator, cgroup: Cgroup, limit: int) -> int:
+    narrator.step(f"Limit it to {format_bytes(limit)}", syscalls=[f'write(limit file, "{limit}")'])
     writes = cgroup.set_memory_limit(limit)
     swap = cgroup.disable_swap()
     narrator.shell(*(w.shell for w in [*writes, *([swap] if swap else [])]))
-    stored = narrator.fact("limit_bytes", int(cgroup.read(writes[0].file, writes[0].directory)))
+    stored = int(cgroup.read(writes[0].file, writes[0].directory))
     narrator.compare(
         "the limit",
         f"asked for {limit} bytes",
@@ -68,36 +84,47 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             + (", so nothing can be paged out." if swaps == 0 else ": swapping could postpone the OOM kill.")
         )
     narrator.fact("swap_devices", swaps)
-    narrator.claim(
-        "the kernel stored the limit (rounded to whole pages at most)",
+    narrator.check(
+        "limit_bytes",
+        stored,
+        f"the kernel stored the limit (rounded to whole pages at most): {stored}",
         0 < limit - stored < 4096 or stored == limit,
     )
+    return stored
 
-    narrator.step("Put a process in it", syscalls=["fork()", f"write(2) of its pid to {cgroup.path}/cgroup.procs"])
+
+def _put_a_process_in(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup) -> Isolated:
+    narrator.step(
+        "Put a process in it", syscalls=["clone(SIGCHLD)  (fork)", f'write({cgroup.path}/cgroup.procs, "PID")']
+    )
     box = ctx.isolated([])
-    adds = cgroup.add(box.pid)
-    narrator.shell(*(w.shell for w in adds))
-    memberships = procfs.cgroup(box.pid)
-    controller_key = "" if cgroup.version == 2 else "memory"
+    narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
+    key = cgroup.proc_key
     narrator.compare(
-        f"/proc/{box.pid}/cgroup",
-        [f"memory: {procfs.cgroup('self').get(controller_key, '?')}"],
-        [f"memory: {memberships.get(controller_key, '?')}"],
+        f"/proc/PID/cgroup, {cgroup.proc_line}",
+        [f"{procfs.cgroup('self').get(key, '?')}"],
+        [f"{procfs.cgroup(box.pid).get(key, '?')}"],
         host_title="isodemo",
         inside_title="the child",
     )
     narrator.claim("the child is in the new cgroup", box.pid in cgroup.procs())
+    return box
 
-    narrator.step("Allocate, step by step, past the limit", syscalls=["mmap(2) + page faults, in the child"])
+
+def _allocate_past_the_limit(narrator: Narrator, box: Isolated, cgroup: Cgroup, limit: int) -> bool:
+    """Returns whether the child died by itself (the kernel killed it) before isodemo gave up on it."""
+    narrator.step(
+        "Allocate, step by step, past the limit",
+        syscalls=["mmap(NULL, size, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)  (then page faults)"],
+    )
     narrator.explain(
         "The child allocates a block and writes to every page of it, so the kernel must really provide the "
         "memory, then waits for the next request. The meter reads the cgroup's own counter after each step."
     )
     step = max(1 << 20, limit // STEPS_TO_LIMIT)
-    usage_file = "memory.current" if cgroup.version == 2 else "memory.usage_in_bytes"
     allocated = 0
     died_by_itself = False
-    with narrator.meter(usage_file, limit, format_bytes) as meter:
+    with narrator.meter(os.path.basename(cgroup.memory_usage_file), limit, format_bytes) as meter:
         for _ in range(3 * STEPS_TO_LIMIT):
             try:
                 allocated = box.call(workloads.allocate, step)
@@ -110,33 +137,47 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     exit_code = narrator.fact("exit_code", box.exit_status)
     narrator.explain(
         f"The child asked for one more {format_bytes(step)} after holding {format_bytes(allocated)}; "
-        f"it ended with exit status {exit_code} (128 + {exit_code - 128 if exit_code else '?'}, "
-        f"{signal.Signals(exit_code - 128).name if exit_code and exit_code > 128 else 'no signal'})."
+        f"it ended with exit status {exit_code} ({describe_exit(exit_code)})."
     )
+    return died_by_itself
 
+
+def describe_exit(status: int | None) -> str:
+    """How a shell's exit status came about: 137 is `128 + 9: killed by SIGKILL`."""
+    if status is None:
+        return "still running"
+    if status > 128:
+        try:
+            return f"128 + {status - 128}: killed by {signal.Signals(status - 128).name}"
+        except ValueError:
+            return f"128 + {status - 128}: killed by signal {status - 128}"
+    return "it exited by itself: no signal killed it"
+
+
+def _what_the_kernel_recorded(
+    narrator: Narrator, cgroup: Cgroup, exit_code: int | None, died_by_itself: bool, stored: int
+) -> str:
     events, source = cgroup.oom_kills()
+    peak_file = cgroup.memory_peak_file
     narrator.step(
         "What the kernel recorded",
-        shell=[
-            f"cat {cgroup.path}/{source}",
-            f"cat {cgroup.path}/" + ("memory.peak" if cgroup.version == 2 else "memory.max_usage_in_bytes"),
-        ],
+        shell=[f"cat {cgroup.path}/{source}", *([f"cat {peak_file}"] if peak_file else [])],
     )
     peak = cgroup.memory_peak()
-    if cgroup.version == 1:
-        narrator.fact("memory_failcnt", int(cgroup.read("memory.failcnt")))  # times the limit refused a charge
+    failcnt = cgroup.memory_failcnt()
+    if failcnt is not None:
+        narrator.fact("memory_failcnt", failcnt)  # times the limit refused a charge
     narrator.fact("oom_kill_events", events)
     narrator.fact("peak_bytes", peak)
     narrator.fact("oom_killed", died_by_itself and exit_code == 137 and events >= 1)
-    narrator.claim("the kernel killed the child with SIGKILL: exit status 137", died_by_itself and exit_code == 137)
+    narrator.claim(
+        f"the kernel killed the child with SIGKILL: exit status {exit_code}, expected 137",
+        died_by_itself and exit_code == 137,
+    )
     narrator.claim(f"{source} counts the kill: oom_kill {events}", events >= 1)
     if peak is not None:
-        narrator.claim(f"the peak, {format_bytes(peak)}, is within 5% of the limit", 0.95 * stored <= peak <= stored)
-    ctx.hold_here(narrator, {}, [f"cat {cgroup.path}/{source}"], cgroups=cgroup.paths)
-    narrator.kubernetes(
-        "resources.limits.memory of a container becomes this limit on the container's cgroup (memory.max on "
-        "cgroup v2, under kubepods.slice/...). Going over it is not an error a program can catch: the kernel's "
-        "OOM killer ends it with SIGKILL, the kubelet reports the container as OOMKilled with exit code 137, "
-        "and restartPolicy decides whether it starts again. requests.memory only helps the scheduler place "
-        "the Pod; on v2 the MemoryQoS feature maps it to memory.min."
-    )
+        narrator.claim(
+            f"the peak, {format_bytes(peak)} in {os.path.basename(peak_file or '')}, is within 5% of the limit",
+            0.95 * stored <= peak <= stored,
+        )
+    return source

@@ -8,8 +8,8 @@ Kubernetes: the kubelet's pod PID limit (podPidsLimit) that keeps one Pod from e
 
 from __future__ import annotations
 
-from isodemo import workloads
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
+from isodemo.inside import workloads
 from isodemo.narrate.base import Narrator
 
 DEFAULT_LIMIT = 20
@@ -18,28 +18,32 @@ EXTRA_ATTEMPTS = 10
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     limit = int(ctx.options.get("limit") or DEFAULT_LIMIT)
-    narrator.step(f"A cgroup that allows {limit} processes", syscalls=["mkdir(2)", "write(2) to pids.max"])
+    narrator.step(
+        f"A cgroup that allows {limit} processes",
+        syscalls=["mkdir(cgroup directory, 0777)", f'write(pids.max, "{limit}")'],
+    )
     cgroup = ctx.cgroup("pids", ["pids"])
     narrator.shell(*cgroup.setup_commands)
     narrator.shell(cgroup.set_pids_max(limit).shell)
     narrator.fact("cgroup_version", cgroup.version)
     narrator.fact("cgroup_path", cgroup.controller_dir("pids"))
-    narrator.fact("pids_max", int(cgroup.read("pids.max", cgroup.controller_dir("pids"))))
+    stored = int(cgroup.read("pids.max", cgroup.controller_dir("pids")))
+    narrator.check("pids_max", stored, f"pids.max holds {stored}", stored == limit)
     narrator.explain(
         "pids.max counts every task in the cgroup: processes and their threads. fork() and "
         "clone() fail with EAGAIN once the count would go over it."
     )
 
-    narrator.step("One process inside", syscalls=["fork()", "write(2) of its pid to cgroup.procs"])
+    narrator.step("One process inside", syscalls=["clone(SIGCHLD)  (fork)", 'write(cgroup.procs, "PID")'])
     box = ctx.isolated([])
     narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
-    before = narrator.fact("pids_current_before", cgroup.pids_current())
-    narrator.claim("pids.current counts the one process", before == 1)
+    before = cgroup.pids_current()
+    narrator.check("pids_current_before", before, f"pids.current counts the one process: {before}", before == 1)
 
     attempts = limit + EXTRA_ATTEMPTS
     narrator.step(
         f"Fork, at most {attempts} times, until the kernel refuses",
-        syscalls=["fork() in a bounded loop"],
+        syscalls=["clone(SIGCHLD)  (fork), in a bounded loop, until it fails with EAGAIN"],
         shell=[f"for i in $(seq {attempts}); do sleep 1000 & done; kill $(jobs -p)   # in a shell in the cgroup"],
     )
     narrator.explain(
@@ -62,8 +66,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         f"fork() failed with EAGAIN once the cgroup held {limit} processes",
         error == "EAGAIN" and forks == limit - before,
     )
-    narrator.claim("pids.events counted the refusal", refusals >= 1)
-    narrator.claim("the children were reaped: pids.current is back to 1", cgroup.pids_current() == 1)
+    narrator.claim(f"pids.events counted the refusal: max {refusals}", refusals >= 1)
+    after = cgroup.pids_current()
+    narrator.check(
+        "pids_current_after", after, f"the children were reaped: pids.current is back to {after}", after == 1
+    )
 
     ctx.hold_here(
         narrator,

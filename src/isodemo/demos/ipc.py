@@ -7,8 +7,10 @@ Kubernetes: the containers of a Pod share one IPC namespace, held by the pause c
 
 from __future__ import annotations
 
-from isodemo import probes
-from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.context import DemoContext
+from isodemo.demos.common import show_namespace_identity
+from isodemo.inside import ipc
+from isodemo.kernel import sysvipc
 from isodemo.narrate.base import Narrator
 
 
@@ -24,23 +26,25 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "System V message queues, semaphores and shared memory are named by a numeric key and "
         "live in the kernel until removed; `ipcs` lists them from /proc/sysvipc/."
     )
-    host_id = narrator.fact("host_queue_id", probes.create_msg_queue(key))
-    ctx.on_exit(probes.remove_msg_queue, host_id)
+    host_id = narrator.fact("host_queue_id", sysvipc.msgget(key))
+    ctx.on_exit(sysvipc.msgctl_rmid, host_id)
     narrator.fact("host_queue_key", key_hex)
-    visible_on_host = narrator.fact("queue_visible_on_host", key_hex in probes.msg_queue_keys())
-    narrator.claim(f"the host lists queue {key_hex} (msqid {host_id})", visible_on_host)
+    visible_on_host = key_hex in ipc.msg_queue_keys()
+    narrator.check(
+        "queue_visible_on_host", visible_on_host, f"the host lists queue {key_hex} (msqid {host_id})", visible_on_host
+    )
 
     narrator.step(
         "A new IPC namespace has none of the host's queues",
-        syscalls=["unshare(CLONE_NEWIPC)", "fork()"],
+        syscalls=["unshare(CLONE_NEWIPC)", "clone(SIGCHLD)  (fork)"],
         shell=[ctx.as_root("unshare --ipc ipcs -q")],
     )
     box = ctx.isolated(["ipc"])
-    host_keys = probes.msg_queue_keys()
-    inside_keys = box.call(probes.msg_queue_keys)
+    host_keys = ipc.msg_queue_keys()
+    inside_keys = box.call(ipc.msg_queue_keys)
     narrator.compare("message queues (ipcs -q)", host_keys, inside_keys or ["(none)"])
-    visible_inside = narrator.fact("queue_visible_inside", key_hex in inside_keys)
-    narrator.claim(f"queue {key_hex} is not visible inside", not visible_inside)
+    visible_inside = key_hex in inside_keys
+    narrator.check("queue_visible_inside", visible_inside, f"queue {key_hex} is not visible inside", not visible_inside)
     show_namespace_identity(narrator, box, "ipc")
 
     narrator.step(
@@ -52,13 +56,17 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "IPC_EXCL makes msgget fail with EEXIST if the key is taken. Inside it succeeds: the key "
         "space itself belongs to the namespace."
     )
-    inside_id = narrator.fact("inside_queue_id", box.call(probes.create_msg_queue, key))
-    inside_keys = box.call(probes.msg_queue_keys)
-    host_keys = probes.msg_queue_keys()
+    inside_id = narrator.fact("inside_queue_id", box.call(sysvipc.msgget, key))
+    inside_keys = box.call(ipc.msg_queue_keys)
+    host_keys = ipc.msg_queue_keys()
     narrator.compare("message queues (ipcs -q)", host_keys, inside_keys)
-    narrator.fact("inside_queue_visible_on_host", host_keys.count(key_hex) > 1)
     narrator.claim(f"inside, msgget created its own queue {key_hex} (msqid {inside_id})", key_hex in inside_keys)
-    narrator.claim("the host still has exactly one queue with that key: its own", host_keys.count(key_hex) == 1)
+    narrator.check(
+        "inside_queue_visible_on_host",
+        host_keys.count(key_hex) > 1,
+        "the host still has exactly one queue with that key: its own",
+        host_keys.count(key_hex) == 1,
+    )
 
     ctx.hold_here(narrator, {"ipc": box.pid}, [ctx.as_root(f"nsenter -t {box.pid} --ipc ipcs -q"), "ipcs -q"])
     narrator.kubernetes(

@@ -9,8 +9,10 @@ Kubernetes: container images (a root filesystem) and volumes (mounts into the co
 from __future__ import annotations
 
 from isodemo import host as hostinfo
-from isodemo import probes, rootfs
-from isodemo.demos.context import DemoContext
+from isodemo import rootfs
+from isodemo.context import DemoContext
+from isodemo.inside import filesystem, processes
+from isodemo.isolated import Isolated
 from isodemo.kernel import process as kprocess
 from isodemo.kernel import procfs
 from isodemo.narrate.base import Narrator
@@ -26,10 +28,41 @@ def _host_mountinfo() -> str:
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     busybox = hostinfo.require_static_busybox()
     host_table_before = _host_mountinfo()
+    box = _private_namespace(narrator, ctx)
+    directory = _tmpfs(narrator, ctx, box)
+    _busybox_root(narrator, box, directory, busybox)
+    _pivot_root(narrator, box, directory)
+    _detach_old_root(narrator, box)
+    ctx.hold_here(
+        narrator,
+        {"container": box.pid},
+        [
+            ctx.as_root(f"nsenter -t {box.pid} -m -p ls /"),
+            ctx.as_root(f"cat /proc/{box.pid}/mountinfo"),
+            f"ls {directory}",
+        ],
+        paths={"rootfs": directory},
+    )
+    narrator.step("The host's mount table", shell=["cat /proc/self/mountinfo", f"findmnt -R {directory}"])
+    host_mounts_unchanged(narrator, host_table_before, _host_mountinfo(), directory)
+    narrator.kubernetes(
+        "A container image is a root filesystem like this one, usually read-only layers stacked with "
+        "overlayfs plus one writable layer, and the runtime pivot_roots into it. Volumes are mounts made "
+        "into "
+        "the container's mount namespace before it starts: emptyDir is a directory (or a tmpfs with "
+        "medium: Memory), hostPath a bind mount of a host path. A volumeMount's mountPropagation "
+        "(None, HostToContainer, Bidirectional) is exactly the private/slave/shared propagation seen here."
+    )
 
+
+def _private_namespace(narrator: Narrator, ctx: DemoContext) -> Isolated:
     narrator.step(
         "A new mount namespace, made private first",
-        syscalls=["unshare(CLONE_NEWNS|CLONE_NEWPID)", 'mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)'],
+        syscalls=[
+            "unshare(CLONE_NEWNS|CLONE_NEWPID)",
+            'mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)',
+            "clone(SIGCHLD)  (fork)",
+        ],
         shell=[
             ctx.as_root("unshare --mount --pid --fork --propagation private sh"),
             "findmnt -o TARGET,PROPAGATION /",
@@ -44,7 +77,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "(--propagation private)."
     )
     box = ctx.isolated(["mnt", "pid"])
-    host_propagation = probes.root_propagation()
+    host_propagation = filesystem.root_propagation()
     if host_propagation == "shared":
         narrator.explain(
             "Here / is shared on the host: without that first step, the tmpfs below would appear on the host too."
@@ -54,15 +87,24 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             f"Here / is already {host_propagation} on the host (PID 1 is {kprocess.comm(1)}), so nothing "
             "would leak on this machine; where systemd is PID 1, it would."
         )
-    inside_propagation = narrator.fact("propagation", box.call(probes.root_propagation))
+    inside_propagation = box.call(filesystem.root_propagation)
     narrator.compare("propagation of / (findmnt -o PROPAGATION /)", host_propagation, inside_propagation)
     narrator.fact("propagation_host", host_propagation)
-    narrator.claim("inside, / is private: no mount event travels to or from the host", inside_propagation == "private")
-    host_count = len(probes.mount_points())
-    inside_count = len(box.call(probes.mount_points))
+    narrator.check(
+        "propagation",
+        inside_propagation,
+        "inside, / is private: no mount event travels to or from the host",
+        inside_propagation == "private",
+        show=True,
+    )
+    host_count = len(filesystem.mount_points())
+    inside_count = len(box.call(filesystem.mount_points))
     narrator.compare("mounts in /proc/self/mountinfo", f"{host_count}", f"{inside_count}")
     narrator.claim("the new namespace starts with a copy of the host's mount table", inside_count == host_count)
+    return box
 
+
+def _tmpfs(narrator: Narrator, ctx: DemoContext, box: Isolated) -> str:
     directory = ctx.enter(rootfs.RootfsDir(ctx.run)).path
     narrator.step(
         "A tmpfs that only the inside can see",
@@ -76,45 +118,65 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         f"isodemo made the empty directory {directory} on the host. The child mounts a tmpfs on "
         "it and writes a file. Same path, two different views."
     )
-    box.call(rootfs.mount_tmpfs, directory)
-    box.call(probes.write_file, f"{directory}/{MARKER}", "written inside the mount namespace\n")
-    host_listing = probes.listdir(directory)
-    inside_listing = box.call(probes.listdir, directory)
+    box.call(filesystem.mount_tmpfs, directory)
+    box.call(filesystem.write_file, f"{directory}/{MARKER}", "written inside the mount namespace\n")
+    host_listing = filesystem.listdir(directory)
+    inside_listing = box.call(filesystem.listdir, directory)
     narrator.compare(f"ls {directory}", host_listing or ["(empty)"], inside_listing)
-    inside_mounted = directory in box.call(probes.mount_points)
-    host_mounted = directory in probes.mount_points()
-    narrator.fact("tmpfs_visible_inside", MARKER in inside_listing and inside_mounted)
-    narrator.fact("tmpfs_visible_on_host", MARKER in host_listing or host_mounted)
-    narrator.claim("inside, the tmpfs is mounted and holds the file", MARKER in inside_listing and inside_mounted)
-    narrator.claim(
+    inside_mounted = directory in box.call(filesystem.mount_points)
+    host_mounted = directory in filesystem.mount_points()
+    visible_inside = MARKER in inside_listing and inside_mounted
+    visible_on_host = MARKER in host_listing or host_mounted
+    narrator.check(
+        "tmpfs_visible_inside",
+        visible_inside,
+        "inside, the tmpfs is mounted and holds the file",
+        visible_inside,
+        show=True,
+    )
+    narrator.check(
+        "tmpfs_visible_on_host",
+        visible_on_host,
         "on the host the directory is empty and nothing is mounted there",
         not host_listing and not host_mounted,
+        show=True,
     )
+    return directory
 
+
+def _busybox_root(narrator: Narrator, box: Isolated, directory: str, busybox: str) -> None:
     narrator.step(
         "A root filesystem: busybox-static in the tmpfs",
-        syscalls=["mkdir(2), open(2)/write(2) to copy busybox, symlink(2) per applet, inside the tmpfs"],
+        syscalls=[
+            f'mkdir("{directory}/bin", 0777)  (and dev, etc, proc, root, sys, tmp, .old_root)',
+            f"sendfile(fd of {directory}/bin/busybox, fd of {busybox}, ...)  (cp)",
+            f'symlink("busybox", "{directory}/bin/sh")  (one per applet)',
+        ],
         shell=[
             f"cd {directory} && mkdir -p bin dev etc proc root sys tmp .old_root && cp {busybox} bin/",
             "for applet in $(bin/busybox --list); do ln -sf busybox bin/$applet; done",
         ],
     )
-    applets = box.call(rootfs.populate_busybox, directory, busybox)
+    applets = box.call(filesystem.populate_busybox, directory, busybox)
     narrator.explain(
         f"One static binary, {applets} programs: sh, ls, ps, mount... linked to it. This is all "
         "a container image is: a directory tree with the programs and files the container needs. "
         "The empty .old_root is where pivot_root will put the old root, in the next step."
     )
     narrator.fact("busybox_applets", applets)
-    narrator.compare(f"ls {directory}", probes.listdir(directory) or ["(empty)"], box.call(probes.listdir, directory))
+    narrator.compare(
+        f"ls {directory}", filesystem.listdir(directory) or ["(empty)"], box.call(filesystem.listdir, directory)
+    )
 
+
+def _pivot_root(narrator: Narrator, box: Isolated, directory: str) -> None:
     narrator.step(
         "pivot_root: the tmpfs becomes /",
         syscalls=[
             f'chdir("{directory}")',
             'pivot_root(".", ".old_root")',
             'chdir("/")',
-            'mount("proc", "/proc", "proc", ...)',
+            'mount("proc", "/proc", "proc", MS_NOSUID|MS_NODEV|MS_NOEXEC, NULL)',
         ],
         shell=[f"cd {directory} && pivot_root . .old_root && cd /", "mount -t proc proc /proc"],
     )
@@ -123,50 +185,50 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "point, and the old root is moved under it (here /.old_root), still reachable. chroot(2) "
         "would only change this process's view of /, and is easy to escape."
     )
-    listing = narrator.fact("root_after_pivot", box.call(rootfs.pivot_into, directory))
-    box.call(probes.mount_proc)
-    narrator.compare("ls /", probes.listdir("/"), listing)
-    narrator.claim("inside, / is the busybox tree", "bin" in listing and rootfs.PUT_OLD in listing)
-    ps_inside = box.call(rootfs.run_inside, ["/bin/ps", "-o", "pid,comm"])
+    listing = narrator.fact("root_after_pivot", box.call(filesystem.pivot_into, directory))
+    box.call(filesystem.mount_proc)
+    narrator.compare("ls /", filesystem.listdir("/"), listing)
+    narrator.claim("inside, / is the busybox tree", "bin" in listing and filesystem.PUT_OLD in listing)
+    ps_inside = box.call(filesystem.run_inside, ["/bin/ps", "-o", "pid,comm"])
     narrator.compare(
         "processes: the host's /proc, and busybox ps run from the new root",
-        [*probes.processes()[:3], "..."],
+        [*processes.ps()[:3], "..."],
         ps_inside.splitlines(),
     )
 
+
+def _detach_old_root(narrator: Narrator, box: Isolated) -> None:
     narrator.step(
         "Detach the old root",
         syscalls=['umount2("/.old_root", MNT_DETACH)', 'rmdir("/.old_root")'],
         shell=["umount -l /.old_root && rmdir /.old_root", "cat /proc/self/mountinfo"],
     )
-    under_old = [p for p in box.call(probes.mount_points) if p.startswith("/" + rootfs.PUT_OLD)]
-    box.call(rootfs.detach_old_root)
-    inside_mounts = box.call(probes.mount_points)
+    under_old = [p for p in box.call(filesystem.mount_points) if p.startswith("/" + filesystem.PUT_OLD)]
+    box.call(filesystem.detach_old_root)
+    inside_mounts = box.call(filesystem.mount_points)
     narrator.explain(
         f"Before: {len(under_old)} of the host's mounts were still reachable under /.old_root. "
         "A lazy unmount (MNT_DETACH) removes them all from this namespace at once."
     )
-    narrator.compare("mount points", f"{len(probes.mount_points())} mounts on the host", inside_mounts)
-    detached = not any(p.startswith("/" + rootfs.PUT_OLD) for p in inside_mounts)
-    narrator.fact("old_root_detached", detached and rootfs.PUT_OLD not in box.call(probes.listdir, "/"))
-    narrator.claim("no mount of the host is reachable from inside", detached)
-
-    ctx.hold_here(
-        narrator,
-        {"container": box.pid},
-        [
-            ctx.as_root(f"nsenter -t {box.pid} -m -p ls /"),
-            ctx.as_root(f"cat /proc/{box.pid}/mountinfo"),
-            f"ls {directory}",
-        ],
-        paths={"rootfs": directory},
+    narrator.compare("mount points", f"{len(filesystem.mount_points())} mounts on the host", inside_mounts)
+    detached = not any(p.startswith("/" + filesystem.PUT_OLD) for p in inside_mounts)
+    gone = detached and filesystem.PUT_OLD not in box.call(filesystem.listdir, "/")
+    narrator.check(
+        "old_root_detached",
+        gone,
+        "no mount of the host is reachable from inside, and /.old_root is gone",
+        gone,
+        show=True,
     )
-    narrator.step("The host's mount table", shell=["cat /proc/self/mountinfo", f"findmnt -R {directory}"])
-    before = procfs.parse_mountinfo(host_table_before)
-    after = procfs.parse_mountinfo(_host_mountinfo())
+
+
+def host_mounts_unchanged(narrator: Narrator, before_text: str, after_text: str, directory: str) -> bool:
+    """Claim that no mount made inside reached the host: compare the host's mount tables before and after."""
+    before = procfs.parse_mountinfo(before_text)
+    after = procfs.parse_mountinfo(after_text)
     known = {m.mount_id for m in before}
     added = [m for m in after if m.mount_id not in known]
-    ours = [m for m in after if m.mount_point.startswith(directory) or "isodemo" in m.source]
+    ours = [m for m in added if m.mount_point.startswith(directory) or "isodemo" in m.source]
     narrator.compare(
         "mounts in the host's /proc/self/mountinfo",
         [f"before the demo: {len(before)}"],
@@ -174,15 +236,12 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         host_title="before",
         inside_title="after",
     )
-    unchanged = narrator.fact("host_mounts_unchanged", not ours)
     narrator.fact("host_mounts_count", len(before))
-    narrator.fact("host_mounts_added_by_others", len(added) - len([m for m in added if m in ours]))
-    narrator.claim(f"no mount made inside reached the host: nothing under {directory}, no isodemo-rootfs", unchanged)
-    narrator.kubernetes(
-        "A container image is a root filesystem like this one, usually read-only layers stacked with "
-        "overlayfs plus one writable layer, and the runtime pivot_roots into it. Volumes are mounts made "
-        "into "
-        "the container's mount namespace before it starts: emptyDir is a directory (or a tmpfs with "
-        "medium: Memory), hostPath a bind mount of a host path. A volumeMount's mountPropagation "
-        "(None, HostToContainer, Bidirectional) is exactly the private/slave/shared propagation seen here."
+    narrator.fact("host_mounts_added_by_others", len(added) - len(ours))
+    return narrator.check(
+        "host_mounts_unchanged",
+        not ours,
+        f"no mount made inside reached the host: nothing under {directory}, no isodemo-rootfs",
+        not ours,
+        show=True,
     )

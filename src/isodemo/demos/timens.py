@@ -9,13 +9,13 @@ container checkpoint API uses.
 
 from __future__ import annotations
 
-from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.context import DemoContext
+from isodemo.demos.common import show_namespace_identity
 from isodemo.errors import MissingFeature
 from isodemo.host import VAGRANT_HINT, kernel_version
 from isodemo.kernel import namespaces, timens
 from isodemo.narrate.base import Narrator
 
-MIN_KERNEL = (5, 6)
 EPSILON = 1e-6  # float rounding of clock_gettime() values in seconds
 
 
@@ -24,7 +24,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         major, minor = kernel_version()
         raise MissingFeature(
             f"time namespaces need Linux 5.6 or newer; this kernel is {ctx.host.kernel} "
-            f"({'too old' if (major, minor) < MIN_KERNEL else 'built without CONFIG_TIME_NS'})",
+            f"({'too old' if (major, minor) < timens.MIN_KERNEL else 'built without CONFIG_TIME_NS'})",
             VAGRANT_HINT,
         )
     offsets = {"monotonic": int(ctx.options.get("monotonic") or 0), "boottime": int(ctx.options.get("boottime") or 0)}
@@ -35,7 +35,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             "unshare(CLONE_NEWTIME)",
             "write(/proc/self/timens_offsets, "
             f'"monotonic {offsets["monotonic"]} 0\\nboottime {offsets["boottime"]} 0")',
-            "fork()",
+            "clone(SIGCHLD)  (fork)",
         ],
         shell=[ctx.as_root(f"unshare --time {text} --fork sh")],
     )
@@ -72,7 +72,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 
     narrator.step(
         "The clocks, read from both sides at the same moment",
-        syscalls=["clock_gettime(CLOCK_MONOTONIC)", "clock_gettime(CLOCK_BOOTTIME)", "clock_gettime(CLOCK_REALTIME)"],
+        syscalls=[f"clock_gettime({name}, &ts)" for name in ("CLOCK_MONOTONIC", "CLOCK_BOOTTIME", "CLOCK_REALTIME")],
         shell=["cat /proc/uptime", "date +%s.%N"],
     )
     narrator.explain(
@@ -96,7 +96,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         )
     narrator.table("clock_gettime(), seconds", ["clock", "host", "inside", "inside - host"], rows)
 
-    narrator.step("uptime", syscalls=["open(/proc/uptime)"], shell=["uptime -p", "cat /proc/uptime"])
+    narrator.step(
+        "uptime",
+        syscalls=['openat(AT_FDCWD, "/proc/uptime", O_RDONLY)', "read(fd, ...)"],
+        shell=["uptime -p", "cat /proc/uptime"],
+    )
     host_before = timens.uptime()
     inside_up = narrator.fact("uptime_inside_s", box.call(timens.uptime))
     host_after = narrator.fact("uptime_host_s", timens.uptime())

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
-from isodemo import host as hostinfo
-from isodemo import probes, rootless, runs
-from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo import rootless, runs, userns_policy
+from isodemo.context import DemoContext
+from isodemo.demos.common import show_namespace_identity
+from isodemo.inside import identity
 from isodemo.isolated import Isolated
 from isodemo.kernel import capabilities, procfs, userns
+from isodemo.kernel import process as kprocess
 from isodemo.narrate.base import Narrator
 
 HOSTNAME_INSIDE = "isodemo-userns"
@@ -32,29 +35,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.fact("userns_restricted", policy.get("kernel.apparmor_restrict_unprivileged_userns") == "1")
     narrator.fact("userns_sysctls", policy, show=False)
 
-    narrator.step("Who you are outside", syscalls=["getuid()"], shell=["id", "grep CapEff /proc/self/status"])
-    if me.drop_from_root:
-        narrator.note(
-            f"isodemo runs as root, and root needs no user namespace to be root. The unprivileged part runs "
-            f"as uid {me.uid} ({me.name}; chosen as {me.why}): isodemo forks, and the child calls "
-            "setgroups([]), setgid() and setuid() before anything else."
-        )
-    if me.uid == userns.overflow_uid():
-        narrator.note(
-            f"nobody's uid, {me.uid}, is also the overflow uid that unmapped ids show as, so below {me.uid} can "
-            "mean either. To tell them apart, run `isodemo user` as yourself, without sudo."
-        )
-    outside = ctx.isolated([], as_user=as_user)
-    creds_outside = outside.call(probes.credentials)
-    uid_outside = narrator.fact("uid_outside", creds_outside["uid"])
-    narrator.fact("capeff_outside", creds_outside["capeff"])
-    narrator.fact("capabilities_outside", creds_outside["capabilities"], show=False)
-    narrator.claim(f"outside, uid {uid_outside} has no capabilities", not creds_outside["capabilities"])
-    narrator.table(
-        "user-namespace policy (sysctl)",
-        ["sysctl", "value"],
-        [[k, "(absent)" if v is None else v] for k, v in policy.items()],
-    )
+    outside, creds_outside = _outside(narrator, ctx, me, as_user)
+    uid_outside = creds_outside["uid"]
 
     narrator.step(
         "unshare(CLONE_NEWUSER): every capability, and nobody",
@@ -76,8 +58,13 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         [f"uid {before['uid_before_map']}", f"CapEff {before['capeff_before_map']:016x}"],
         host_title=f"outside (uid {uid_outside})",
     )
-    narrator.fact("uid_before_map", before["uid_before_map"])
-    narrator.claim(f"before the map, the process is the overflow uid {overflow}", before["uid_before_map"] == overflow)
+    narrator.check(
+        "uid_before_map",
+        before["uid_before_map"],
+        f"before the map, the process is the overflow uid {overflow}",
+        before["uid_before_map"] == overflow,
+        show=True,
+    )
     narrator.claim(
         f"it already holds every capability this kernel has (0 to {capabilities.last_cap()})",
         before["capeff_before_map"] == (1 << (capabilities.last_cap() + 1)) - 1,
@@ -100,7 +87,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     uid_map = narrator.fact("uid_map", userns.read_map(box.pid, "uid_map"))
     narrator.fact("gid_map", userns.read_map(box.pid, "gid_map"))
     narrator.fact("setgroups", userns.read_setgroups(box.pid))
-    creds_inside = box.call(probes.credentials)
+    creds_inside = box.call(identity.credentials)
     narrator.compare(f"cat /proc/{box.pid}/uid_map  |  cat /proc/self/uid_map", [uid_map], [creds_inside["uid_map"]])
     narrator.claim(
         f"uid_map maps uid 0 inside to uid {uid_outside} outside, one id",
@@ -111,17 +98,22 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
         "uid 0 inside, an ordinary user outside", syscalls=["getuid()"], shell=["id -u", "grep Uid /proc/PID/status"]
     )
-    uid_inside = narrator.fact("uid_inside", creds_inside["uid"])
+    uid_inside = creds_inside["uid"]
     seen_from_host = int(procfs.status(box.pid)["Uid"].split()[0])
-    narrator.fact("uid_seen_from_host", seen_from_host)
     narrator.fact("capabilities_inside", len(creds_inside["capabilities"]))
     narrator.compare(
         "who the child is",
         [f"/proc/{box.pid}/status Uid: {seen_from_host}", f"CapEff {creds_outside['capeff']} (as uid {uid_outside})"],
         [f"getuid() = {uid_inside}", f"CapEff {creds_inside['capeff']}: {_caps(creds_inside['capabilities'])}"],
     )
-    narrator.claim("inside, the child is uid 0", uid_inside == 0)
-    narrator.claim(f"the host sees the same process as uid {uid_outside}", seen_from_host == uid_outside)
+    narrator.check("uid_inside", uid_inside, "inside, the child is uid 0", uid_inside == 0, show=True)
+    narrator.check(
+        "uid_seen_from_host",
+        seen_from_host,
+        f"the host sees the same process as uid {uid_outside}",
+        seen_from_host == uid_outside,
+        show=True,
+    )
     narrator.claim("inside, it has CAP_SYS_ADMIN", "CAP_SYS_ADMIN" in creds_inside["capabilities"])
 
     _hostname(narrator, box)
@@ -145,6 +137,36 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
 
 
+def _outside(
+    narrator: Narrator, ctx: DemoContext, me: rootless.Identity, as_user: tuple[int, int] | None
+) -> tuple[Isolated, dict[str, Any]]:
+    policy = ctx.host.userns_sysctls
+    narrator.step("Who you are outside", syscalls=["getuid()"], shell=["id", "grep CapEff /proc/self/status"])
+    if me.drop_from_root:
+        narrator.note(
+            f"isodemo runs as root, and root needs no user namespace to be root. The unprivileged part runs "
+            f"as uid {me.uid} ({me.name}; chosen as {me.why}): isodemo forks, and the child calls "
+            "setgroups([]), setgid() and setuid() before anything else."
+        )
+    if me.uid == userns.overflow_uid():
+        narrator.note(
+            f"nobody's uid, {me.uid}, is also the overflow uid that unmapped ids show as, so below {me.uid} can "
+            "mean either. To tell them apart, run `isodemo user` as yourself, without sudo."
+        )
+    outside = ctx.isolated([], as_user=as_user)
+    creds_outside = outside.call(identity.credentials)
+    uid_outside = narrator.fact("uid_outside", creds_outside["uid"])
+    narrator.fact("capeff_outside", creds_outside["capeff"])
+    narrator.fact("capabilities_outside", creds_outside["capabilities"], show=False)
+    narrator.claim(f"outside, uid {uid_outside} has no capabilities", not creds_outside["capabilities"])
+    narrator.table(
+        "user-namespace policy (sysctl)",
+        ["sysctl", "value"],
+        [[k, "(absent)" if v is None else v] for k, v in policy.items()],
+    )
+    return outside, creds_outside
+
+
 def _hostname(narrator: Narrator, box: Isolated) -> None:
     narrator.step(
         "Capabilities count only for what the user namespace owns",
@@ -164,15 +186,14 @@ def _hostname(narrator: Narrator, box: Isolated) -> None:
         "which the initial user namespace owns. isodemo asks the host's by setting the hostname to the name it "
         "already has: permission is checked, nothing can change."
     )
-    before = probes.hostname()
-    on_host_uts = narrator.fact("sethostname_host_uts_inside", box.call(probes.try_sethostname_unchanged))
+    before = kprocess.gethostname()
+    on_host_uts = narrator.fact("sethostname_host_uts_inside", box.call(identity.try_sethostname_unchanged))
     narrator.claim("in the host's UTS namespace, sethostname() fails with EPERM", on_host_uts == "EPERM")
     try:
-        inside = box.call(probes.own_uts_namespace_hostname, HOSTNAME_INSIDE)
+        inside = box.call(identity.own_uts_namespace_hostname, HOSTNAME_INSIDE)
     except PermissionError:  # created, mapped, and still no capabilities: AppArmor's restriction
-        blocker = rootless.diagnose(rootless.STEP_CAPABILITIES, errno.EPERM, hostinfo.userns_policy())
-        raise rootless.UserNamespaceBlocked(blocker) from None
-    after = probes.hostname()
+        raise userns_policy.blocked_at(userns_policy.STEP_CAPABILITIES, errno.EPERM) from None
+    after = kprocess.gethostname()
     narrator.compare("hostname", after, inside)
     narrator.fact("hostname_inside", inside)
     narrator.fact("can_sethostname_inside", inside == HOSTNAME_INSIDE)
@@ -183,15 +204,18 @@ def _hostname(narrator: Narrator, box: Isolated) -> None:
 def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolated, uid_outside: int) -> None:
     narrator.step(
         "Files: unmapped owners are nobody, and root's new files are yours",
-        syscalls=[f"stat({OWNED_BY_ROOT})", "open(O_CREAT|O_EXCL)"],
+        syscalls=[
+            f'newfstatat(AT_FDCWD, "{OWNED_BY_ROOT}", ...)  (stat)',
+            "openat(AT_FDCWD, PATH, O_WRONLY|O_CREAT|O_EXCL, 0644)",
+        ],
         shell=[f"ls -ln {OWNED_BY_ROOT}", "touch /tmp/FILE; ls -ln /tmp/FILE"],
     )
     narrator.explain(
         "The kernel stores host uids on disk. Inside, stat() translates them through uid_map; a uid with no "
         "mapping, root's 0 among them, shows as the overflow uid, which /etc/passwd calls nobody."
     )
-    owner_outside = outside.call(probes.file_owner, OWNED_BY_ROOT)
-    owner_inside = box.call(probes.file_owner, OWNED_BY_ROOT)
+    owner_outside = outside.call(identity.file_owner, OWNED_BY_ROOT)
+    owner_inside = box.call(identity.file_owner, OWNED_BY_ROOT)
     narrator.compare(
         f"owner of {OWNED_BY_ROOT}",
         f"{owner_outside['uid']} ({owner_outside['name']})",
@@ -204,11 +228,16 @@ def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolate
     )
     path = os.path.join(runs.SHARED_TMP, ctx.run.object_name("userns-file"))
     ctx.on_exit(_remove, path)
-    created_as = box.call(probes.create_file, path)
+    created_as = box.call(identity.create_file, path)
     on_disk = os.stat(path).st_uid
     narrator.compare(f"owner of {path}", f"{on_disk} (as stored)", f"{created_as} (root made it)")
-    narrator.fact("new_file_owner_on_host", on_disk)
-    narrator.claim(f"a file root creates inside belongs to uid {uid_outside} on the host", on_disk == uid_outside)
+    narrator.check(
+        "new_file_owner_on_host",
+        on_disk,
+        f"a file root creates inside belongs to uid {uid_outside} on the host",
+        on_disk == uid_outside,
+        show=True,
+    )
 
 
 def _remove(path: str) -> None:
@@ -219,7 +248,7 @@ def _remove(path: str) -> None:
 def _limits(narrator: Narrator, outside: Isolated, box: Isolated, me: rootless.Identity) -> None:
     narrator.step(
         "What root inside cannot do to the host",
-        syscalls=["open(ROOT_ONLY_FILE, O_RDONLY)", "kill(1, 0)", f"kill({outside.pid}, 0)"],
+        syscalls=["openat(AT_FDCWD, ROOT_ONLY_FILE, O_RDONLY)", "kill(1, 0)", f"kill({outside.pid}, 0)"],
         shell=["cat /etc/shadow", "kill -0 1"],
     )
     narrator.explain(
@@ -231,15 +260,15 @@ def _limits(narrator: Narrator, outside: Isolated, box: Isolated, me: rootless.I
     if protected is None:
         narrator.note(f"none of {', '.join(ROOT_ONLY_CANDIDATES)} is a root-only file here: that check is skipped")
     else:
-        read_outside = outside.call(probes.try_open, protected)
-        read_inside = narrator.fact("read_root_only_file_inside", box.call(probes.try_open, protected))
+        read_outside = outside.call(identity.try_open, protected)
+        read_inside = narrator.fact("read_root_only_file_inside", box.call(identity.try_open, protected))
         narrator.fact("root_only_file", protected)
         narrator.compare(f"open({protected})", read_outside, read_inside)
         narrator.claim(
             f"root inside cannot open {protected}: EACCES, as outside", read_inside == read_outside == "EACCES"
         )
-    kill_root = narrator.fact("signal_host_pid1_inside", box.call(probes.try_signal, 1))
-    kill_own = narrator.fact("signal_own_process_inside", box.call(probes.try_signal, outside.pid))
+    kill_root = box.call(identity.try_signal, 1)
+    kill_own = box.call(identity.try_signal, outside.pid)
     narrator.compare(
         "kill(PID, 0) from inside",
         [f"host PID 1 (uid 0): {kill_root}"],
@@ -247,8 +276,20 @@ def _limits(narrator: Narrator, outside: Isolated, box: Isolated, me: rootless.I
         host_title="root's process",
         inside_title="your own process",
     )
-    narrator.claim("root inside may not signal root's process on the host (EPERM)", kill_root == "EPERM")
-    narrator.claim(f"it may signal a process of uid {me.uid}, its own user outside", kill_own == "ok")
+    narrator.check(
+        "signal_host_pid1_inside",
+        kill_root,
+        "root inside may not signal root's process on the host (EPERM)",
+        kill_root == "EPERM",
+        show=True,
+    )
+    narrator.check(
+        "signal_own_process_inside",
+        kill_own,
+        f"it may signal a process of uid {me.uid}, its own user outside",
+        kill_own == "ok",
+        show=True,
+    )
 
 
 def _root_only_file(me: rootless.Identity) -> str | None:

@@ -7,8 +7,9 @@ Kubernetes: a Pod's hostname is the Pod name, shared by its containers.
 
 from __future__ import annotations
 
-from isodemo import probes
-from isodemo.demos.context import DemoContext, show_namespace_identity
+from isodemo.context import DemoContext
+from isodemo.demos.common import show_namespace_identity
+from isodemo.kernel import process as kprocess
 from isodemo.narrate.base import Narrator
 
 DEFAULT_HOSTNAME = "isodemo-box"
@@ -18,16 +19,16 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     name = str(ctx.options.get("hostname") or DEFAULT_HOSTNAME)
     narrator.step(
         "A new UTS namespace starts as a copy",
-        syscalls=["unshare(CLONE_NEWUTS)", "fork()"],
+        syscalls=["unshare(CLONE_NEWUTS)", "clone(SIGCHLD)  (fork)"],
         shell=[ctx.as_root("unshare --uts sh")],
     )
     narrator.explain(
         'UTS is the "UNIX Time-sharing System" of struct utsname: what uname(2) returns, '
         "among it the hostname and the NIS domain name. A new namespace copies the caller's."
     )
-    before = narrator.fact("hostname_host_before", probes.hostname())
+    before = narrator.fact("hostname_host_before", kprocess.gethostname())
     box = ctx.isolated(["uts"])
-    copied = box.call(probes.hostname)
+    copied = box.call(kprocess.gethostname)
     narrator.compare("hostname", before, copied)
     narrator.claim("the new namespace starts with the host's hostname", copied == before)
     show_namespace_identity(narrator, box, "uts")
@@ -37,12 +38,12 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         syscalls=[f'sethostname("{name}", {len(name)})'],
         shell=[f"hostname {name}", "hostname"],
     )
-    box.call(probes.sethostname, name)
-    inside = narrator.fact("hostname_inside", box.call(probes.hostname))
-    after = narrator.fact("hostname_host_after", probes.hostname())
+    box.call(kprocess.sethostname, name)
+    inside = box.call(kprocess.gethostname)
+    after = kprocess.gethostname()
     narrator.compare("hostname", after, inside)
-    narrator.claim(f"inside, the hostname is now {name}", inside == name)
-    narrator.claim(f"the host's hostname is still {before}", after == before)
+    narrator.check("hostname_inside", inside, f"inside, the hostname is now {name}", inside == name, show=True)
+    narrator.check("hostname_host_after", after, f"the host's hostname is still {before}", after == before, show=True)
 
     ctx.hold_here(narrator, {"uts": box.pid}, [ctx.as_root(f"nsenter -t {box.pid} --uts hostname")])
     narrator.kubernetes(

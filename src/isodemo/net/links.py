@@ -1,20 +1,30 @@
-"""Links, addresses and routes through netlink (pyroute2): what `ip link`, `ip addr`, `ip route` do.
+"""Links in the host's network namespace: veth pairs and bridges as resources, and what `ip` shows of them.
 
-Host-side work uses one IPRoute socket in the host's network namespace; work inside a container's
-namespace runs in its Isolated child (see net/inside.py), so isodemo itself never changes namespace.
+Work inside a container's namespace runs in its Isolated child (see inside/net.py), so isodemo itself never
+changes namespace. A link is removed by name with a netlink socket of its own: the demo's socket may be in
+the middle of a request that an interrupt cut short.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-from types import TracebackType
 from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from isodemo import testpoints
+from isodemo.net import Resource
+
 ENODEV = 19
+AF_INET = 2
+MAIN_TABLE = 254
+
+
+def open_host() -> Any:
+    """A netlink (rtnetlink) socket in the calling process's namespace: the host's, for isodemo itself."""
+    return IPRoute()
 
 
 def link_index(ipr: Any, name: str) -> int:
@@ -29,17 +39,19 @@ def link_table(ipr: Any) -> list[str]:
     lines = []
     for link in ipr.get_links():
         index = link["index"]
-        addresses = [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=2)]
+        addresses = [f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=index, family=AF_INET)]
         state = link.get_attr("IFLA_OPERSTATE")
         lines.append(f"{link.get_attr('IFLA_IFNAME'):<16} {state:<8} {' '.join(addresses)}".rstrip())
     return lines
 
 
-def route_table(ipr: Any) -> list[str]:
-    """`ip route` of the main table, IPv4."""
+def route_table(ipr: Any, within: ipaddress.IPv4Network | None = None) -> list[str]:
+    """`ip route` of the main table, IPv4; with `within`, only the routes to networks inside that one."""
     lines = []
-    for route in ipr.get_routes(family=2, table=254):
+    for route in ipr.get_routes(family=AF_INET, table=MAIN_TABLE):
         dst = route.get_attr("RTA_DST")
+        if within is not None and not (dst and ipaddress.IPv4Network(f"{dst}/{route['dst_len']}").subnet_of(within)):
+            continue
         target = f"{dst}/{route['dst_len']}" if dst else "default"
         via = route.get_attr("RTA_GATEWAY")
         oif = route.get_attr("RTA_OIF")
@@ -52,35 +64,91 @@ def route_table(ipr: Any) -> list[str]:
 def host_networks(ipr: Any) -> list[str]:
     """Every destination this host routes, in any table: a subnet for a run must overlap none of them."""
     nets = set()
-    for route in ipr.get_routes(family=2):  # a dump of every table: main, local, policy tables
+    for route in ipr.get_routes(family=AF_INET):  # a dump of every table: main, local, policy tables
         dst = route.get_attr("RTA_DST")
         if dst and route["dst_len"] > 0:
             nets.add(f"{dst}/{route['dst_len']}")
-    for address in ipr.get_addr(family=2):  # and every address, even on a link that is down
+    for address in ipr.get_addr(family=AF_INET):  # and every address, even on a link that is down
         nets.add(str(ipaddress.ip_network(f"{address.get_attr('IFA_ADDRESS')}/{address['prefixlen']}", strict=False)))
     return sorted(nets)
 
 
-class HostLink:
-    """A link isodemo creates in the host's namespace (a veth pair's host end, a bridge); deleted on exit."""
+class HostLink(Resource):
+    """A link isodemo creates in the host's namespace, `ip link add NAME type KIND ...`; deleted by name."""
 
-    def __init__(self, ipr: Any, name: str, **spec: Any) -> None:
+    kind = ""
+
+    def __init__(self, ipr: Any, name: str) -> None:
         self.ipr = ipr
         self.name = name
-        self.spec = spec
 
-    def __enter__(self) -> HostLink:
-        self.ipr.link("add", ifname=self.name, **self.spec)
-        return self
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind}
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        delete_link(self.ipr, self.name)
+    def create(self) -> None:
+        self.ipr.link("add", ifname=self.name, **self.spec())
+        testpoints.hit("link.created")
+
+    def remove(self) -> None:
+        with open_host() as ipr:
+            delete_link(ipr, self.name)
 
     @property
     def index(self) -> int:
         return link_index(self.ipr, self.name)
+
+    def up(self) -> str:
+        self.ipr.link("set", index=self.index, state="up")
+        return f"ip link set {self.name} up"
+
+    def add_address(self, address: str, prefixlen: int) -> str:
+        """An address (the kernel adds the route to its network); it goes with the link."""
+        self.ipr.addr("add", index=self.index, address=address, prefixlen=prefixlen)
+        return f"ip addr add {address}/{prefixlen} dev {self.name}"
+
+    def del_address(self, address: str, prefixlen: int) -> str:
+        self.ipr.addr("del", index=self.index, address=address, prefixlen=prefixlen)
+        return f"ip addr del {address}/{prefixlen} dev {self.name}"
+
+
+class Bridge(HostLink):
+    """A software switch; its ports are the links whose master it is."""
+
+    kind = "bridge"
+
+    def command(self) -> str:
+        return f"ip link add {self.name} type bridge"
+
+    def attach(self, port: HostLink) -> str:
+        self.ipr.link("set", index=port.index, master=self.index)
+        return f"ip link set {port.name} master {self.name}"
+
+    def ports(self) -> list[str]:
+        index = self.index
+        return [link.get_attr("IFLA_IFNAME") for link in self.ipr.get_links() if link.get_attr("IFLA_MASTER") == index]
+
+
+class VethPair(HostLink):
+    """Two links made together, a virtual cable: the host keeps `name`, `peer` goes into a container.
+
+    Only the host end needs deleting: deleting either end deletes both, wherever the peer is by then."""
+
+    kind = "veth"
+
+    def __init__(self, ipr: Any, name: str, peer: str) -> None:
+        super().__init__(ipr, name)
+        self.peer = peer
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "peer": self.peer}
+
+    def command(self) -> str:
+        return f"ip link add {self.name} type veth peer name {self.peer}"
+
+    def move_peer(self, netns_path: str, netns_name: str) -> str:
+        """Move the peer into the namespace bind-mounted on `netns_path` (a NamedNetns)."""
+        self.ipr.link("set", index=link_index(self.ipr, self.peer), net_ns_fd=netns_path)
+        return f"ip link set {self.peer} netns {netns_name}"
 
 
 def delete_link(ipr: Any, name: str) -> None:
@@ -91,7 +159,3 @@ def delete_link(ipr: Any, name: str) -> None:
         except NetlinkError as error:
             if error.code != ENODEV:
                 raise
-
-
-def open_host() -> Any:
-    return IPRoute()

@@ -13,21 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-from types import TracebackType
 
+from isodemo import runs, testpoints
 from isodemo.kernel import mount
+from isodemo.net import Resource
 
 NETNS_DIR = "/run/netns"
-MADE_MARK = "/run/isodemo/made-run-netns"  # /run/netns was made by isodemo, not by the host
+MADE_MARK = str(runs.RUN_DIR / "made-run-netns")  # /run/netns was made by isodemo, not by the host
 
 
-class NamedNetns:
+class NamedNetns(Resource):
+    """`ip netns add NAME` for the namespace of a running process: the name outlives nothing but the run."""
+
     def __init__(self, name: str, pid: int) -> None:
         self.name = name
         self.pid = pid
         self.path = os.path.join(NETNS_DIR, name)
 
-    def __enter__(self) -> NamedNetns:
+    def create(self) -> None:
         # Another run may create /run/netns at the same moment, or remove it (empty) when it ends: retry.
         for attempt in range(3):
             try:
@@ -42,16 +45,10 @@ class NamedNetns:
             except FileNotFoundError:
                 if attempt == 2:
                     raise
-        try:
-            mount.bind(f"/proc/{self.pid}/ns/net", self.path)
-        except OSError:
-            os.unlink(self.path)
-            raise
-        return self
+        mount.bind(f"/proc/{self.pid}/ns/net", self.path)
+        testpoints.hit("netns.created")
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def remove(self) -> None:
         remove(self.path)
         remove_dir_if_ours()
 

@@ -7,18 +7,26 @@ each rule with the `nft` text shown beside it. One table per run (`ip isodemo-<r
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import subprocess
-from types import TracebackType
 from typing import Any
 
+from isodemo import testpoints
 from isodemo.errors import MissingFeature
+from isodemo.net import Resource
+
+SBIN = "/usr/sbin:/sbin"  # root's PATH has them; `sudo` with a user's secure_path may not
+
+
+def _binary() -> str | None:
+    return shutil.which("nft") or shutil.which("nft", path=SBIN)
 
 
 def nft(*commands: dict[str, Any]) -> None:
     """Apply a batch of JSON commands atomically (one transaction, like `nft -f`)."""
-    binary = shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
+    binary = _binary()
     if binary is None:
         raise MissingFeature("`nft` is not installed", "sudo apt install nftables")
     result = subprocess.run(
@@ -35,39 +43,87 @@ def nft(*commands: dict[str, Any]) -> None:
         )
 
 
+def _list(*what: str) -> str | None:
+    binary = _binary()
+    if binary is None:
+        return None
+    out = subprocess.run([binary, *what], capture_output=True, text=True, check=False)
+    return out.stdout if out.returncode == 0 else None
+
+
 def list_table(name: str) -> dict[str, Any]:
-    binary = shutil.which("nft") or "/usr/sbin/nft"
-    out = subprocess.run([binary, "-j", "list", "table", "ip", name], capture_output=True, text=True, check=False)
-    return json.loads(out.stdout) if out.returncode == 0 else {"nftables": []}
+    """`nft -j list table ip NAME` parsed; `{"nftables": []}` when there is no such table."""
+    out = _list("-j", "list", "table", "ip", name)
+    parsed: dict[str, Any] = json.loads(out) if out else {"nftables": []}
+    return parsed
 
 
 def list_table_text(name: str) -> str:
-    binary = shutil.which("nft") or "/usr/sbin/nft"
-    return subprocess.run([binary, "list", "table", "ip", name], capture_output=True, text=True, check=False).stdout
+    return _list("list", "table", "ip", name) or ""
 
 
 def table_names() -> list[str]:
-    binary = shutil.which("nft") or shutil.which("nft", path="/usr/sbin:/sbin")
-    if binary is None:
+    out = _list("-j", "list", "tables")
+    if not out:
         return []
-    out = subprocess.run([binary, "-j", "list", "tables"], capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        return []
-    return [item["table"]["name"] for item in json.loads(out.stdout)["nftables"] if "table" in item]
+    return [item["table"]["name"] for item in json.loads(out)["nftables"] if "table" in item]
 
 
 def delete_table(name: str) -> None:
     nft({"delete": {"table": {"family": "ip", "name": name}}})
 
 
-class NatTable:
-    """`table ip <name>` with a prerouting, an output and a postrouting nat chain; removed on exit."""
+def masquerades(ruleset: dict[str, Any], chain: str = "postrouting") -> list[dict[str, str]]:
+    """The masquerade rules of `chain` in a `nft -j` listing: for each, the source network it matches
+    (`saddr`, or "any") and the interface it excludes (`not_oifname`, or "")."""
+    found = []
+    for item in ruleset.get("nftables", []):
+        rule = item.get("rule")
+        if not rule or rule.get("chain") != chain:
+            continue
+        expr = rule.get("expr", [])
+        if not any("masquerade" in statement for statement in expr):
+            continue
+        saddr, not_oifname = "any", ""
+        for statement in expr:
+            match = statement.get("match", {})
+            left, right, op = match.get("left", {}), match.get("right"), match.get("op")
+            if left.get("payload") == {"protocol": "ip", "field": "saddr"} and op in ("==", "in"):
+                saddr = _network(right)
+            elif left.get("meta") == {"key": "oifname"} and op == "!=":
+                not_oifname = str(right)
+        found.append({"saddr": saddr, "not_oifname": not_oifname})
+    return found
+
+
+def _network(right: Any) -> str:
+    """`{"prefix": {"addr": A, "len": N}}` or a plain address, as a network."""
+    if isinstance(right, dict) and "prefix" in right:
+        return str(ipaddress.ip_network(f"{right['prefix']['addr']}/{right['prefix']['len']}", strict=False))
+    return str(ipaddress.ip_network(str(right), strict=False))
+
+
+class NatTable(Resource):
+    """`table ip <name>` with a prerouting, an output and a postrouting nat chain; removed by name.
+
+    Made in one nft transaction, so it exists whole or not at all: there is nothing half-made to undo."""
+
+    CHAINS = (("prerouting", -100), ("output", -100), ("postrouting", 100))  # dstnat, dstnat, srcnat
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __enter__(self) -> NatTable:
-        chains = [("prerouting", "prerouting", -100), ("output", "output", -100), ("postrouting", "postrouting", 100)]
+    def commands(self) -> list[str]:
+        """The `nft` commands that make the same table and chains by hand."""
+        return [
+            f"nft add table ip {self.name}",
+            *(
+                f"nft add chain ip {self.name} {chain} '{{ type nat hook {chain} priority {prio}; }}'"
+                for chain, prio in self.CHAINS
+            ),
+        ]
+
+    def create(self) -> None:
         nft(
             {"add": {"table": {"family": "ip", "name": self.name}}},
             *(
@@ -78,20 +134,18 @@ class NatTable:
                             "table": self.name,
                             "name": chain,
                             "type": "nat",
-                            "hook": hook,
+                            "hook": chain,
                             "prio": prio,
                             "policy": "accept",
                         }
                     }
                 }
-                for chain, hook, prio in chains
+                for chain, prio in self.CHAINS
             ),
         )
-        return self
+        testpoints.hit("nft.created")
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def remove(self) -> None:
         if self.name in table_names():
             delete_table(self.name)
 

@@ -15,8 +15,8 @@ import subprocess
 import time
 
 from isodemo import host as hostinfo
-from isodemo import probes
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
+from isodemo.inside import processes
 from isodemo.isolated import Isolated
 from isodemo.narrate.base import Narrator
 from isodemo.values import format_bytes
@@ -30,7 +30,7 @@ def _start_ms(namespaces: tuple[str, ...], comm: str) -> list[float]:
     for _ in range(RUNS):
         start = time.perf_counter()
         with Isolated(namespaces, comm=comm) as box:
-            box.call(probes.my_pid)
+            box.call(os.getpid)
         times.append((time.perf_counter() - start) * 1000)
     return times
 
@@ -89,7 +89,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     cgroup = ctx.cgroup("bench", ["memory"])
     box = ctx.isolated(NAMESPACES)
     cgroup.add(box.pid)
-    box.call(probes.spawn_program, [busybox, "sleep", "1000"])
+    box.call(processes.spawn_program, [busybox, "sleep", "1000"])
     charged = narrator.fact("container_memory_bytes", cgroup.memory_current())
     available = narrator.fact("mem_available_bytes", _mem_available())
     fit = narrator.fact("containers_that_fit", available // max(charged, 1))

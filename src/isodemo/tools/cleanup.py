@@ -7,7 +7,7 @@ An object belongs to a run through the `isodemo-<id>` in its name. Runs whose ow
 from __future__ import annotations
 
 from isodemo import leftovers, runs
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
 from isodemo.errors import IsodemoError
 from isodemo.narrate.base import Narrator
 

@@ -7,12 +7,10 @@ import shutil
 from collections.abc import Callable
 
 from isodemo import host as hostinfo
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
 from isodemo.errors import MissingFeature
-from isodemo.kernel import namespaces
+from isodemo.kernel import namespaces, timens
 from isodemo.narrate.base import Narrator
-
-MIN_KERNEL_TIME_NS = (5, 6)
 
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
@@ -43,7 +41,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "namespaces",
         not missing,
         " ".join(present) + (f"; missing: {' '.join(missing)}" if missing else ""),
-        "time namespaces need Linux 5.6 or newer" if "time" in missing else "a newer kernel",
+        f"time namespaces need Linux {'.'.join(map(str, timens.MIN_KERNEL))} or newer"
+        if "time" in missing
+        else "a newer kernel",
     )
     if host.linux:
         _user_namespaces(narrator, host, status)

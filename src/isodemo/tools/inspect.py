@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
 from isodemo.errors import NeedsRoot, UsageError
 from isodemo.kernel import namespaces, procfs
 from isodemo.kernel import process as kprocess

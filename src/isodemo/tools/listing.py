@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from isodemo import catalog
-from isodemo.demos.context import DemoContext
+from isodemo.context import DemoContext
 from isodemo.narrate.base import Narrator
 
 

@@ -1,4 +1,8 @@
-"""What every demo gets: the run, the host, an ExitStack that owns its resources, and its options."""
+"""What every demo and tool gets: the run, the host, an ExitStack that owns its resources, and its options.
+
+It lives above demos/ and tools/ (runner.py makes one per command), so both import it without reaching into
+each other.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any, TypeVar
 from isodemo.cgroups.base import Cgroup
 from isodemo.host import Host
 from isodemo.isolated import Isolated
+from isodemo.kernel import namespaces as kns
 from isodemo.narrate.base import Narrator
 from isodemo.runs import Run
 
@@ -83,12 +88,10 @@ class DemoContext:
 
 def look_commands(pids: dict[str, int]) -> list[str]:
     """The commands that show a held process from the host: its namespaces when it has new ones, its cgroups."""
-    from isodemo.kernel import namespaces
-
     lines = []
     for role, pid in pids.items():
         lines += [f"# {role}: host pid {pid}", f"cat /proc/{pid}/cgroup"]
-        if any(namespaces.ns_inode(pid, ns) != namespaces.ns_inode("self", ns) for ns in namespaces.available_types()):
+        if any(kns.ns_inode(pid, ns) != kns.ns_inode("self", ns) for ns in kns.available_types()):
             lines += [
                 f"sudo lsns -p {pid}",
                 f"sudo ls -l /proc/{pid}/ns",
@@ -96,25 +99,3 @@ def look_commands(pids: dict[str, int]) -> list[str]:
                 f"sudo nsenter -t {pid} -a sh",
             ]
     return lines
-
-
-def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple[int, int]:
-    """Record `<ns>ns_inode_host` and `<ns>ns_inode_inside`, seen from both sides; check they differ."""
-    from isodemo import probes
-    from isodemo.kernel import namespaces
-
-    host_link = probes.namespace_link(ns)
-    inside_link = box.call(probes.namespace_link, ns)
-    narrator.compare(f"readlink /proc/self/ns/{ns}", host_link, inside_link)
-    host_inode = narrator.fact(f"{ns}ns_inode_host", probes.namespace_inode(ns))
-    inside_inode = narrator.fact(f"{ns}ns_inode_inside", box.call(probes.namespace_inode, ns))
-    seen_from_host = namespaces.ns_inode(box.pid, ns)
-    narrator.claim(
-        f"the child's {ns} namespace is a new one (inode {inside_inode} != {host_inode})",
-        inside_inode != host_inode,
-    )
-    narrator.claim(
-        f"the host sees the same {ns} namespace through /proc/{box.pid}/ns/{ns}",
-        seen_from_host == inside_inode,
-    )
-    return host_inode, inside_inode

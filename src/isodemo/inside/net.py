@@ -1,4 +1,4 @@
-"""Network work done inside a container's namespace: functions the Isolated child runs on request.
+"""Network work done inside a container's namespace: functions the Isolated child runs with box.call().
 
 The child lives in the new network namespace, so a netlink socket it opens talks to that namespace's
 stack: this is `ip netns exec NAME ip ...` without the exec.
@@ -6,18 +6,18 @@ stack: this is `ip netns exec NAME ip ...` without the exec.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import signal
 import socket
 import socketserver
-import subprocess
 import time
 
 from pyroute2 import IPRoute
 
 from isodemo.kernel import process
-from isodemo.net import links
+from isodemo.net import icmp, links
 
 
 def link_table() -> list[str]:
@@ -43,9 +43,8 @@ def configure(ifname: str, new_name: str, address: str, prefixlen: int, gateway:
 
 
 def ping(address: str) -> bool:
-    """One ICMP echo with `ping` (iputils), 2 s at most: True when the reply came back."""
-    result = subprocess.run(["ping", "-c", "1", "-W", "2", address], capture_output=True, check=False)
-    return result.returncode == 0
+    """One ICMP echo, 2 s at most, from this namespace: True when the reply came back."""
+    return icmp.ping(address)
 
 
 def http_server(port: int, body: str) -> int:
@@ -62,7 +61,13 @@ def http_server(port: int, body: str) -> int:
         def log_message(self, *args: object) -> None:  # quiet: the narrator tells the story
             pass
 
-    server = socketserver.TCPServer(("0.0.0.0", port), Handler)
+    class Server(socketserver.TCPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            # A client that went away mid-answer (isodemo interrupted during the request: BrokenPipeError,
+            # ConnectionResetError) is no news; socketserver would print its traceback on the terminal.
+            pass
+
+    server = Server(("0.0.0.0", port), Handler)
     child = os.fork()
     if child == 0:
         try:
@@ -83,7 +88,7 @@ def start_sink(port: int) -> int:
             process.set_pdeathsig(signal.SIGKILL)
             while True:
                 conn, _ = listener.accept()
-                with conn:
+                with conn, contextlib.suppress(OSError):  # a sender gone mid-transfer: wait for the next one
                     while conn.recv(1 << 16):
                         pass
                     conn.sendall(b"k")

@@ -1,7 +1,9 @@
 """Workloads that run inside a cgroup: allocate memory, burn CPU, fork, move bytes with O_DIRECT.
 
-Like probes, these are plain functions the Isolated child runs on request. Each is bounded: a fork loop
-stops at a fixed count, a CPU burner ends when it is killed, memory grows one requested step at a time.
+Like every module of `isodemo.inside`: plain module-level functions that a demo runs inside the Isolated
+child with `box.call(fn, ...)`. They import only `isodemo.kernel` and `isodemo.errors`. Each is bounded: a
+fork loop stops at a fixed count, a CPU burner ends when it is killed, memory grows one requested step at a
+time.
 """
 
 from __future__ import annotations

@@ -1,0 +1,26 @@
+"""Narration that several demos share: steps told the same way in each of them."""
+
+from __future__ import annotations
+
+from isodemo.isolated import Isolated
+from isodemo.kernel import namespaces
+from isodemo.narrate.base import Narrator
+
+
+def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple[int, int]:
+    """Record `<ns>ns_inode_host` and `<ns>ns_inode_inside`, seen from both sides; check they differ."""
+    host_link = namespaces.ns_link("self", ns)
+    inside_link = box.call(namespaces.ns_link, "self", ns)
+    narrator.compare(f"readlink /proc/self/ns/{ns}", host_link, inside_link)
+    host_inode = narrator.fact(f"{ns}ns_inode_host", namespaces.ns_inode("self", ns))
+    inside_inode = narrator.fact(f"{ns}ns_inode_inside", box.call(namespaces.ns_inode, "self", ns))
+    seen_from_host = namespaces.ns_inode(box.pid, ns)
+    narrator.claim(
+        f"the child's {ns} namespace is a new one (inode {inside_inode} != {host_inode})",
+        inside_inode != host_inode,
+    )
+    narrator.claim(
+        f"the host sees the same {ns} namespace through /proc/{box.pid}/ns/{ns}",
+        seen_from_host == inside_inode,
+    )
+    return host_inode, inside_inode

@@ -1,0 +1,201 @@
+"""The child side of Isolated: what runs after the fork, in the helper and in the child it forks.
+
+    helper   drops to a user, pauses, unshare(CLONE_NEWUSER) and pauses for the maps, unshares the other
+             namespaces, writes time offsets, makes / private, forks the child, then waits for it and
+             exits with its status
+    child    PID 1 of a new pid namespace (when there is one): serves probes until the channel closes
+
+The parent side, the Isolated class that starts the helper and talks to the child, is isolated.py.
+
+Everything these processes need is imported at the top of this module, which the parent imports before
+it forks: a helper that dropped to nobody may no longer be allowed to read isodemo's source, so it must
+not import anything after the fork.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from isodemo import channel, signals, userns_policy
+from isodemo.errors import IsodemoError, KernelError
+from isodemo.kernel import capabilities, mount, namespaces, process, timens
+
+# The signals that end a demo; the parent blocks them across the fork, the helper and child ignore them.
+INTERRUPTS = frozenset(signals.HANDLED)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the helper does, in order: drop to a user, pause, new user namespace (pause for the maps), the
+    other namespaces, time offsets, a private /, then fork the child."""
+
+    flags: int
+    comm: str
+    as_user: tuple[int, int] | None
+    pause_before_unshare: bool
+    time_offsets: dict[str, int] | None
+
+
+def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
+    """The forked helper: prepare the namespaces, fork the child, report its pid, mirror its end."""
+    status = 1
+    started = False
+    try:
+        _child_signals(ignore_sigterm=True)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)  # ignored now; blocked since the fork
+        _die_with_parent(parent_pid)
+        _close_other_fds(sock.fileno())
+        process.set_comm(plan.comm)
+        _prepare(sock, parent_pid, plan)
+        helper_pid = os.getpid()
+        child = os.fork()
+        if child == 0:
+            _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
+            _child_main(sock, helper_pid, plan.comm)
+        channel.send(sock, (channel.STARTED, child))
+        started = True
+        sock.close()
+        _, wait_status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(wait_status)
+        status = 128 - code if code < 0 else code
+    except BaseException as error:
+        if not started:  # say why, rather than leave the parent with "status 1"
+            with contextlib.suppress(OSError):
+                channel.send(sock, (channel.ERROR, channel.portable_exception(error)))
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _child_signals(*, ignore_sigterm: bool) -> None:
+    """Ctrl-C, a hangup, and a SIGTERM sent to the whole process group reach the children too; only the
+    parent decides what happens then, and it ends them with SIGKILL. PID 1 of a new pid namespace keeps
+    SIGTERM at its default: the pid demo shows that the kernel itself protects it."""
+    for sig in INTERRUPTS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore_sigterm else signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def _die_with_parent(expected_parent: int) -> None:
+    process.set_pdeathsig(signal.SIGKILL)
+    # If the parent died before prctl took effect, we were already reparented. PID 1 of a new pid
+    # namespace sees its parent as pid 0 (it lives outside), so it cannot check; it still ends when the
+    # parent's end of the socket closes.
+    parent = os.getppid()
+    if parent not in (expected_parent, 0):
+        os._exit(1)
+
+
+def _close_other_fds(keep: int) -> None:
+    """The children inherit every descriptor the parent had open (another box's socket, a netlink socket):
+    close all but stdin/stdout/stderr and the channel."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def _pause(sock: socket.socket, stage: str, info: dict[str, int]) -> None:
+    channel.send(sock, (channel.PAUSED, (stage, info)))
+    if channel.recv(sock) != (channel.GO,):
+        os._exit(1)
+
+
+def _refuse(sock: socket.socket, error: IsodemoError) -> NoReturn:
+    channel.send(sock, (channel.ERROR, error))
+    os._exit(1)
+
+
+def _prepare(sock: socket.socket, parent_pid: int, plan: Plan) -> None:
+    """Everything before the fork of the child: become the user, new namespaces, offsets, a private /."""
+    flags = plan.flags
+    if plan.as_user is not None:
+        # setuid() from root leaves the process non-dumpable: no process of that user may ptrace it, and
+        # through it reach the channel to the root parent. It stays so (entering a user namespace keeps it).
+        process.drop_to(*plan.as_user)
+        _die_with_parent(parent_pid)  # a change of uid clears the parent-death signal
+    if plan.pause_before_unshare:
+        _pause(sock, channel.PAUSE_BEFORE_UNSHARE, {})
+    if flags & namespaces.CLONE_NEWUSER:
+        _enter_user_namespace(sock, parent_pid)
+    rest = flags & ~namespaces.CLONE_NEWUSER
+    if rest:
+        try:
+            namespaces.unshare(rest)
+        except OSError as error:
+            if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
+                # Created, mapped, CapEff full, and still refused: a security module took the capabilities.
+                _refuse(sock, userns_policy.blocked_at(userns_policy.STEP_CAPABILITIES, errno.EPERM))
+            _refuse(sock, _unshare_error(error, rest))
+    if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
+        timens.write_offsets(plan.time_offsets)
+    if flags & namespaces.CLONE_NEWNS:
+        mount.make_rprivate("/")
+
+
+def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:
+    """unshare(CLONE_NEWUSER) moves the caller itself; then wait for the parent to write the maps."""
+    report = {"uid_outside": os.geteuid(), "gid_outside": os.getegid()}
+    try:
+        namespaces.unshare(namespaces.CLONE_NEWUSER)
+    except OSError as error:
+        _refuse(sock, userns_policy.blocked_at(userns_policy.STEP_UNSHARE, error.errno or 0))
+    _die_with_parent(parent_pid)
+    report |= {
+        "uid_before_map": os.getuid(),
+        "gid_before_map": os.getgid(),
+        "capeff_before_map": capabilities.effective(),
+    }
+    _pause(sock, channel.PAUSE_USERNS, report)
+
+
+def _child_main(sock: socket.socket, helper_pid: int, comm: str) -> NoReturn:
+    try:
+        _die_with_parent(helper_pid)
+        process.set_comm(comm)
+        serve(sock)
+    finally:
+        os._exit(0)
+
+
+def serve(sock: socket.socket) -> None:
+    """The child's loop: run each requested probe, send back its result or its exception."""
+    while True:
+        try:
+            request = channel.recv(sock)
+        except channel.ChannelClosed:
+            return
+        if request[0] != channel.CALL:
+            return
+        _, probe, args, kwargs = request
+        try:
+            reply: tuple[str, Any] = (channel.OK, probe(*args, **kwargs))
+        except BaseException as error:
+            reply = (channel.ERROR, channel.portable_exception(error))
+        channel.send(sock, reply)
+
+
+def _unshare_error(error: OSError, flags: int) -> IsodemoError:
+    """A refused unshare(2) as a KernelError whose hint names the likely cause."""
+    names = [t.flag_name for t in namespaces.NAMESPACE_TYPES.values() if flags & t.flag]
+    call = f"unshare({'|'.join(names)})"
+    errno_ = error.errno or 0
+    if errno_ == errno.EPERM and os.geteuid() == 0:
+        hint = (
+            "root here lacks CAP_SYS_ADMIN (a container, or a reduced capability bounding set): "
+            "run isodemo in the VM this project provides (vagrant/)"
+        )
+    elif errno_ == errno.EPERM:
+        hint = "creating namespaces other than a user namespace needs CAP_SYS_ADMIN: run it with sudo"
+    elif errno_ == errno.EINVAL:
+        hint = "this kernel does not support one of these namespace types (see `isodemo doctor`)"
+    elif errno_ == errno.ENOSPC:
+        hint = "a namespace limit in /proc/sys/user/max_*_namespaces is reached"
+    else:
+        hint = None
+    return KernelError(call, errno_, os.strerror(errno_), hint)

@@ -1,0 +1,126 @@
+"""Before a command creates anything: check what its catalog entry says it needs, and stop with the fix.
+
+A demo that found a missing tool half-way (after its first namespaces, links or cgroups) would fail with
+"No such file or directory: 'ping'" and leave the learner to guess the package. Instead, runner.execute calls
+`check()` before the run is registered: every tool (with its Debian package), cgroup controller and kernel
+feature that isodemo.catalog declares for the command is looked up the way the command itself will look it
+up, and whatever is missing becomes one MissingFeature (exit 3) that names each piece and the fix, as
+`isodemo doctor` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from isodemo import catalog
+from isodemo import host as hostinfo
+from isodemo.errors import MissingFeature
+
+# The v1 name of a controller whose v2 name differs (host.Host.controllers holds v1 names on v1 and hybrid).
+V1_NAMES = {"io": "blkio"}
+
+# What a kernel needs for each controller isodemo uses, for the hint.
+CONTROLLER_CONFIG = {
+    "memory": "CONFIG_MEMCG (some boards, such as the Raspberry Pi, also need cgroup_enable=memory on the "
+    "kernel command line)",
+    "cpu": "CONFIG_CGROUP_SCHED and CONFIG_CFS_BANDWIDTH",
+    "pids": "CONFIG_CGROUP_PIDS",
+    "io": "CONFIG_BLK_CGROUP and CONFIG_BLK_DEV_THROTTLING",
+}
+
+
+class Missing:
+    """One missing piece: what it is, and the command or step that brings it."""
+
+    __slots__ = ("fix", "package", "what")
+
+    def __init__(self, what: str, fix: str = "", package: str = "") -> None:
+        self.what = what
+        self.fix = fix
+        self.package = package  # a Debian package to install, gathered into one `apt install` line
+
+
+def _tool(tool: catalog.Tool) -> Missing | None:
+    """Found where the command will look for it (PATH, then the sbin and bin directories: host.find_tool)."""
+    try:
+        path = hostinfo.find_tool(tool.name)
+    except MissingFeature:
+        return Missing(
+            f"`{tool.name}` is not installed (looked in PATH, /usr/sbin, /sbin, /usr/bin and /bin)",
+            package=tool.package,
+        )
+    if tool.static and not hostinfo.is_static_elf(os.path.realpath(path)):
+        return Missing(
+            f"{path} is dynamically linked: after pivot_root it cannot find its libraries", package=tool.package
+        )
+    return None
+
+
+def _controller(name: str, host: hostinfo.Host) -> Missing | None:
+    if host.cgroup_mode == "none":
+        return Missing(
+            "no cgroup filesystem is mounted at /sys/fs/cgroup",
+            "mount cgroup2 there: mount -t cgroup2 none /sys/fs/cgroup (systemd does it at boot)",
+        )
+    kernel_name = name if host.cgroup_mode == "v2" else V1_NAMES.get(name, name)
+    if kernel_name in host.controllers:
+        return None
+    where = "/sys/fs/cgroup/cgroup.controllers" if host.cgroup_mode == "v2" else "/proc/cgroups"
+    return Missing(
+        f"the {kernel_name} cgroup controller is missing ({where} lists: {' '.join(host.controllers) or 'none'})",
+        f"a kernel with {CONTROLLER_CONFIG.get(name, 'that controller')}; `isodemo doctor` shows the rest",
+    )
+
+
+def _time_namespace(host: hostinfo.Host) -> Missing | None:
+    from isodemo.kernel import namespaces
+
+    if "time" in namespaces.available_types():
+        return None
+    major, minor = hostinfo.kernel_version()
+    why = "too old" if (major, minor) < (5, 6) else "built without CONFIG_TIME_NS"
+    return Missing(
+        f"time namespaces need Linux 5.6 or newer; this kernel is {host.kernel} ({why})", hostinfo.VAGRANT_HINT
+    )
+
+
+def _loop_device(host: hostinfo.Host) -> Missing | None:
+    if os.path.exists("/dev/loop-control"):
+        return None
+    return Missing(
+        "this kernel has no loop devices (/dev/loop-control is missing)", "load the module: sudo modprobe loop"
+    )
+
+
+FEATURE_CHECKS: dict[str, Callable[[hostinfo.Host], Missing | None]] = {
+    "time-namespace": _time_namespace,
+    "loop-device": _loop_device,
+}
+
+
+def missing(entry: catalog.Entry, host: hostinfo.Host) -> list[Missing]:
+    """Every need of `entry` that this machine lacks, in the order the catalog declares them."""
+    found = [_tool(tool) for tool in entry.tools]
+    found += [_controller(name, host) for name in entry.controllers]
+    found += [FEATURE_CHECKS[feature](host) for feature in entry.features]
+    return [item for item in found if item is not None]
+
+
+def check(name: str, host: hostinfo.Host) -> None:
+    """Raise MissingFeature (exit 3) naming each missing need of command `name` and how to get it.
+
+    A name that is not in the catalog (a test's own body) declares nothing and passes.
+    """
+    entry = catalog.BY_NAME.get(name)
+    lacking = missing(entry, host) if entry is not None else []
+    if not lacking:
+        return
+    packages = sorted({item.package for item in lacking if item.package})
+    fixes = [f"{hostinfo.APT_INSTALL} {' '.join(packages)}"] if packages else []
+    fixes += [item.fix for item in lacking if item.fix and item.fix not in fixes]
+    raise MissingFeature(
+        f"isodemo {name} needs what this machine lacks, so it stopped before creating anything: "
+        + "; ".join(item.what for item in lacking),
+        "; ".join(fixes),
+    )

@@ -1,0 +1,300 @@
+"""The reliability matrix: each demo interrupted at each test point by each signal, run as a user would.
+
+A case is one command line: `ISODEMO_TESTPOINT=step#3:SIGHUP isodemo mnt --json`. How many steps, pauses and
+passes over each test point a demo has is not written here: a normal `--json` run of the demo, with
+`testpoints.hit` wrapped to count, says it (`profile()`), and the names of the test points come from the source
+(`points_in_source()`), so a new demo, step or test point joins the sweep by itself.
+
+The cases run as separate processes, a few at a time (`run_cases`): most take 0.2-0.5 s, nearly all of it
+Python starting, so on 2 cores a small thread pool of subprocesses is what keeps the matrix in CI's budget.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from isodemo import catalog, runs, testpoints
+from tests.conftest import REPO, isodemo_argv
+
+SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# The slow demos measure for a fixed time whatever their options; these are their cheapest settings (the
+# fewest bytes to move and busy loops to run while they measure), given explicitly so a change of default
+# cannot make the matrix slower.
+CHEAP_OPTIONS = {"net": ("--rate", "10"), "cgroup-cpu": ("--cpus", "0.2"), "cgroup-io": ("--limit", "1mb")}
+# The narrator's own points: where a step starts, a --step pause, the --hold wait. Every other point
+# (isolated.forked, link.created, ...) is swept at each of its passes.
+NARRATOR_POINTS = ("step", "pause", "hold")
+WORKERS = int(os.environ.get("ISODEMO_MATRIX_WORKERS", "3"))  # 2 cores: one case starts while two run
+TIMEOUT = 120.0  # a case that takes this long hangs: the VM stage is 10-20x slower than this host's 0.2-9 s
+
+_HIT = re.compile(r"""testpoints\.hit\(\s*["']([^"']+)["']\s*\)""")
+
+
+def demos() -> list[str]:
+    """What `isodemo list` names, in its order."""
+    return [entry.name for entry in catalog.demos()]
+
+
+def demo_args(demo: str) -> tuple[str, ...]:
+    return (demo, *CHEAP_OPTIONS.get(demo, ()))
+
+
+def points_in_source() -> list[str]:
+    """Every test point in the source: the names given to `testpoints.hit("...")`."""
+    found: set[str] = set()
+    for path in sorted(Path(REPO, "src", "isodemo").rglob("*.py")):
+        found.update(_HIT.findall(path.read_text()))
+    return sorted(found)
+
+
+# Runs `isodemo ARGS` with testpoints.hit wrapped: every pass is appended to $ISODEMO_RECORD, marked `main`
+# in the isodemo process itself and `child` in a forked helper or child (where the file may be out of reach:
+# after pivot_root, or as nobody; those passes are not counted).
+_RECORDER = """
+import os, sys
+from isodemo import testpoints
+from isodemo.cli import main
+log, me, hit = os.environ.pop("ISODEMO_RECORD"), os.getpid(), testpoints.hit
+def recording_hit(name):
+    try:
+        with open(log, "a") as f:
+            f.write(("main " if os.getpid() == me else "child ") + name + "\\n")
+    except OSError:
+        pass
+    hit(name)
+testpoints.hit = recording_hit
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a normal `--json` run of a demo went through."""
+
+    demo: str
+    steps: int  # len(report["steps"])
+    hits: dict[str, int]  # test point -> passes by the isodemo process itself
+    child_points: frozenset[str]  # test points passed only in forked processes
+    seconds: float
+    code: int
+
+
+_profiles: dict[str, Profile] = {}
+_profile_locks: dict[str, threading.Lock] = {}
+_profiles_lock = threading.Lock()
+
+
+def profile(demo: str) -> Profile:
+    """The demo's normal run, made once per test session."""
+    with _profiles_lock:
+        lock = _profile_locks.setdefault(demo, threading.Lock())
+    with lock:
+        if demo not in _profiles:
+            _profiles[demo] = _record(demo)
+        return _profiles[demo]
+
+
+def _record(demo: str) -> Profile:
+    with tempfile.NamedTemporaryFile("r", prefix="reliability-record-") as log:
+        os.chmod(log.name, 0o666)  # a helper that dropped to nobody may write its passes too
+        env = {**os.environ, "ISODEMO_RECORD": log.name}
+        env.pop(testpoints.VARIABLE, None)
+        start = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-c", _RECORDER, *demo_args(demo), "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=TIMEOUT * 2,
+            check=False,
+        )
+        seconds = time.monotonic() - start
+        passes = [line.split(" ", 1) for line in log.read().splitlines()]
+    # 1: a claim did not hold (the timing claims of cgroup-cpu, cgroup-io and net, on a loaded machine): the
+    # run still went through every step, which is all the matrix needs.
+    assert proc.returncode in (0, 1), (
+        f"a normal run of `isodemo {demo} --json` failed ({proc.returncode}): {proc.stderr}"
+    )
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    hits: dict[str, int] = {}
+    for where, name in passes:
+        if where == "main":
+            hits[name] = hits.get(name, 0) + 1
+    children = frozenset(name for where, name in passes if where == "child") - set(hits)
+    steps = len(report["steps"])
+    assert hits.get("step", 0) == steps, f"{demo}: {steps} steps in the report, {hits.get('step')} step points"
+    return Profile(demo, steps, hits, children, seconds, proc.returncode)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run: `point` is the value of ISODEMO_TESTPOINT, `mode` how isodemo runs.
+
+    json:  `--json`, stdin /dev/null-like (a pipe closed at once): the report lists the leftovers.
+    pause: `--step --plain`, stdin an open pipe never written, so isodemo waits at each pause.
+    hold:  `--hold --json`, stdin the same never-written pipe: the signal ends the hold, and the run.
+    """
+
+    demo: str
+    point: str
+    mode: str = "json"
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        extra = {"json": ("--json",), "pause": ("--step", "--plain"), "hold": ("--hold", "--json")}[self.mode]
+        return (*demo_args(self.demo), *extra)
+
+    @property
+    def signame(self) -> str:
+        return self.point.rpartition(":")[2]
+
+    @property
+    def command(self) -> str:
+        """The shell command that reproduces the case."""
+        line = f"sudo env {testpoints.VARIABLE}={self.point} isodemo {shlex.join(self.args)}"
+        return f"sleep 600 | {line}" if self.mode != "json" else f"{line} </dev/null"
+
+
+def cases_for(
+    prof: Profile, points: Iterable[str], signals: Sequence[str] = SIGNALS, *, modes: Iterable[str] = ("json",)
+) -> list[Case]:
+    """Every case of one demo: each signal at each step, each pause, the hold, and each pass over every other
+    test point in `points`. `modes` selects the kinds of case (json, pause, hold)."""
+    modes = set(modes)
+    found: list[Case] = []
+    for sig in signals:
+        if "json" in modes:
+            found += [Case(prof.demo, f"step#{k}:{sig}") for k in range(1, prof.steps + 1)]
+            for point in points:
+                if point not in NARRATOR_POINTS:
+                    found += [Case(prof.demo, f"{point}#{k}:{sig}") for k in range(1, prof.hits.get(point, 0) + 1)]
+        if "pause" in modes:  # a pause comes before each step after the first
+            found += [Case(prof.demo, f"pause#{k}:{sig}", "pause") for k in range(1, prof.steps)]
+        if "hold" in modes:
+            found.append(Case(prof.demo, f"hold:{sig}", "hold"))
+    return found
+
+
+@dataclass
+class Outcome:
+    case: Case
+    code: int | None  # None: it hung and was SIGKILLed
+    stdout: str
+    stderr: str
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        tail = " | ".join(self.stderr.strip().splitlines()[-3:])
+        return f"{self.case.command}\n    -> {'; '.join(self.problems)}\n    stderr: {tail[-600:]}"
+
+
+def owned_runs(pid: int) -> list[str]:
+    """Ids of the runs whose record names `pid` as their owner (root's and users' records)."""
+    return sorted(run_id for run_id, record in runs.recorded_runs().items() if record.pid == pid)
+
+
+def run_case(case: Case, timeout: float = TIMEOUT) -> Outcome:
+    env = {**os.environ, testpoints.VARIABLE: case.point}
+    start = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(isodemo_argv(*case.args), stdin=subprocess.PIPE, stdout=out, stderr=err, env=env)
+        assert proc.stdin is not None
+        if case.mode == "json":
+            proc.stdin.close()
+        code: int | None
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = None
+        left_records = owned_runs(proc.pid)
+        if not proc.stdin.closed:
+            proc.stdin.close()
+        out.seek(0)
+        err.seek(0)
+        outcome = Outcome(case, code, out.read(), err.read(), time.monotonic() - start)
+    outcome.problems = _problems(outcome, timeout)
+    if left_records:
+        outcome.problems.append(f"run record(s) left for run {', '.join(left_records)}")
+    return outcome
+
+
+def _problems(outcome: Outcome, timeout: float) -> list[str]:
+    case, code = outcome.case, outcome.code
+    problems = []
+    if "Traceback" in outcome.stderr:
+        problems.append("a traceback on stderr")
+    if "could not remove" in outcome.stderr:
+        problems.append("leftovers on stderr")
+    report: dict[str, Any] | None = None
+    if case.mode != "pause":
+        try:
+            report = json.loads(outcome.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            problems.append("no JSON report on stdout")
+        if report is not None and report.get("leftovers"):
+            problems.append(f"leftovers {report['leftovers']}")
+    expected = 130
+    if case.mode == "hold" and report is not None:
+        # The signal ends the hold, not the demo: 0, or 1 when a timing claim failed on a loaded machine.
+        expected = 0 if report.get("ok") else 1
+        if report.get("error") is not None:
+            problems.append(f"error {report['error']}")
+    if code is None:
+        problems.append(f"still running after {timeout:g} s (SIGKILLed by the test)")
+    elif code != expected:
+        by = f" (killed by {signal.Signals(-code).name})" if code < 0 else ""
+        problems.append(f"exit {code}{by}, expected {expected}")
+    if expected == 130 and code is not None and code >= 0:
+        said = outcome.stderr if case.mode == "pause" else str(((report or {}).get("error") or {}).get("message"))
+        if f"interrupted by {case.signame}" not in said:
+            problems.append(f"does not say 'interrupted by {case.signame}'")
+    return problems
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_pool(work: Callable[[T], R], items: Sequence[T], workers: int = WORKERS) -> list[R]:
+    """`work` on each item, `workers` at a time (each one waits on its own isodemo process); in order."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(work, items))
+
+
+def run_cases(cases: Sequence[Case], workers: int = WORKERS) -> list[Outcome]:
+    """Run every case, the slowest demos first (so the pool does not end on a long tail)."""
+    order = sorted(cases, key=lambda c: -_estimate(c))
+    outcomes = in_pool(run_case, order, workers)
+    if any(o.code is None for o in outcomes):
+        # A hung run was SIGKILLed: let cleanup remove what it left, so the tests after this one start clean.
+        subprocess.run(isodemo_argv("cleanup"), capture_output=True, timeout=TIMEOUT, check=False)
+    return outcomes
+
+
+def _estimate(case: Case) -> float:
+    prof = _profiles.get(case.demo)
+    return prof.seconds if prof else 0.0
+
+
+def report(outcomes: Sequence[Outcome], started: float) -> str:
+    failed = [o for o in outcomes if o.problems]
+    head = f"{len(failed)} of {len(outcomes)} cases failed ({time.monotonic() - started:.1f} s):"
+    return "\n".join([head, *(o.describe() for o in failed)])

@@ -1,0 +1,48 @@
+"""Every demo but net, run for real as root, never loads pyroute2 (netlink: ~300 ms of import, and threads).
+
+tests/unit/test_layers.py checks the imports statically; this catches what only a run reaches: an import
+inside a function, or one made with importlib (which `python -X importtime` does not list: the demo modules
+themselves are loaded that way). The run reports the modules it ended with, as the command line runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from isodemo import catalog
+from isodemo.errors import ExitCode
+
+# Runs `isodemo ARGS` in this process, then reports which of the watched packages it loaded.
+PROBE = (
+    "import sys\nfrom isodemo.cli import main\ncode = main(sys.argv[1:])\n"
+    "watched = ('isodemo', 'pyroute2', 'rich', 'click')\n"
+    "loaded = sorted(m for m in sys.modules if m.split('.')[0] in watched)\n"
+    "print('loaded:', *loaded, file=sys.stderr)\nsys.exit(code)"
+)
+# Their claims are measured rates: under load they may not hold (exit 1), and the run still went to its end.
+MEASURED = {"cgroup-cpu", "cgroup-io"}
+
+
+@pytest.mark.host_only
+@pytest.mark.parametrize("name", [entry.name for entry in catalog.demos() if entry.name != "net"])
+def test_a_demo_run_never_loads_pyroute2(name: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "--json", name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode == ExitCode.MISSING_FEATURE:
+        pytest.skip(f"this machine cannot run {name}: {proc.stderr.strip()[-200:]}")
+    accepted = {ExitCode.OK, ExitCode.OBSERVATION_FAILED} if name in MEASURED else {ExitCode.OK}
+    assert proc.returncode in accepted, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("loaded: ")]
+    assert lines, proc.stderr[-2000:]
+    loaded = lines[-1].split()[1:]
+    assert f"isodemo.demos.{name.replace('-', '_')}" in loaded  # the demo itself ran in this process
+    assert not [m for m in loaded if m.split(".")[0] == "pyroute2"]
