@@ -16,13 +16,40 @@ HELP_ARGS: tuple[list[str], ...] = ([], ["-h"], ["--help"])
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`argv` None: this process is the `isodemo` command (its signals end it, see signals.report_done)."""
+    from isodemo.narrate.output import guarded, replace_unencodable
+
+    replace_unencodable(sys.stdout, sys.stderr)  # PYTHONIOENCODING=ascii: `?` for what it lacks, no error
     args = sys.argv[1:] if argv is None else argv
     if args in HELP_ARGS:
         from isodemo.usage import top_help
 
-        sys.stdout.write(top_help())
+        out = guarded(sys.stdout, ends_demo=False)  # `isodemo | head -1`: the rest goes nowhere, quietly
+        out.write(top_help())
+        out.flush()
         return 0
-    return _click_main(args)
+    if argv is None:
+        from isodemo import signals
+
+        signals.own_process()
+    try:
+        return _click_main(args)
+    except BrokenPipeError:  # click's own output (--help, --version, a usage error) to a reader that quit
+        from isodemo.errors import ExitCode
+
+        _quiet(sys.stdout)
+        return int(ExitCode.OUTPUT_CLOSED)
+
+
+def _quiet(stream: Any) -> None:
+    """Point a stream whose reader went away at /dev/null: the interpreter flushes it at exit."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
 
 
 def _click_main(args: list[str]) -> int:

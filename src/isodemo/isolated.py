@@ -16,9 +16,9 @@ user namespace owns. Run as root with `as_user`, it first drops to that user, so
 user; the root parent still writes the map, but only the one line that user could write itself.
 
 Both the helper and the child ask for SIGKILL when their parent dies (PR_SET_PDEATHSIG), so even a
-SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1. Ctrl-C and
-SIGTERM raise in the parent (signals.py); from the fork until a `try` that stops what was forked they stay
-blocked, so whatever start() forked is always known to stop().
+SIGKILLed isodemo takes its namespaces with it; the kernel ends a pid namespace with its PID 1. The signals
+that end a demo (signals.HANDLED: Ctrl-C, SIGTERM, a hangup, Ctrl-\\) raise in the parent; from the fork
+until a `try` that stops what was forked they stay blocked, so whatever start() forked is known to stop().
 
 This module is the parent side; what the helper and the child run after the fork is isolated_child.py.
 """
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import socket
 import sys
@@ -39,6 +40,9 @@ from isodemo.errors import IsodemoError
 from isodemo.kernel import namespaces, userns
 
 T = TypeVar("T")
+# How long stop() waits for a helper that has not reported its child to end it and exit: its longest step is
+# an unshare or a fork (milliseconds; ten times that in an emulated VM).
+ABANDON_TIMEOUT = 5.0
 
 
 @contextlib.contextmanager
@@ -187,9 +191,8 @@ class Isolated:
                 if self.helper_pid and self.exit_status is None:
                     if self.pid:
                         self._signal(signal.SIGKILL)
-                    else:  # it never reported its child: the helper's death takes the child (PDEATHSIG)
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(self.helper_pid, signal.SIGKILL)
+                    else:
+                        self._abandon_start()
                     self._reap_helper()
             finally:
                 if self._sock is not None:
@@ -198,6 +201,17 @@ class Isolated:
                 if self._pidfd is not None:
                     os.close(self._pidfd)
                     self._pidfd = None
+
+    def _abandon_start(self) -> None:
+        """The helper has not reported its child, and may have forked it already: only the helper knows
+        that pid. Closing the channel makes it end that child and exit (helper_main); SIGKILL only if it does
+        not within ABANDON_TIMEOUT (its child then ends by PDEATHSIG, or on the closed channel)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if not _exits_within(self.helper_pid, ABANDON_TIMEOUT):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.helper_pid, signal.SIGKILL)
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         """Send `sig` to the child and wait until it is gone; returns its exit code (128+N when killed)."""
@@ -247,3 +261,18 @@ class Isolated:
         if kind == channel.ERROR:
             raise value
         return value  # type: ignore[no-any-return]
+
+
+def _exits_within(pid: int, timeout: float) -> bool:
+    """Whether our child `pid` exits (becomes a zombie, not yet reaped) within `timeout` seconds."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    except (OSError, AttributeError):  # os.pidfd_open: Linux 5.3, Python 3.9
+        return False
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout)  # a pidfd turns readable when it exits
+        return bool(readable)
+    finally:
+        os.close(pidfd)

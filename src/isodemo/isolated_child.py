@@ -43,9 +43,12 @@ class Plan:
 
 
 def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
-    """The forked helper: prepare the namespaces, fork the child, report its pid, mirror its end."""
+    """The forked helper: prepare the namespaces, fork the child, report its pid, mirror its end.
+
+    If the parent gives up before it learns the child's pid (it closes the channel: a Ctrl-C in
+    Isolated.start), the report fails and the helper ends the child itself: only it knows that pid."""
     status = 1
-    started = False
+    child = 0
     try:
         _child_signals(ignore_sigterm=True)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)  # ignored now; blocked since the fork
@@ -59,13 +62,16 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
             _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
             _child_main(sock, helper_pid, plan.comm)
         channel.send(sock, (channel.STARTED, child))
-        started = True
         sock.close()
         _, wait_status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(wait_status)
         status = 128 - code if code < 0 else code
     except BaseException as error:
-        if not started:  # say why, rather than leave the parent with "status 1"
+        if child:  # the parent gave up on this start: the child must not outlive the helper
+            with contextlib.suppress(OSError):
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+        else:  # say why, rather than leave the parent with "status 1"
             with contextlib.suppress(OSError):
                 channel.send(sock, (channel.ERROR, channel.portable_exception(error)))
         status = 1

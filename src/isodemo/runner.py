@@ -10,14 +10,15 @@ import errno
 import os
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from isodemo import host as hostinfo
-from isodemo import leftovers, preflight, signals
-from isodemo.errors import ExitCode, Interrupted, IsodemoError
+from isodemo import leftovers, preflight, signals, testpoints
+from isodemo.errors import ExitCode, Interrupted, IsodemoError, OutputClosed
 from isodemo.narrate import choose_style, make_narrator
 from isodemo.narrate.base import Narrator
+from isodemo.narrate.report import ErrorInfo
 from isodemo.runs import Run
 
 
@@ -29,7 +30,6 @@ class GlobalOptions:
     step: bool = False
     hold: bool = False
     lang: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Body = Callable[[Narrator, Any], None]
@@ -152,11 +152,14 @@ def execute(
             narrator.fail(error, code)
         except Interrupted as interrupt:
             code = ExitCode.INTERRUPTED
-            narrator.fail(
-                IsodemoError(f"interrupted by {interrupt.signame}; the teardown ran (leftovers, if any, are listed)"),
-                code,
-                kind="Interrupted",
-            )
+            _interrupted(narrator, interrupt.signame)
+        except OutputClosed:
+            if signals.received():  # a hung-up terminal fails the write and sends SIGHUP: the signal says why
+                code = ExitCode.INTERRUPTED
+                _interrupted(narrator, signals.received() or "")
+            else:  # the reader quit (`| head`, `less`): not an error to tell (to nobody); the code says it
+                code = ExitCode.OUTPUT_CLOSED
+                narrator.report.error = ErrorInfo("OutputClosed", "stdout was closed by its reader", None, code)
         except KeyboardInterrupt:
             code = ExitCode.INTERRUPTED
             narrator.fail(
@@ -189,6 +192,18 @@ def execute(
         if not left:  # with leftovers, the record stays: it is what lets `isodemo cleanup` remove them
             run.unregister()
         report = narrator.finish(left)
-    if code == ExitCode.OK and not report.ok:
-        code = ExitCode.OBSERVATION_FAILED
+        if code == ExitCode.OK and not report.ok:
+            code = ExitCode.OBSERVATION_FAILED
+        # A signal from here on finds the work done and cleaned: it changes nothing, the process exits
+        # with this code at once (in the isodemo process; a test calling execute gets its handlers back).
+        signals.report_done(code)
+        testpoints.hit("runner.reported")
     return int(code)
+
+
+def _interrupted(narrator: Narrator, signame: str) -> None:
+    narrator.fail(
+        IsodemoError(f"interrupted by {signame}; the teardown ran (leftovers, if any, are listed)"),
+        ExitCode.INTERRUPTED,
+        kind="Interrupted",
+    )

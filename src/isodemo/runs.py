@@ -191,8 +191,15 @@ def recorded_runs() -> dict[str, Record]:
 
 
 def live_runs() -> set[str]:
-    """Ids of runs whose owner process is still alive (same pid, same start time)."""
-    return {run_id for run_id, record in recorded_runs().items() if procfs.start_time(record.pid) == record.start}
+    """Ids of runs whose owner process is still alive: same pid, same start time, and not a zombie.
+
+    A killed owner that its parent has not reaped yet (a shell busy with something else, a test runner)
+    keeps its pid and start time, but it will never clean up again: its run is over."""
+    return {run_id for run_id, record in recorded_runs().items() if owner_alive(record)}
+
+
+def owner_alive(record: Record) -> bool:
+    return procfs.start_time(record.pid) == record.start and not procfs.is_zombie(record.pid)
 
 
 def recorded_objects(kind: str) -> dict[str, list[str]]:

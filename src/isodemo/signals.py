@@ -27,9 +27,10 @@ TICK = 0.2  # seconds: how late a wait may notice a signal that arrived just bef
 
 
 class _State:
-    armed = True
+    armed = False  # True only while a demo's body runs (interrupts_unwind, until disarm())
     received: str | None = None  # the first signal taken since the handler was installed
     exit_code: int | None = None  # set once the report is out: a signal then exits with it
+    own_process = False  # this process is the `isodemo` command (cli.main), not a caller of runner.execute
 
 
 _state = _State()
@@ -77,13 +78,18 @@ def received() -> str | None:
     return _state.received
 
 
+def own_process() -> None:
+    """Called by cli.main when this process is the `isodemo` command: see report_done."""
+    _state.own_process = True
+
+
 def report_done(code: int) -> None:
     """The report is printed and the run cleaned up: from now on a signal exits at once with `code`.
 
-    Only for the process that `isodemo` is (cli.main), never for a caller that goes on after `execute`."""
-    _state.exit_code = code
-    for sig in HANDLED:
-        signal.signal(sig, _handler)
+    Only in the `isodemo` process itself (own_process); a caller that goes on after runner.execute (a test)
+    gets its own handlers back, as before."""
+    if _state.own_process:
+        _state.exit_code = code
 
 
 @contextlib.contextmanager
@@ -97,8 +103,22 @@ def interrupts_unwind() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        _state.armed = False
+        if _state.exit_code is None:  # after report_done, ours stays: it is what exits with the code
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Block the handled signals for a few lines that must not be cut in two (create a kernel object, then
+    register its teardown). One that arrives meanwhile stays pending and is delivered, its handler raising,
+    as the block ends: after the registration, so the teardown knows the object."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _raise_if_received() -> None:

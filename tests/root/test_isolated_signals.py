@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -76,6 +77,34 @@ def test_a_signal_in_start_stops_what_was_forked(
     assert raised.value.signame == signame
     assert box.helper_pid and box.exit_status is not None, "the helper was forked and must be reaped"
     assert (box.pid != 0) is (name == "isolated.started")
+    assert _alive_with_comm(comm) == []
+
+
+def _children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def test_giving_up_after_the_child_was_forked_ends_that_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The widest window: the helper has forked the child, the parent has not read its pid yet. The parent
+    cannot kill what it does not know: closing the channel makes the helper end it before it exits."""
+    if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        pytest.skip("no /proc/PID/task/TID/children on this kernel (CONFIG_PROC_CHILDREN)")
+
+    def give_up_once_forked(box: Isolated, sock: object) -> None:
+        deadline = time.monotonic() + 10
+        while not _children_of(box.helper_pid) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert _children_of(box.helper_pid), "the helper never forked its child"
+        raise Interrupted("SIGINT")
+
+    monkeypatch.setattr(Isolated, "_await_child", give_up_once_forked)
+    comm = f"isodemo-g{os.getpid() % 100000}"
+    box = Isolated(["pid", "uts"], comm=comm)
+    with pytest.raises(Interrupted):
+        box.start()
+    # 1: its report failed, it killed the child; 0: the report was sent, the child ended on the closed channel
+    assert box.pid == 0 and box.exit_status in (0, 1), "the helper ended by itself, not by SIGKILL (137)"
     assert _alive_with_comm(comm) == []
 
 

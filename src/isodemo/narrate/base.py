@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from isodemo import testpoints
 from isodemo.errors import IsodemoError
+from isodemo.narrate.output import guarded
 from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
 
 View = str | Sequence[str]
@@ -72,8 +73,9 @@ class Narrator:
         step_mode: bool = False,
         stdin: IO[str] | None = None,
     ) -> None:
-        self.out = out if out is not None else sys.stdout
-        self.err = err if err is not None else sys.stderr
+        # Guarded: a character the encoding lacks is replaced, a reader that went away ends the demo quietly.
+        self.out = guarded(out if out is not None else sys.stdout, ends_demo=True)
+        self.err = guarded(err if err is not None else sys.stderr, ends_demo=False)
         self.stdin = stdin if stdin is not None else sys.stdin
         self.step_mode = step_mode
         self.report = Report()
@@ -165,8 +167,12 @@ class Narrator:
     # -- holding and pausing ---------------------------------------------------------------------------
 
     def hold(self, info: dict[str, Any], commands: Sequence[str]) -> None:
-        """Print `holding: {json}`, show how to look from another terminal, wait for Enter or a signal."""
+        """Print `holding: {json}`, show how to look from another terminal, wait for Enter or a signal.
+
+        Enter, Ctrl-C and SIGTERM end the hold and the demo goes on to its last steps (INTERFACE.md: the
+        run then exits 0). SIGHUP (the terminal is gone) and SIGQUIT end the demo: it exits 130."""
         from isodemo import signals
+        from isodemo.errors import Interrupted
 
         line = "holding: " + json.dumps(info, sort_keys=True)
         try:  # a script may signal as soon as it has read the line: from here on, a signal ends the hold
@@ -174,25 +180,24 @@ class Narrator:
             self.out.flush()
             self.show_hold(list(commands))
             testpoints.hit("hold")
-            if not self._read_enter():  # no terminal to press Enter on: wait for a signal instead
+            if not signals.wait_for_enter(self.stdin):  # no terminal to press Enter on: wait for a signal
                 signals.wait_for_signal()
-        except KeyboardInterrupt:  # isodemo's Interrupted (SIGTERM) is one too
+        except Interrupted as interrupt:
+            if interrupt.signame not in signals.RELEASES_HOLD:
+                raise
             signals.rearm()  # the signal ended the hold, not the demo: the last steps may still be stopped
+        except KeyboardInterrupt:  # Python's own SIGINT handler, when a caller runs a demo without ours
+            signals.rearm()
         self.show_note("released: cleaning up")
 
     def _pause(self) -> None:
+        from isodemo import signals
+
         if self.step_mode:
             self.show_pause()
             testpoints.hit("pause")
-            if not self._read_enter():
+            if not signals.wait_for_enter(self.stdin):
                 self.step_mode = False  # end of input: nobody will press Enter, so stop pausing
-
-    def _read_enter(self) -> bool:
-        """Wait for a line on stdin; False at end of input."""
-        try:
-            return self.stdin.readline() != ""
-        except (OSError, ValueError):
-            return False
 
     # -- the end ---------------------------------------------------------------------------------------
 

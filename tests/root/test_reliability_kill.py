@@ -1,0 +1,94 @@
+"""SIGKILL, which isodemo cannot catch, then `isodemo cleanup`: every demo, killed while held and at a random
+moment of a normal run. The kernel ends the run's children (PR_SET_PDEATHSIG); cleanup removes the rest by the
+run's record; the host-invariant fixture then checks that the host is what it was.
+
+The random moments come from ISODEMO_SEED (a fresh seed otherwise, given in the failure message): the same
+seed replays the same moments.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import subprocess
+import threading
+import time
+
+import pytest
+
+from tests.conftest import isodemo_argv, run_isodemo
+from tests.root import matrix
+from tests.root.holding import Held, run_processes, wait_gone
+
+SEED = int(os.environ.get("ISODEMO_SEED") or random.randrange(1 << 32))
+# One cleanup at a time: this test is about what a SIGKILL leaves, not about two cleanups racing each other.
+_cleanup_lock = threading.Lock()
+
+
+def _cleanup_after_kill(command: str, owner: int, run_ids: list[str], pids: list[int]) -> str | None:
+    """The checks after `owner` (an isodemo process) was SIGKILLed: its children end, cleanup succeeds and
+    leaves nothing of its runs. A problem is returned as text, with the command that shows it."""
+    problems = []
+    run_ids = sorted(set(run_ids) | set(matrix.owned_runs(owner)))
+    alive = wait_gone(sorted(set(pids) | {pid for run in run_ids for pid in run_processes(run)}))
+    if alive:
+        problems.append(f"processes {alive} outlived the SIGKILLed isodemo")
+    with _cleanup_lock:
+        done = run_isodemo("cleanup", "--json")
+        still = run_isodemo("cleanup", "--dry-run", "--json")
+    if done.code != 0 or "Traceback" in done.stderr:
+        problems.append(f"isodemo cleanup exited {done.code}: {done.stderr.strip()[-400:]}")
+    left = [item for item in still.json["facts"]["found"] if any(run in item for run in run_ids)]
+    if left:
+        problems.append(f"cleanup left {left}")
+    if matrix.owned_runs(owner):
+        problems.append(f"the run record of {owner} is still there after cleanup")
+    return f"{command}\n    -> {'; '.join(problems)}" if problems else None
+
+
+def _kill_held(demo: str) -> str | None:
+    args = (*matrix.demo_args(demo), "--json")
+    command = f"sudo isodemo {shlex.join(args)} --hold; SIGKILL it after the holding: line; sudo isodemo cleanup"
+    try:
+        held = Held(*args)
+    except AssertionError as error:
+        return f"{command}\n    -> {error}"
+    pids = [*run_processes(held.info["run"]), *held.info.get("pids", {}).values()]
+    held.kill()
+    return _cleanup_after_kill(command, held.proc.pid, [held.info["run"]], pids)
+
+
+@pytest.mark.host_only
+def test_sigkill_while_held_then_cleanup() -> None:
+    started = time.monotonic()
+    failures = [f for f in matrix.in_pool(_kill_held, matrix.demos()) if f]
+    assert not failures, f"{len(failures)} demos ({time.monotonic() - started:.1f} s):\n" + "\n".join(failures)
+
+
+def _kill_at(job: tuple[str, float]) -> str | None:
+    demo, delay = job
+    args = (*matrix.demo_args(demo), "--json")
+    command = f"sudo isodemo {shlex.join(args)} & sleep {delay:.3f}; kill -KILL $!; sudo isodemo cleanup"
+    proc = subprocess.Popen(
+        isodemo_argv(*args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(delay)
+    run_ids = matrix.owned_runs(proc.pid)
+    pids = [pid for run in run_ids for pid in run_processes(run)]
+    proc.kill()
+    proc.wait()
+    return _cleanup_after_kill(command, proc.pid, run_ids, pids)
+
+
+@pytest.mark.host_only
+def test_sigkill_at_a_random_moment_then_cleanup() -> None:
+    started = time.monotonic()
+    profiles = matrix.in_pool(matrix.profile, matrix.demos())
+    rng = random.Random(SEED)
+    jobs = [(prof.demo, rng.uniform(0, prof.seconds)) for prof in profiles]
+    failures = [f for f in matrix.in_pool(_kill_at, jobs) if f]
+    assert not failures, (
+        f"{len(failures)} demos, ISODEMO_SEED={SEED} replays these moments ({time.monotonic() - started:.1f} s):\n"
+        + "\n".join(failures)
+    )
