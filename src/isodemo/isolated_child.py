@@ -46,7 +46,9 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
     """The forked helper: prepare the namespaces, fork the child, report its pid, mirror its end.
 
     If the parent gives up before it learns the child's pid (it closes the channel: a Ctrl-C in
-    Isolated.start), the report fails and the helper ends the child itself: only it knows that pid."""
+    Isolated.start), the helper still ends before the child can outlive it: a report that fails makes it
+    kill the child (only it knows that pid); one that went out leaves the child to a closed channel, on
+    which it exits, and the helper waits for that."""
     status = 1
     child = 0
     try:

@@ -66,6 +66,7 @@ class _NoImportsNow(importlib.abc.MetaPathFinder):
         raise ImportError(f"{fullname} imported after the fork")
 
 
+@pytest.mark.usefixtures("unprivileged_userns")  # the helper drops to nobody, then unshares
 def test_helper_and_child_import_nothing_after_the_fork(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every path of the helper (drop to a user, user namespace and its maps, time offsets, a private /) and
     a call in the child: all they need was imported before the fork."""
