@@ -49,7 +49,6 @@ class _Net:
     address: dict[str, str] = field(default_factory=dict)  # container -> its eth0 address; "host" -> gateway
     veths: dict[str, VethPair] = field(default_factory=dict)
     subnet: ipaddress.IPv4Network = field(default_factory=lambda: ipaddress.IPv4Network("0.0.0.0/32"))  # step 2
-    bridge: Bridge | None = None
 
     def own(self, resource: contextlib.AbstractContextManager[T]) -> T:
         """Take a net resource for the rest of the demo: made and registered for teardown as one piece."""
@@ -83,12 +82,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     net.names = {key: ctx.run.object_name(key) for key in boxes}
     _empty_namespace(net)
     _veth_pair(net, ctx.options.get("subnet"))
-    _bridge(net)
+    bridge = _bridge(net)
     table = _publish(net, int(ctx.options.get("port") or HTTP_PORT))
-    _masquerade(net, table)
+    _masquerade(net, table, bridge)
     _bandwidth(net, int(ctx.options.get("rate") or DEFAULT_RATE_MBIT))
-    veth_a = net.veths["a"].name
-    bridge = net.bridge.name if net.bridge else ""
     ctx.hold_here(
         narrator,
         {key: box.pid for key, box in boxes.items()},
@@ -96,8 +93,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             f"ip netns exec {net.names['a']} ip addr",
             f"nsenter --net=/run/netns/{net.names['b']} ip route",
             f"nft list table ip {table.name}",
-            f"tc qdisc show dev {veth_a}",
-            f"bridge link show master {bridge}",
+            f"tc qdisc show dev {net.veths['a'].name}",
+            f"bridge link show master {bridge.name}",
         ],
         netns=list(net.names.values()),
     )
@@ -186,8 +183,8 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
         pair = _new_pair(net, "a")
         # The address makes the kernel route the subnet here: from now on the next run sees it as taken.
         added = pair.add_address(net.gateway, subnet.prefixlen)
-    shell = [f"sudo {pair.command()}", f"sudo {added} && sudo {pair.up()}", *_move_in(net, "a", str(net.host(2)))]
-    narrator.shell(*shell)
+    up = pair.up()
+    narrator.shell(f"sudo {pair.command()}", f"sudo {added} && sudo {up}", *_move_in(net, "a", str(net.host(2))))
     narrator.fact("subnet", str(subnet))
     narrator.explain(
         f"{subnet} overlaps no route of this host (--subnet chooses another). A veth pair is a "
@@ -203,7 +200,7 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
     narrator.check("ping_container_to_host", to_host, f"the container reaches the host: ping {net.gateway}", to_host)
 
 
-def _bridge(net: _Net) -> None:
+def _bridge(net: _Net) -> Bridge:
     from isodemo.inside import net as inside
     from isodemo.net import icmp, links
 
@@ -222,7 +219,7 @@ def _bridge(net: _Net) -> None:
             f"# the same veth steps for {net.names['b']}, with {third}, and master {bridge_name}",
         ],
     )
-    bridge = net.bridge = net.own(links.Bridge(net.ipr, bridge_name))
+    bridge = net.own(links.Bridge(net.ipr, bridge_name))
     veth_a.del_address(gateway, prefixlen)
     bridge.add_address(gateway, prefixlen)
     bridge.attach(veth_a)
@@ -246,6 +243,7 @@ def _bridge(net: _Net) -> None:
         between,
     )
     narrator.claim("the host still reaches container a, now through the bridge", icmp.ping(net.address["a"]))
+    return bridge
 
 
 def _publish(net: _Net, published: int) -> NatTable:
@@ -291,12 +289,12 @@ def _publish(net: _Net, published: int) -> NatTable:
     return nat
 
 
-def _masquerade(net: _Net, nat: NatTable) -> None:
+def _masquerade(net: _Net, nat: NatTable, bridge: Bridge) -> None:
     from isodemo.net import nft
 
-    narrator, bridge = net.narrator, net.bridge.name if net.bridge else ""
+    narrator = net.narrator
     narrator.step("Outbound NAT: the masquerade rule a runtime adds", syscalls=["NFT_MSG_NEWRULE"])
-    narrator.shell("sudo " + nat.masquerade(str(net.subnet), bridge))
+    narrator.shell("sudo " + nat.masquerade(str(net.subnet), bridge.name))
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         forward = f.read().strip()
     narrator.explain(
@@ -311,7 +309,7 @@ def _masquerade(net: _Net, nat: NatTable) -> None:
         [[line] for line in nft.list_table_text(nat.name).splitlines() if line.strip()],
     )
     # Read back as nft -j lists it: a masquerade statement after matches on the source network and the interface.
-    present = {"saddr": str(net.subnet), "not_oifname": bridge} in nft.masquerades(nft.list_table(nat.name))
+    present = {"saddr": str(net.subnet), "not_oifname": bridge.name} in nft.masquerades(nft.list_table(nat.name))
     narrator.check(
         "masquerade_rule_present",
         present,

@@ -8,13 +8,15 @@ the middle of a request that an interrupt cut short.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
+import types
 from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from isodemo import testpoints
+from isodemo import signals, testpoints
 from isodemo.net import Resource
 
 ENODEV = 19
@@ -24,7 +26,37 @@ MAIN_TABLE = 254
 
 def open_host() -> Any:
     """A netlink (rtnetlink) socket in the calling process's namespace: the host's, for isodemo itself."""
-    return IPRoute()
+    return HeldCalls(IPRoute())
+
+
+class HeldCalls:
+    """pyroute2's IPRoute with every call made while SIGINT and SIGTERM are held: they arrive when it returns.
+
+    pyroute2 0.9 runs an asyncio loop inside each call. Interrupted, raised there by isodemo's handler, can
+    land in a callback the loop or the garbage collector swallows ("Exception ignored in ..."), which loses
+    the Ctrl-C (the handler disarms after the first), and leaves tasks pending that print warnings later."""
+
+    def __init__(self, ipr: Any) -> None:
+        self._ipr = ipr
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._ipr, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def held(*args: Any, **kwargs: Any) -> Any:
+            with signals.held():
+                result = attr(*args, **kwargs)
+                return tuple(result) if isinstance(result, types.GeneratorType) else result
+
+        return held
+
+    def __enter__(self) -> HeldCalls:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def link_index(ipr: Any, name: str) -> int:
