@@ -11,7 +11,8 @@ import pytest
 
 from isodemo import runs
 from isodemo.isolated import Isolated
-from isodemo.net import icmp, links, netns, nft, own, tc
+from isodemo.kernel import icmp
+from isodemo.net import links, netns, nft, own, tc
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from isodemo.net import addressing, icmp, nft
+from isodemo.kernel import icmp
+from isodemo.net import addressing, nft
 
 
 def test_checksum_of_a_known_echo_request() -> None:

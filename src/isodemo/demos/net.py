@@ -22,6 +22,7 @@ from isodemo import testpoints
 from isodemo.context import DemoContext
 from isodemo.demos.common import show_namespace_identity
 from isodemo.isolated import Isolated
+from isodemo.kernel import icmp, rtnl
 from isodemo.narrate.base import Narrator
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 
 def _empty_namespace(net: _Net) -> None:
     from isodemo.inside import net as inside
-    from isodemo.net import links, netns
+    from isodemo.net import netns
 
     narrator, a = net.narrator, net.names["a"]
     narrator.step(
@@ -126,7 +127,7 @@ def _empty_namespace(net: _Net) -> None:
         "gives it a name, so that `ip netns` finds it."
     )
     inside_links = net.boxes["a"].call(inside.link_table)
-    narrator.compare("ip -brief link", links.link_table(net.ipr), inside_links)
+    narrator.compare("ip -brief link", rtnl.link_table(net.ipr), inside_links)
     narrator.fact("links_inside_initially", [line.split()[0] for line in inside_links])
     loopback = narrator.fact("loopback_reachable_initially", net.boxes["a"].call(inside.ping, "127.0.0.1"))
     routes = net.boxes["a"].call(inside.route_table)
@@ -170,7 +171,7 @@ def _move_in(net: _Net, key: str, address: str) -> list[str]:
 
 def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
     from isodemo.inside import net as inside
-    from isodemo.net import addressing, icmp, links
+    from isodemo.net import addressing, links
 
     narrator = net.narrator
     with addressing.claimed_subnet(net.ctx.run.id, lambda: links.host_networks(net.ipr), requested) as subnet:
@@ -190,7 +191,7 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
         f"{subnet} overlaps no route of this host (--subnet chooses another). A veth pair is a "
         "virtual cable: what goes in one end comes out of the other, even across namespaces."
     )
-    narrator.compare("ip route", links.route_table(net.ipr, within=subnet), net.boxes["a"].call(inside.route_table))
+    narrator.compare("ip route", rtnl.route_table(net.ipr, within=subnet), net.boxes["a"].call(inside.route_table))
     address = net.address["a"]
     to_container = icmp.ping(address)
     narrator.check(
@@ -202,7 +203,7 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
 
 def _bridge(net: _Net) -> Bridge:
     from isodemo.inside import net as inside
-    from isodemo.net import icmp, links
+    from isodemo.net import links
 
     narrator, gateway, prefixlen = net.narrator, net.gateway, net.subnet.prefixlen
     veth_a = net.veths["a"]

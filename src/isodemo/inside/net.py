@@ -16,28 +16,27 @@ import time
 
 from pyroute2 import IPRoute
 
-from isodemo.kernel import process
-from isodemo.net import icmp, links
+from isodemo.kernel import icmp, process, rtnl
 
 
 def link_table() -> list[str]:
     with IPRoute() as ipr:
-        return links.link_table(ipr)
+        return rtnl.link_table(ipr)
 
 
 def route_table() -> list[str]:
     with IPRoute() as ipr:
-        return links.route_table(ipr)
+        return rtnl.route_table(ipr)
 
 
 def configure(ifname: str, new_name: str, address: str, prefixlen: int, gateway: str | None) -> None:
     """Rename the moved veth end, give it its address, bring it and lo up, add the default route."""
     with IPRoute() as ipr:
-        index = links.link_index(ipr, ifname)
+        index = rtnl.link_index(ipr, ifname)
         ipr.link("set", index=index, ifname=new_name)
         ipr.addr("add", index=index, address=address, prefixlen=prefixlen)
         ipr.link("set", index=index, state="up")
-        ipr.link("set", index=links.link_index(ipr, "lo"), state="up")
+        ipr.link("set", index=rtnl.link_index(ipr, "lo"), state="up")
         if gateway:
             ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
 

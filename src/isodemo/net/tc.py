@@ -8,6 +8,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from isodemo import testpoints
+from isodemo.kernel import rtnl
 from isodemo.net import Resource, links
 
 ROOT_HANDLE = 0x10000  # 1:0, the handle iproute2 shows as "qdisc tbf 1: root"
@@ -37,7 +38,7 @@ class Tbf(Resource):
         self.ipr.tc(
             "add",
             "tbf",
-            links.link_index(self.ipr, self.dev),
+            rtnl.link_index(self.ipr, self.dev),
             ROOT_HANDLE,
             rate=f"{self.rate_mbit}mbit",
             burst=self.burst,
@@ -48,7 +49,7 @@ class Tbf(Resource):
     def remove(self) -> None:
         with links.open_host() as ipr:
             try:
-                index = links.link_index(ipr, self.dev)
+                index = rtnl.link_index(ipr, self.dev)
             except LookupError:
                 return  # the device is gone, and its qdiscs with it
             # Only our tbf: deleting "root" where there is none is an EINVAL like any other bad request.
