@@ -13,8 +13,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from isodemo.cgroups.base import CGROUP_ROOT
 from isodemo.errors import MissingFeature, NeedsRoot, NotLinux
+
+CGROUP_ROOT = "/sys/fs/cgroup"  # where systemd, and every distribution, mounts the cgroup filesystem(s)
 
 VAGRANT_HINT = "run isodemo in the Linux VM this project provides: cd vagrant && vagrant up && vagrant ssh"
 APT_INSTALL = "sudo apt install"

@@ -14,7 +14,6 @@ from types import TracebackType
 
 from isodemo.errors import MissingFeature, NeedsRoot
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 EMPTY_TIMEOUT_S = 5.0
 
 

@@ -15,8 +15,9 @@ import shutil
 import sys
 from types import TracebackType
 
-from isodemo.cgroups.base import CGROUP_ROOT, read_file, write_file
+from isodemo.cgroups.base import read_file, write_file
 from isodemo.errors import NeedsRoot
+from isodemo.host import CGROUP_ROOT
 from isodemo.kernel import procfs
 
 DELEGATED_ENV = "ISODEMO_DELEGATED"  # set in the re-executed process, so it never loops

@@ -11,7 +11,6 @@ import os
 from collections.abc import Sequence
 
 from isodemo.cgroups.base import (
-    CGROUP_ROOT,
     Cgroup,
     CgroupfsMount,
     CgroupWrite,
@@ -21,6 +20,7 @@ from isodemo.cgroups.base import (
     write_file,
 )
 from isodemo.errors import MissingFeature
+from isodemo.host import CGROUP_ROOT
 from isodemo.kernel import procfs
 
 # The v1 hierarchies behind each v2 controller name.

@@ -14,7 +14,6 @@ import os
 from collections.abc import Sequence
 
 from isodemo.cgroups.base import (
-    CGROUP_ROOT,
     Cgroup,
     CgroupFileError,
     CgroupfsMount,
@@ -25,6 +24,7 @@ from isodemo.cgroups.base import (
     write_file,
 )
 from isodemo.errors import MissingFeature
+from isodemo.host import CGROUP_ROOT
 
 TOP = os.path.join(CGROUP_ROOT, "isodemo")
 

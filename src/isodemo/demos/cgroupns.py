@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import posixpath
 
-from isodemo.cgroups.base import CGROUP_ROOT, Cgroup
+from isodemo.cgroups.base import Cgroup
 from isodemo.context import DemoContext
 from isodemo.demos.common import show_namespace_identity
+from isodemo.host import CGROUP_ROOT
 from isodemo.inside import filesystem, processes
 from isodemo.isolated import Isolated
 from isodemo.kernel import procfs
