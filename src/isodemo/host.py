@@ -28,7 +28,6 @@ TOOL_PACKAGES = {
     "lsns": "util-linux",
     "nsenter": "util-linux",
     "unshare": "util-linux",
-    "ping": "iputils-ping",
 }
 
 USERNS_SYSCTLS = (
@@ -171,8 +170,13 @@ def require_root(what: str) -> None:
         )
 
 
+def which(name: str) -> str | None:
+    """PATH first, then the system directories: `sudo` with a user's secure_path may lack /usr/sbin."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin:/bin")
+
+
 def find_tool(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/bin:/bin")
+    path = which(name)
     if path is None:
         package = TOOL_PACKAGES.get(name, name)
         raise MissingFeature(f"`{name}` is not installed", f"{APT_INSTALL} {package}")

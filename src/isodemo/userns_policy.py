@@ -74,9 +74,14 @@ def apparmor_profile(executable: str | None = None) -> str:
     )
 
 
+def apparmor_restricts(sysctls: dict[str, str | None]) -> bool:
+    """Ubuntu 23.10+'s policy: unprivileged user namespaces get no capabilities without an AppArmor profile."""
+    return sysctls.get("kernel.apparmor_restrict_unprivileged_userns") == "1"
+
+
 def diagnose(step: str, code: int, sysctls: dict[str, str | None]) -> Blocker:
     """Name the policy behind a failed step, from the errno and the sysctls as this process reads them."""
-    apparmor = sysctls.get("kernel.apparmor_restrict_unprivileged_userns") == "1"
+    apparmor = apparmor_restricts(sysctls)
     debian = sysctls.get("kernel.unprivileged_userns_clone") == "0"
     limit = sysctls.get("user.max_user_namespaces")
     error = errno_text(code)

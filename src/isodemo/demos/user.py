@@ -32,7 +32,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     me = rootless.unprivileged_identity()
     as_user = (me.uid, me.gid) if me.drop_from_root else None
     policy = ctx.host.userns_sysctls
-    narrator.fact("userns_restricted", policy.get("kernel.apparmor_restrict_unprivileged_userns") == "1")
+    narrator.fact("userns_restricted", userns_policy.apparmor_restricts(policy))
     narrator.fact("userns_sysctls", policy, show=False)
 
     outside, creds_outside = _outside(narrator, ctx, me, as_user)

@@ -9,26 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import shutil
 import subprocess
 from typing import Any
 
+from isodemo import host as hostinfo
 from isodemo import testpoints
 from isodemo.errors import MissingFeature
 from isodemo.net import Resource
 
-SBIN = "/usr/sbin:/sbin"  # root's PATH has them; `sudo` with a user's secure_path may not
-
-
-def _binary() -> str | None:
-    return shutil.which("nft") or shutil.which("nft", path=SBIN)
-
 
 def nft(*commands: dict[str, Any]) -> None:
     """Apply a batch of JSON commands atomically (one transaction, like `nft -f`)."""
-    binary = _binary()
-    if binary is None:
-        raise MissingFeature("`nft` is not installed", "sudo apt install nftables")
+    binary = hostinfo.find_tool("nft")
     result = subprocess.run(
         [binary, "-j", "-f", "-"],
         input=json.dumps({"nftables": list(commands)}),
@@ -44,7 +36,7 @@ def nft(*commands: dict[str, Any]) -> None:
 
 
 def _list(*what: str) -> str | None:
-    binary = _binary()
+    binary = hostinfo.which("nft")
     if binary is None:
         return None
     out = subprocess.run([binary, *what], capture_output=True, text=True, check=False)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 
 from isodemo import host as hostinfo
+from isodemo import userns_policy
 from isodemo.context import DemoContext
 from isodemo.errors import MissingFeature
 from isodemo.kernel import namespaces, timens
@@ -66,7 +66,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
 
     narrator.step("Tools")
     for tool, package in hostinfo.TOOL_PACKAGES.items():
-        path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin:/usr/bin:/bin")
+        path = hostinfo.which(tool)
         detail = path or "not found"
         ok = path is not None
         if tool == "busybox" and path:
@@ -89,7 +89,7 @@ def _user_namespaces(narrator: Narrator, host: hostinfo.Host, status: Callable[.
     """The policy as the sysctls state it, and what actually happens when an unprivileged user tries."""
     from isodemo import rootless
 
-    narrator.fact("userns_restricted", host.userns_sysctls.get("kernel.apparmor_restrict_unprivileged_userns") == "1")
+    narrator.fact("userns_restricted", userns_policy.apparmor_restricts(host.userns_sysctls))
     status("userns policy", None, _userns_detail(host.userns_sysctls))
     me = rootless.unprivileged_identity()
     blocker = rootless.check(me)
