@@ -74,12 +74,12 @@ def _controller(name: str, host: hostinfo.Host) -> Missing | None:
 
 
 def _time_namespace(host: hostinfo.Host) -> Missing | None:
-    from isodemo.kernel import namespaces
+    from isodemo.kernel import namespaces, timens
 
     if "time" in namespaces.available_types():
         return None
     major, minor = hostinfo.kernel_version()
-    why = "too old" if (major, minor) < (5, 6) else "built without CONFIG_TIME_NS"
+    why = "too old" if (major, minor) < timens.MIN_KERNEL else "built without CONFIG_TIME_NS"
     return Missing(
         f"time namespaces need Linux 5.6 or newer; this kernel is {host.kernel} ({why})", hostinfo.VAGRANT_HINT
     )

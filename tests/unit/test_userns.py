@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import errno
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from isodemo import rootless, userns_policy, values
-from isodemo.errors import ExitCode, MissingFeature, UsageError
+from isodemo.errors import ExitCode, UsageError
 from isodemo.kernel import capabilities, timens, userns
 
 NONE_SET = {
@@ -131,16 +130,3 @@ def test_parse_timens_offsets() -> None:
 def test_clock_offset_rejects(bad: str) -> None:
     with pytest.raises(UsageError):
         values.clock_offset(bad)
-
-
-def test_timens_demo_on_a_kernel_without_time_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
-    from isodemo.demos import timens as demo
-
-    monkeypatch.setattr("isodemo.kernel.namespaces.available_types", lambda: ["mnt", "uts", "pid"])
-    monkeypatch.setattr("isodemo.demos.timens.kernel_version", lambda: (5, 4))
-
-    ctx = SimpleNamespace(options={}, host=SimpleNamespace(kernel="5.4.0-150-generic"))
-    with pytest.raises(MissingFeature) as raised:
-        demo.run(None, ctx)  # type: ignore[arg-type]
-    assert "Linux 5.6" in raised.value.message and "5.4.0-150-generic" in raised.value.message
-    assert raised.value.exit_code == ExitCode.MISSING_FEATURE

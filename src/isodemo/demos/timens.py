@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from isodemo.context import DemoContext
 from isodemo.demos.common import show_namespace_identity
-from isodemo.errors import MissingFeature
-from isodemo.host import VAGRANT_HINT, kernel_version
 from isodemo.kernel import namespaces, timens
 from isodemo.narrate.base import Narrator
 
@@ -20,13 +18,6 @@ EPSILON = 1e-6  # float rounding of clock_gettime() values in seconds
 
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
-    if "time" not in namespaces.available_types():
-        major, minor = kernel_version()
-        raise MissingFeature(
-            f"time namespaces need Linux 5.6 or newer; this kernel is {ctx.host.kernel} "
-            f"({'too old' if (major, minor) < timens.MIN_KERNEL else 'built without CONFIG_TIME_NS'})",
-            VAGRANT_HINT,
-        )
     offsets = {"monotonic": int(ctx.options.get("monotonic") or 0), "boottime": int(ctx.options.get("boottime") or 0)}
     text = " ".join(f"--{clock} {seconds}" for clock, seconds in offsets.items())
     narrator.step(
