@@ -27,29 +27,33 @@ def main(argv: list[str] | None = None) -> int:
         out = guarded(sys.stdout, ends_demo=False)  # `isodemo | head -1`: the rest goes nowhere, quietly
         out.write(top_help())
         out.flush()
-        return 0
+        return 141 if getattr(out, "lost", False) else 0  # ExitCode.OUTPUT_CLOSED, without importing enum
     if argv is None:
         from isodemo import signals
 
         signals.own_process()
     try:
         return _click_main(args)
-    except BrokenPipeError:  # click's own output (--help, --version, a usage error) to a reader that quit
-        from isodemo.errors import ExitCode
+    except SystemExit as done:
+        # click's own output (--help, --version) to a reader that quit: click swallows the EPIPE and exits
+        # 1. It is the same event as a demo's closed stdout, and gets the same code.
+        if done.code == 1 and _reader_gone(sys.stdout):
+            from isodemo.errors import ExitCode
 
-        _quiet(sys.stdout)
-        return int(ExitCode.OUTPUT_CLOSED)
+            return int(ExitCode.OUTPUT_CLOSED)
+        raise
 
 
-def _quiet(stream: Any) -> None:
-    """Point a stream whose reader went away at /dev/null: the interpreter flushes it at exit."""
-    import contextlib
-    import os
+def _reader_gone(stream: Any) -> bool:
+    """True when `stream` is a pipe whose every reader has closed it (poll() reports POLLERR for it)."""
+    import select
 
-    with contextlib.suppress(OSError, ValueError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, stream.fileno())
-        os.close(null)
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _click_main(args: list[str]) -> int:
@@ -66,7 +70,7 @@ def _click_main(args: list[str]) -> int:
     except click.Abort:
         return 130
     except click.ClickException as error:
-        error.show()
+        error.show(file=_stderr())
         return error.exit_code
     return code if isinstance(code, int) else 0
 
@@ -85,8 +89,15 @@ def _usage_error(error: Any, args: list[str]) -> int:
         narrator.fail(UsageError(error.format_message()), ExitCode.USAGE)
         narrator.finish()
     else:
-        error.show()
+        error.show(file=_stderr())
     return int(ExitCode.USAGE)
+
+
+def _stderr() -> Any:
+    """stderr that survives a reader gone (`isodemo pdi 2>&1 | head -0`): the exit code still says it."""
+    from isodemo.narrate.output import guarded
+
+    return guarded(sys.stderr, ends_demo=False)
 
 
 def make_group() -> Any:

@@ -104,6 +104,7 @@ def interrupts_unwind() -> Iterator[None]:
         yield
     finally:
         _state.armed = False
+        _state.received = None  # a wait outside this block must not end on a signal of the run before
         if _state.exit_code is None:  # after report_done, ours stays: it is what exits with the code
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -38,7 +38,12 @@ CHEAP_OPTIONS = {"net": ("--rate", "10"), "cgroup-cpu": ("--cpus", "0.2"), "cgro
 # The narrator's own points: where a step starts, a --step pause, the --hold wait. Every other point
 # (isolated.forked, link.created, ...) is swept at each of its passes.
 NARRATOR_POINTS = ("step", "pause", "hold")
+# During --hold, Ctrl-C and SIGTERM say "done": the hold ends and the run exits 0. A hangup ends the run (130):
+# nobody is left to read it (src/isodemo/signals.py, docs/exit-codes.md).
+RELEASES_HOLD = ("SIGINT", "SIGTERM")
 WORKERS = int(os.environ.get("ISODEMO_MATRIX_WORKERS", "3"))  # 2 cores: one case starts while two run
+# cgroup-cpu's cases mostly sleep (it measures for 4 s under a 20 % quota, then 4 s more): more at a time.
+DEMO_WORKERS = {"cgroup-cpu": 2 * WORKERS}
 TIMEOUT = 120.0  # for a normal run: the VM stage is 10-20x slower than this host's 0.2-9 s
 
 _HIT = re.compile(r"""testpoints\.hit\(\s*["']([^"']+)["']\s*\)""")
@@ -63,20 +68,28 @@ def points_in_source() -> list[str]:
 
 # Runs `isodemo ARGS` with testpoints.hit wrapped: every pass is appended to $ISODEMO_RECORD, marked `main`
 # in the isodemo process itself and `child` in a forked helper or child (where the file may be out of reach:
-# after pivot_root, or as nobody; those passes are not counted).
+# after pivot_root, or as nobody; those passes are not counted). `main finish` marks the report being written:
+# a point passed only after it finds the run over, and a signal there must not change its outcome.
 _RECORDER = """
 import os, sys
 from isodemo import testpoints
 from isodemo.cli import main
-log, me, hit = os.environ.pop("ISODEMO_RECORD"), os.getpid(), testpoints.hit
-def recording_hit(name):
+from isodemo.narrate.base import Narrator
+log, me, hit, finish = os.environ.pop("ISODEMO_RECORD"), os.getpid(), testpoints.hit, Narrator.finish
+def note(name):
     try:
         with open(log, "a") as f:
             f.write(("main " if os.getpid() == me else "child ") + name + "\\n")
     except OSError:
         pass
+def recording_hit(name):
+    note(name)
     hit(name)
+def recording_finish(self, *args, **kwargs):
+    note("finish")
+    return finish(self, *args, **kwargs)
 testpoints.hit = recording_hit
+Narrator.finish = recording_finish
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -89,6 +102,7 @@ class Profile:
     steps: int  # len(report["steps"])
     hits: dict[str, int]  # test point -> passes by the isodemo process itself
     child_points: frozenset[str]  # test points passed only in forked processes
+    after_report: frozenset[str]  # test points passed only once the report was written
     seconds: float
     code: int
 
@@ -132,13 +146,19 @@ def _record(demo: str) -> Profile:
     )
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     hits: dict[str, int] = {}
+    before_report: set[str] = set()
+    reported = False
     for where, name in passes:
-        if where == "main":
+        if where == "main" and name == "finish":
+            reported = True
+        elif where == "main":
             hits[name] = hits.get(name, 0) + 1
+            if not reported:
+                before_report.add(name)
     children = frozenset(name for where, name in passes if where == "child") - set(hits)
     steps = len(report["steps"])
     assert hits.get("step", 0) == steps, f"{demo}: {steps} steps in the report, {hits.get('step')} step points"
-    return Profile(demo, steps, hits, children, seconds, proc.returncode)
+    return Profile(demo, steps, hits, children, frozenset(hits) - before_report, seconds, proc.returncode)
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,12 @@ class Case:
     demo: str
     point: str
     mode: str = "json"
+    over: bool = False  # the point is passed after the report: the signal finds the run over (like `hold`)
+
+    @property
+    def enters(self) -> int:
+        """Enter presses written at once: one for each pause before the one the signal aims at."""
+        return int(self.point.partition("#")[2].partition(":")[0] or 1) - 1 if self.mode == "pause" else 0
 
     @property
     def args(self) -> tuple[str, ...]:
@@ -167,7 +193,11 @@ class Case:
     def command(self) -> str:
         """The shell command that reproduces the case."""
         line = f"sudo env {testpoints.VARIABLE}={self.point} isodemo {shlex.join(self.args)}"
-        return f"sleep 600 | {line}" if self.mode != "json" else f"{line} </dev/null"
+        if self.mode == "json":
+            return f"{line} </dev/null"
+        enters = "\\n" * self.enters  # printf's escape, one per pause to pass
+        feed = f"(printf '{enters}'; sleep 600)" if self.enters else "sleep 600"
+        return f"{feed} | {line}"
 
 
 def cases_for(
@@ -182,7 +212,9 @@ def cases_for(
             found += [Case(prof.demo, f"step#{k}:{sig}") for k in range(1, prof.steps + 1)]
             for point in points:
                 if point not in NARRATOR_POINTS:
-                    found += [Case(prof.demo, f"{point}#{k}:{sig}") for k in range(1, prof.hits.get(point, 0) + 1)]
+                    over = point in prof.after_report
+                    passes = range(1, prof.hits.get(point, 0) + 1)
+                    found += [Case(prof.demo, f"{point}#{k}:{sig}", over=over) for k in passes]
         if "pause" in modes:  # a pause comes before each step after the first
             found += [Case(prof.demo, f"pause#{k}:{sig}", "pause") for k in range(1, prof.steps)]
         if "hold" in modes:
@@ -224,6 +256,9 @@ def run_case(case: Case, timeout: float | None = None) -> Outcome:
         assert proc.stdin is not None
         if case.mode == "json":
             proc.stdin.close()
+        elif case.enters:  # then the pipe stays open and silent: isodemo waits at the pause the signal aims at
+            proc.stdin.write(b"\n" * case.enters)
+            proc.stdin.flush()
         code: int | None
         try:
             code = proc.wait(timeout)
@@ -259,8 +294,9 @@ def _problems(outcome: Outcome, timeout: float) -> list[str]:
         if report is not None and report.get("leftovers"):
             problems.append(f"leftovers {report['leftovers']}")
     expected = 130
-    if case.mode == "hold":
-        # The signal ends the hold, not the demo: 0, or 1 when a timing claim failed on a loaded machine.
+    if (case.mode == "hold" and case.signame in RELEASES_HOLD) or case.over:
+        # The signal ends the hold, not the demo (or arrives once the run is over): 0, or 1 when a timing claim
+        # failed on a loaded machine.
         expected = 1 if report is not None and report.get("error") is None and not report.get("ok") else 0
         if report is not None and report.get("error") is not None:
             problems.append(f"error {report['error']['kind']}: {report['error']['message']}")
@@ -286,10 +322,11 @@ def in_pool(work: Callable[[T], R], items: Sequence[T], workers: int = WORKERS) 
         return list(pool.map(work, items))
 
 
-def run_cases(cases: Sequence[Case], workers: int = WORKERS) -> list[Outcome]:
-    """Run every case, the slowest demos first (so the pool does not end on a long tail)."""
-    order = sorted(cases, key=lambda c: -_estimate(c))
-    outcomes = in_pool(run_case, order, workers)
+def run_cases(cases: Sequence[Case], workers: int | None = None) -> list[Outcome]:
+    """Run every case, the longest first (so the pool does not end on a long tail)."""
+    if workers is None:
+        workers = max((DEMO_WORKERS.get(case.demo, WORKERS) for case in cases), default=WORKERS)
+    outcomes = in_pool(run_case, sorted(cases, key=_estimate, reverse=True), workers)
     if any(o.problems for o in outcomes):
         # A run that was killed (by its signal's default action, or by the test when it hung) left its objects:
         # cleanup removes those it can, so the tests after this one start clean. What it cannot remove
@@ -298,9 +335,11 @@ def run_cases(cases: Sequence[Case], workers: int = WORKERS) -> list[Outcome]:
     return outcomes
 
 
-def _estimate(case: Case) -> float:
+def _estimate(case: Case) -> tuple[float, bool, int]:
+    """Longer: a slower demo; a case that runs to the end (a hold, a point after the report); a later pass."""
     prof = _profiles.get(case.demo)
-    return prof.seconds if prof else 0.0
+    runs_to_the_end = case.mode == "hold" or case.over
+    return (prof.seconds if prof else 0.0, runs_to_the_end, int(case.point.partition("#")[2].partition(":")[0] or 1))
 
 
 def report(outcomes: Sequence[Outcome], started: float) -> str:

@@ -1,4 +1,6 @@
-"""Nothing left behind: finished, interrupted (SIGINT, SIGTERM), and SIGKILLed followed by cleanup."""
+"""Nothing left behind: finished, interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT), and SIGKILLed then cleaned up.
+
+More endings (a hangup during --hold, a reader that quits, a signal after the report): test_signals.py."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def test_hold_ends_cleanly(demo: str, how: str) -> None:
     assert wait_gone(pids, timeout=5) == []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
 def test_signal_mid_demo_exits_130_after_cleaning_up(sig: int) -> None:
     """--step stops after the first step, waiting for Enter: a signal there interrupts a demo in progress."""
     proc = subprocess.Popen(

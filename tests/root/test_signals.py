@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -44,11 +48,12 @@ def test_hangup_or_quit_during_hold_tears_down_and_exits_130(demo: str, sig: int
     try:
         run_id = held.info["run"]
         pids = [*held.info["pids"].values(), *run_processes(run_id)]
-        assert pids and (runs.RUN_DIR / run_id).exists()
+        assert (runs.RUN_DIR / run_id).exists() and leftovers.find({run_id}, include_records=False)
         held.proc.send_signal(sig)
         out, err = held.proc.communicate(timeout=60)
     finally:
-        held.kill()  # only if the test failed before its signal ended it
+        if held.proc.poll() is None:  # the test failed before its signal: release it the usual way
+            held.release("sigterm")
     assert held.proc.returncode == 130, err
     report = json.loads(out.strip().splitlines()[-1])
     assert report["error"]["kind"] == "Interrupted"
@@ -57,6 +62,29 @@ def test_hangup_or_quit_during_hold_tears_down_and_exits_130(demo: str, sig: int
     assert_no_trace(err)
     assert wait_gone(pids) == []
     assert_run_gone(run_id)
+
+
+@pytest.mark.parametrize("demo", ["uts", pytest.param("net", marks=pytest.mark.host_only)])
+def test_closing_the_terminal_tears_down(demo: str) -> None:
+    """A real terminal (a pty) closed while the demo holds: the kernel sends SIGHUP, writes fail with EIO.
+
+    Nothing is left, and the exit status is 130 although the narration can no longer be written."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # pragma: no cover - the session leader on the pty, as a login shell's job would be
+        os.execvp(sys.executable, isodemo_argv(demo, "--hold"))
+    seen = b""
+    try:
+        while not re.search(rb"holding: (\{.*\})\r?\n", seen):
+            ready, _, _ = select.select([terminal], [], [], 60)
+            assert ready, seen.decode(errors="replace")
+            seen += os.read(terminal, 65536)
+    finally:
+        os.close(terminal)  # the terminal goes away
+        _, status = os.waitpid(pid, 0)
+    match = re.search(rb"holding: (\{.*\})\r?\n", seen)
+    assert match
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert_run_gone(json.loads(match[1])["run"])
 
 
 # -- a signal at a --step pause, stdin an open pipe nobody writes to ---------------------------------------
@@ -107,7 +135,7 @@ def test_signal_from_outside_at_a_later_pause(sig: int) -> None:
                 os.write(stdin, b"\n")
         time.sleep(0.3)  # well inside the wait
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     finally:
         os.close(stdin)
     assert proc.returncode == 130, err
@@ -228,7 +256,7 @@ def test_cleanup_takes_a_zombie_owner_for_dead() -> None:
 @pytest.mark.parametrize("whom", ["group", "script"])
 def test_walkthrough_hung_up_while_holding_leaves_nothing(whom: str) -> None:
     """`group`: a closed terminal signals the whole foreground job; `script`: `kill -HUP` of the walkthrough."""
-    isodemo = Path(os.environ.get("VIRTUAL_ENV", "/opt/isodemo/venv")) / "bin" / "isodemo"
+    isodemo = Path(sys.executable).parent / "isodemo"  # the entry point next to the python running the tests
     if not isodemo.exists():
         pytest.skip(f"no isodemo entry point at {isodemo}")
     read_end, write_end = os.pipe()
@@ -245,14 +273,16 @@ def test_walkthrough_hung_up_while_holding_leaves_nothing(whom: str) -> None:
     assert proc.stdout is not None
     seen, run_id = "", ""
     try:
+        answered = False
         while "to release the held demo" not in seen:
-            line = proc.stdout.readline()
-            assert line, f"the walkthrough ended early: {seen}"
-            seen += line
-            if line.startswith("holding: "):
-                run_id = json.loads(line.removeprefix("holding: "))["run"]
-            if "look at a held UTS namespace" in line:
+            chunk = proc.stdout.read(1)  # a pause's prompt ends without a newline
+            assert chunk, f"the walkthrough ended early: {seen}"
+            seen += chunk
+            if seen.endswith("\n") and seen.splitlines()[-1].startswith("holding: "):
+                run_id = json.loads(seen.splitlines()[-1].removeprefix("holding: "))["run"]
+            if "look at a held UTS namespace" in seen and not answered:
                 os.write(write_end, b"\n")
+                answered = True
         assert run_id and run_processes(run_id)
         pids = run_processes(run_id)
         if whom == "group":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO
 
-from isodemo.narrate.base import Narrator
+TYPE_CHECKING = False  # `isodemo --help` imports narrate.output, and with it this package: keep it light
+if TYPE_CHECKING:
+    from typing import IO
+
+    from isodemo.narrate.base import Narrator
 
 
 def choose_style(*, json_: bool, plain: bool, color: bool, out: IO[str] | None = None) -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from typing import IO, Any, cast
 
-from isodemo import signals
-from isodemo.errors import OutputClosed
+TYPE_CHECKING = False  # `isodemo --help` imports this module: no `typing` (~7 ms) at run time
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 
 class Output(io.TextIOBase):
@@ -90,8 +90,17 @@ class Output(io.TextIOBase):
                 os.close(null)
 
     def _end_demo_if_lost(self) -> None:
-        """Once, and only while a demo's body runs: stdout lost before it began (narrator.begin) counts too."""
-        if self.lost and self.ends_demo and not self.raised and signals.armed():
+        """Once, and only while a demo's body runs: stdout lost before it began (narrator.begin) counts too.
+        Only in the main thread, where the demo runs: a rich meter redraws from a thread of its own, and the
+        main thread's next write raises instead."""
+        if not (self.lost and self.ends_demo and not self.raised):
+            return
+        import threading
+
+        from isodemo import signals
+        from isodemo.errors import OutputClosed
+
+        if threading.current_thread() is threading.main_thread() and signals.armed():
             self.raised = True
             signals.disarm()  # the teardown that OutputClosed starts must not be cut by a signal
             raise OutputClosed()
@@ -100,8 +109,8 @@ class Output(io.TextIOBase):
 def guarded(stream: IO[str], *, ends_demo: bool) -> IO[str]:
     """`stream` wrapped once (wrapping a wrapper returns it)."""
     if isinstance(stream, Output):
-        return cast(IO[str], stream)
-    return cast(IO[str], Output(stream, ends_demo=ends_demo))
+        return stream
+    return Output(stream, ends_demo=ends_demo)  # type: ignore[return-value]  # a TextIOBase is an IO[str]
 
 
 def replace_unencodable(*streams: Any) -> None:

@@ -1,7 +1,8 @@
 """`isodemo cleanup [--dry-run]`: remove what runs killed with SIGKILL left behind.
 
 An object belongs to a run through the `isodemo-<id>` in its name. Runs whose owner process is still alive
-(a `--hold` in another terminal) are left alone.
+(a `--hold` in another terminal) are left alone; an owner killed but not yet reaped (a zombie: same pid, same
+start time) is not alive (runs.owner_alive).
 """
 
 from __future__ import annotations
