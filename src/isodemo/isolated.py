@@ -31,11 +31,11 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
-from isodemo import channel, isolated_child, testpoints, userns_policy
+from isodemo import channel, isolated_child, signals, testpoints, userns_policy
 from isodemo.errors import IsodemoError
 from isodemo.kernel import namespaces, userns
 
@@ -43,16 +43,6 @@ T = TypeVar("T")
 # How long stop() waits for a helper that has not reported its child to end it and exit: its longest step is
 # an unshare or a fork (milliseconds; ten times that in an emulated VM).
 ABANDON_TIMEOUT = 5.0
-
-
-@contextlib.contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """The signals that end a demo wait, blocked and pending, until the block ends; then they arrive."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, isolated_child.INTERRUPTS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class ChildGone(IsodemoError):
@@ -130,7 +120,7 @@ class Isolated:
             # Held from before the fork until the helper is known to stop(): an interrupt that arrives in
             # between waits, pending, and is delivered when the block ends, inside this try, whose stop()
             # ends the helper. The helper inherits the mask, and unblocks them once it ignores them.
-            with _interrupts_held():
+            with signals.held():
                 with child_sock:  # closed in the parent; the helper never returns from helper_main
                     helper = os.fork()
                     if helper == 0:  # pragma: no cover - runs in the forked helper, reports over the socket
@@ -186,7 +176,7 @@ class Isolated:
     def stop(self) -> None:
         """Kill the child (and with it, its pid namespace), reap the helper, close the channel. Idempotent.
         Uninterruptible: a signal that arrives meanwhile is delivered once the children are gone."""
-        with _interrupts_held():
+        with signals.held():
             try:
                 if self.helper_pid and self.exit_status is None:
                     if self.pid:
