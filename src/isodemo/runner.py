@@ -103,8 +103,9 @@ def execute(
         from isodemo.cgroups import delegation
 
         try:  # before any output: this may re-execute isodemo under systemd-run
-            delegated = delegation.rootless_base(host.cgroup_mode, hostinfo.command_line())
-        except IsodemoError as error:
+            with signals.interrupts_unwind():  # a signal here ends the run as one during the demo
+                delegated = delegation.rootless_base(host.cgroup_mode, hostinfo.command_line())
+        except (IsodemoError, Interrupted) as error:
             refused = error
     in_userns = False
     if needs_root and rootless_namespaces and host.linux and not host.root:
