@@ -18,7 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 
-packages=(python3 python3-venv busybox-static iproute2 util-linux iputils-ping procps nftables)
+packages=(python3 python3-venv busybox-static iproute2 util-linux procps nftables)
 [ -n "$extras" ] && packages+=(shellcheck vagrant strace)
 missing=()
 for package in "${packages[@]}"; do

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from isodemo import owned
 from isodemo.cgroups.base import Cgroup
 from isodemo.host import Host
 from isodemo.isolated import Isolated
@@ -35,6 +36,11 @@ class DemoContext:
         """Own a resource until the demo ends, however it ends."""
         return self.stack.enter_context(resource)
 
+    def own(self, resource: contextlib.AbstractContextManager[T]) -> T:
+        """Own a resource whose teardown is safe at any point of its creation: registered first, then made
+        (isodemo.owned says why), so no signal can leave it on the host unknown to the teardown."""
+        return owned.own(self.stack, resource)
+
     def on_exit(self, undo: Callable[..., Any], *args: Any) -> None:
         self.stack.callback(undo, *args)
 
@@ -42,7 +48,7 @@ class DemoContext:
         """A child in new namespaces (see Isolated for the options), stopped when the demo ends."""
         if self.rootless and "user" not in namespaces:
             namespaces = ["user", *namespaces]
-        return self.enter(Isolated(namespaces, comm=self.run.name, **options))
+        return self.own(Isolated(namespaces, comm=self.run.name, **options))
 
     def as_root(self, command: str) -> str:
         """The shell equivalent of a privileged step: `sudo ...`, or, in rootless mode, what a user runs."""
@@ -58,10 +64,10 @@ class DemoContext:
         """A new cgroup isodemo-<run>-<leaf> on this host's hierarchy, removed when the demo ends."""
         from isodemo.cgroups import open_cgroup
 
-        cgroup = self.enter(open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode, self.cgroup_top))
-        for path in cgroup.paths:
+        cgroup = open_cgroup(self.run, leaf, controllers, self.host.cgroup_mode, self.cgroup_top)
+        for path in cgroup.paths:  # noted before it exists: `isodemo cleanup` finds it after a SIGKILL
             self.run.note("cgroup", path)
-        return cgroup
+        return self.own(cgroup)
 
     def hold_here(
         self,

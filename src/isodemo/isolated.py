@@ -113,14 +113,15 @@ class Isolated:
         )
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # a buffer copied by fork would otherwise be written twice
-        parent_sock, child_sock = socket.socketpair()
-        self._sock = parent_sock
         parent_pid = os.getpid()
         try:
-            # Held from before the fork until the helper is known to stop(): an interrupt that arrives in
-            # between waits, pending, and is delivered when the block ends, inside this try, whose stop()
-            # ends the helper. The helper inherits the mask, and unblocks them once it ignores them.
+            # Held from before the socketpair and the fork until both are known to stop(): an interrupt that
+            # arrives in between waits, pending, and is delivered when the block ends, inside this try, whose
+            # stop() closes the socket and ends the helper. The helper inherits the mask, and unblocks the
+            # signals once it ignores them.
             with signals.held():
+                parent_sock, child_sock = socket.socketpair()
+                self._sock = parent_sock
                 with child_sock:  # closed in the parent; the helper never returns from helper_main
                     helper = os.fork()
                     if helper == 0:  # pragma: no cover - runs in the forked helper, reports over the socket

@@ -80,8 +80,9 @@ def _time_namespace(host: hostinfo.Host) -> Missing | None:
         return None
     major, minor = hostinfo.kernel_version()
     why = "too old" if (major, minor) < timens.MIN_KERNEL else "built without CONFIG_TIME_NS"
+    needed = ".".join(map(str, timens.MIN_KERNEL))
     return Missing(
-        f"time namespaces need Linux 5.6 or newer; this kernel is {host.kernel} ({why})", hostinfo.VAGRANT_HINT
+        f"time namespaces need Linux {needed} or newer; this kernel is {host.kernel} ({why})", hostinfo.VAGRANT_HINT
     )
 
 

@@ -195,6 +195,8 @@ def execute(
         report = narrator.finish(left)
         if code == ExitCode.OK and not report.ok:
             code = ExitCode.OBSERVATION_FAILED
+        if code == ExitCode.OK and getattr(narrator.out, "lost", False):  # the report itself found no reader
+            code = ExitCode.OUTPUT_CLOSED
         # A signal from here on finds the work done and cleaned: it changes nothing, the process exits
         # with this code at once (in the isodemo process; a test calling execute gets its handlers back).
         signals.report_done(code)

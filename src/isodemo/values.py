@@ -10,8 +10,12 @@ except the two bounds that depend on the machine (its CPUs, its available memory
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from isodemo.errors import UsageError
+
+if TYPE_CHECKING:
+    import ipaddress  # imported where used: --help and most demos never need it
 
 _ASCII = re.ASCII  # \d and \w match only ASCII: the docs promise ASCII digits and letters
 
@@ -248,8 +252,8 @@ def pid(value: str | int) -> int:
     return whole_number(value, 1, 1 << 22, "pid", 1, why="a process id, as `ps -e` lists them")
 
 
-def subnet(value: str) -> object:
-    """--subnet 10.99.0.0/24: an IPv4 /24 (returns an ipaddress.IPv4Network)."""
+def subnet(value: str) -> ipaddress.IPv4Network:
+    """--subnet 10.99.0.0/24: a private IPv4 /24."""
     import ipaddress
 
     net = None

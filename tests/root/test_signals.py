@@ -183,6 +183,22 @@ def test_pid_into_head_ends_quietly_with_141() -> None:
     assert _records_of(demo.pid) == []
 
 
+@pytest.mark.parametrize("style", ["--json", "--plain"])
+def test_no_reader_at_all_is_141_even_when_only_the_report_is_written(style: str) -> None:
+    """A pipe whose reader closed before the run began: with --json the one write is the report, at the very
+    end, while signals are disarmed; that write is lost too, and the code must say so, not 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            isodemo_argv(style, "uts"), stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, check=False
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert_no_trace(proc.stderr)
+
+
 def test_reader_gone_at_a_pause_ends_the_demo_and_cleans_up() -> None:
     """Deterministic: the reader quits while the demo waits at a pause; Enter, and its next line fails."""
     proc, stdin = _open_stdin_run("mnt", "--plain", "--step", env={})

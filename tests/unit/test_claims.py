@@ -141,7 +141,6 @@ def test_v2_names_its_files_and_lines() -> None:
     assert cgroup.cgroupfs_mount() == CgroupfsMount("cgroup2")
     assert cgroup.memory_usage_file == "/sys/fs/cgroup/isodemo/isodemo-abc123-box/memory.current"
     assert cgroup.cpu_usage_file == "/sys/fs/cgroup/isodemo/isodemo-abc123-box/cpu.stat"
-    assert cgroup.memory_failcnt() is None
 
 
 def test_v1_names_its_files_and_lines(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,6 +167,32 @@ def inside_imports_only_kernel(modules: dict[str, Module]) -> list[Violation]:
     ]
 
 
+# The modules every layer may use: they import nothing of isodemo but each other and kernel/.
+EVERYWHERE = (
+    "isodemo.errors",
+    "isodemo.values",
+    "isodemo.host",
+    "isodemo.userns_policy",
+    "isodemo.channel",
+    "isodemo.testpoints",
+    "isodemo.signals",
+    "isodemo.owned",
+)
+
+
+def everywhere_modules_stay_low(modules: dict[str, Module]) -> list[Violation]:
+    """What every layer may import must import nothing above kernel/ itself, or the layers would close a loop."""
+    return [
+        _where(m, imp) + ": a module every layer uses may import only its kind and kernel/"
+        for m in modules.values()
+        if m.name in EVERYWHERE
+        for imp in m.imports
+        if within(imp.target, "isodemo")
+        and imp.target != "isodemo"
+        and not within(imp.target, "isodemo.kernel", *EVERYWHERE)
+    ]
+
+
 def demos_import_no_frameworks(modules: dict[str, Module]) -> list[Violation]:
     """A demo tells a narrator and uses resources: it never imports pyroute2, click or rich itself."""
     return [
@@ -310,6 +336,7 @@ def child_functions_live_inside(modules: dict[str, Module]) -> list[Violation]:
 RULES = [
     kernel_imports_nothing_above,
     inside_imports_only_kernel,
+    everywhere_modules_stay_low,
     demos_import_no_frameworks,
     only_the_front_imports_rich_or_click,
     only_net_imports_pyroute2,
@@ -359,6 +386,7 @@ PLANTED = {
         "from . import kernel\n"
     ),
     "isodemo/cli.py": "import sys\nfrom isodemo import usage\n",
+    "isodemo/signals.py": "from isodemo import errors\n\n\ndef f():\n    from isodemo.demos import uts\n",
     "isodemo/usage.py": "from isodemo.demos import uts\n",
     "isodemo/kernel/__init__.py": "",
     "isodemo/kernel/mount.py": "from isodemo import errors\n\n\ndef f():\n    from isodemo.net import links\n",
@@ -390,6 +418,9 @@ def test_each_rule_fails_on_a_planted_violation(tmp_path: Path) -> None:
     found = {rule.__name__: rule(planted) for rule in RULES}
     assert found["kernel_imports_nothing_above"] == [
         "isodemo.kernel.mount (line 5) imports isodemo.net.links: kernel/ may import only kernel/ and errors"
+    ]
+    assert [v.split(":")[0] for v in found["everywhere_modules_stay_low"]] == [
+        "isodemo.signals (line 5) imports isodemo.demos.uts"
     ]
     assert [v.split(":")[0] for v in found["inside_imports_only_kernel"]] == [
         "isodemo.inside.files (line 2) imports isodemo.net.links"

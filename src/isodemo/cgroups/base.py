@@ -248,10 +248,6 @@ class Cgroup(ABC):
     def memory_peak_file(self) -> str | None:
         """The file memory_peak() reads, or None where the kernel has none (v2 before Linux 5.19)."""
 
-    def memory_failcnt(self) -> int | None:
-        """How often the limit refused a charge (v1's memory.failcnt); None where there is no such counter."""
-        return None
-
     @abstractmethod
     def oom_kills(self) -> tuple[int, str]:
         """The oom_kill counter and the file it came from."""

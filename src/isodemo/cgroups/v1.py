@@ -127,9 +127,6 @@ class CgroupV1(Cgroup):
     def memory_peak_file(self) -> str | None:
         return self._file("memory", "memory.max_usage_in_bytes")
 
-    def memory_failcnt(self) -> int | None:
-        return int(read_file(self._file("memory", "memory.failcnt")))
-
     def oom_kills(self) -> tuple[int, str]:
         return parse_keyed(read_file(self._file("memory", "memory.oom_control"))).get("oom_kill", 0), (
             "memory.oom_control"

@@ -84,16 +84,17 @@ class CgroupV2(Cgroup):
             raise problem
         wanted = " ".join(f"+{c}" for c in self.controllers)
         for attempt in range(3):  # another run may remove the empty top directory between our steps
+            done: list[str] = []  # what this attempt ran: shown once, however many attempts it took
             if self._owns_top:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(self.top)
-                    self.setup_commands.append(f"mkdir {self.top}")
+                    done.append(f"mkdir {self.top}")
             try:
                 if self.controllers:
                     self._enable(wanted)
-                    self.setup_commands.append(f'echo "{wanted}" > {self.top}/cgroup.subtree_control')
+                    done.append(f'echo "{wanted}" > {self.top}/cgroup.subtree_control')
                 os.mkdir(self._path)
-                self.setup_commands.append(f"mkdir {self._path}")
+                self.setup_commands.extend([*done, f"mkdir {self._path}"])
                 return
             except (FileNotFoundError, CgroupFileError) as error:
                 if attempt == 2 or (isinstance(error, CgroupFileError) and os.path.isdir(self.top)):

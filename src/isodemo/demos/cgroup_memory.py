@@ -164,9 +164,6 @@ def _what_the_kernel_recorded(
         shell=[f"cat {cgroup.path}/{source}", *([f"cat {peak_file}"] if peak_file else [])],
     )
     peak = cgroup.memory_peak()
-    failcnt = cgroup.memory_failcnt()
-    if failcnt is not None:
-        narrator.fact("memory_failcnt", failcnt)  # times the limit refused a charge
     narrator.fact("oom_kill_events", events)
     narrator.fact("peak_bytes", peak)
     narrator.fact("oom_killed", died_by_itself and exit_code == 137 and events >= 1)

@@ -116,7 +116,10 @@ def _empty_namespace(net: _Net) -> None:
     narrator, a = net.narrator, net.names["a"]
     narrator.step(
         "A new network namespace: only lo, and it is down",
-        syscalls=["unshare(CLONE_NEWNET)", 'mount("/proc/PID/ns/net", "/run/netns/NAME", NULL, MS_BIND, NULL)'],
+        syscalls=[
+            "unshare(CLONE_NEWNET|CLONE_NEWUTS|CLONE_NEWPID)",
+            'mount("/proc/PID/ns/net", "/run/netns/NAME", NULL, MS_BIND, NULL)',
+        ],
         shell=[f"sudo ip netns add {a}", f"sudo ip netns exec {a} ip -brief link"],
     )
     for key, name in net.names.items():
@@ -124,7 +127,8 @@ def _empty_namespace(net: _Net) -> None:
     narrator.explain(
         "A network namespace has its own interfaces, addresses, routes, firewall and ports. A new "
         f"one is empty but for a loopback that is down. The bind mount on {netns.NETNS_DIR}/{a} "
-        "gives it a name, so that `ip netns` finds it."
+        "gives it a name, so that `ip netns` finds it. Each container also gets its own UTS and pid "
+        "namespace, so the servers it runs later end with it."
     )
     inside_links = net.boxes["a"].call(inside.link_table)
     narrator.compare("ip -brief link", rtnl.link_table(net.ipr), inside_links)
@@ -174,13 +178,13 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
     from isodemo.net import addressing, links
 
     narrator = net.narrator
+    narrator.step(  # before the lock: a --step pause must not keep every other run of net waiting
+        "A veth pair: one end on the host, one end inside",
+        syscalls=["RTM_NEWLINK kind veth", "RTM_NEWLINK IFLA_NET_NS_FD", "RTM_NEWADDR", "RTM_NEWROUTE"],
+    )
     with addressing.claimed_subnet(net.ctx.run.id, lambda: links.host_networks(net.ipr), requested) as subnet:
         net.subnet = subnet
         net.address["host"] = str(net.host(1))
-        narrator.step(
-            "A veth pair: one end on the host, one end inside",
-            syscalls=["RTM_NEWLINK kind veth", "RTM_NEWLINK IFLA_NET_NS_FD", "RTM_NEWADDR", "RTM_NEWROUTE"],
-        )
         pair = _new_pair(net, "a")
         # The address makes the kernel route the subnet here: from now on the next run sees it as taken.
         added = pair.add_address(net.gateway, subnet.prefixlen)

@@ -10,22 +10,13 @@ demo runs: it costs ~300 ms to import, which `isodemo --help` and the other demo
 
 from __future__ import annotations
 
-import contextlib
 from typing import TypeVar
 
-from isodemo import signals
+from isodemo.owned import own
 
-T = TypeVar("T")
+__all__ = ["Resource", "own"]
+
 R = TypeVar("R", bound="Resource")
-
-
-def own(stack: contextlib.ExitStack, resource: contextlib.AbstractContextManager[T]) -> T:
-    """Create `resource` and register its teardown on `stack` with SIGINT and SIGTERM held.
-
-    A Ctrl-C that lands after the kernel made the object but before the stack knows how to undo it would leave
-    the object on the host; held, it arrives just after the registration and unwinds it like everything else."""
-    with signals.held():
-        return stack.enter_context(resource)
 
 
 class Resource:

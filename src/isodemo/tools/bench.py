@@ -97,8 +97,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         "memory",
         [f"available on this machine: {format_bytes(available)}"],
         [
-            f"one container (its cgroup's {'memory.current' if cgroup.version == 2 else 'usage'}): "
-            f"{format_bytes(charged)}",
+            f"one container (its cgroup's {os.path.basename(cgroup.memory_usage_file)}): {format_bytes(charged)}",
             f"so at most about {fit} would fit",
         ],
         host_title="host",

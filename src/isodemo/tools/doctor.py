@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from isodemo import host as hostinfo
-from isodemo import userns_policy
+from isodemo import preflight, userns_policy
 from isodemo.context import DemoContext
 from isodemo.errors import MissingFeature
 from isodemo.kernel import namespaces, timens
@@ -55,7 +55,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         host.cgroup_mode,
         "mount cgroup2 on /sys/fs/cgroup (systemd does this at boot)",
     )
-    wanted = ["memory", "cpu", "pids", "io" if host.cgroup_mode == "v2" else "blkio"]
+    wanted = [c if host.cgroup_mode == "v2" else preflight.V1_NAMES.get(c, c) for c in ("memory", "cpu", "pids", "io")]
     absent = [c for c in wanted if c not in host.controllers]
     status(
         "controllers",
