@@ -7,10 +7,12 @@ that silently tested nothing cannot pass.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 
+from tests.conftest import isodemo_argv
 from tests.root.invariants import diff, snapshot
 from tests.root.users import TestUser, create_user, remove_user, userns_blocker
 
@@ -29,9 +31,18 @@ def _needs_root() -> None:
         pytest.skip("needs root: run the suite with sudo")
 
 
+@pytest.fixture
+def isodemo_cleanup_first() -> None:
+    """For a test that runs `isodemo cleanup`, which removes what every dead run left, not only this test's:
+    host_invariants runs it once before its first snapshot, so that what an earlier test left (that test
+    failed for it already) is not counted against this one."""
+
+
 @pytest.fixture(autouse=True)
-def host_invariants(_needs_root: None) -> object:
+def host_invariants(_needs_root: None, request: pytest.FixtureRequest) -> object:
     """Snapshot hostname, mounts, links, routes, nft, cgroups, IPC, isodemo objects; fail on any change."""
+    if "isodemo_cleanup_first" in request.fixturenames:
+        subprocess.run(isodemo_argv("cleanup"), capture_output=True, timeout=120, check=False)
     before = snapshot()
     yield
     after = snapshot()

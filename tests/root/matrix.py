@@ -31,6 +31,9 @@ from isodemo import catalog, runs, testpoints
 from tests.conftest import REPO, isodemo_argv
 
 SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+# SIGQUIT (Ctrl-backslash) ends a run the same way; swept on the demos that take a fraction of a second, where
+# it costs little.
+CHEAP_SIGNALS = ("SIGQUIT",)
 # The slow demos measure for a fixed time whatever their options; these are their cheapest settings (the
 # fewest bytes to move and busy loops to run while they measure), given explicitly so a change of default
 # cannot make the matrix slower.
@@ -38,8 +41,8 @@ CHEAP_OPTIONS = {"net": ("--rate", "10"), "cgroup-cpu": ("--cpus", "0.2"), "cgro
 # The narrator's own points: where a step starts, a --step pause, the --hold wait. Every other point
 # (isolated.forked, link.created, ...) is swept at each of its passes.
 NARRATOR_POINTS = ("step", "pause", "hold")
-# During --hold, Ctrl-C and SIGTERM say "done": the hold ends and the run exits 0. A hangup ends the run (130):
-# nobody is left to read it (src/isodemo/signals.py, docs/exit-codes.md).
+# During --hold, Ctrl-C and SIGTERM say "done": the hold ends and the run exits 0. A hangup (nobody is left to
+# read on) or SIGQUIT ends the run: 130 (docs/exit-codes.md).
 RELEASES_HOLD = ("SIGINT", "SIGTERM")
 WORKERS = int(os.environ.get("ISODEMO_MATRIX_WORKERS", "3"))  # 2 cores: one case starts while two run
 # cgroup-cpu's cases mostly sleep (it measures for 4 s under a 20 % quota, then 4 s more): more at a time.
@@ -90,7 +93,7 @@ def recording_finish(self, *args, **kwargs):
     return finish(self, *args, **kwargs)
 testpoints.hit = recording_hit
 Narrator.finish = recording_finish
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())  # argv=None: main() takes sys.argv[1:] and acts as the isodemo command itself
 """
 
 

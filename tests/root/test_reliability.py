@@ -1,4 +1,5 @@
-"""The reliability matrix: every demo, every signal (SIGINT, SIGTERM, SIGHUP), at every test point.
+"""The reliability matrix: every demo, every signal (SIGINT, SIGTERM, SIGHUP; SIGQUIT too on all but the
+three slow demos), at every test point.
 
 For each demo (`isodemo list`), a normal `--json` run says how many steps it has and how often the isodemo
 process passes each test point found in the source (tests/root/matrix.py). Then each signal arrives at the
@@ -17,6 +18,7 @@ import time
 
 import pytest
 
+from tests.conftest import run_isodemo
 from tests.root import matrix
 
 POINTS = matrix.points_in_source()
@@ -35,7 +37,8 @@ def _v2_cases(prof: matrix.Profile) -> list[matrix.Case]:
 def test_every_signal_at_every_test_point(demo: str) -> None:
     started = time.monotonic()
     prof = matrix.profile(demo)
-    cases = matrix.cases_for(prof, POINTS, modes=("json", "pause", "hold"))
+    signals = matrix.SIGNALS if demo in matrix.CHEAP_OPTIONS else (*matrix.SIGNALS, *matrix.CHEAP_SIGNALS)
+    cases = matrix.cases_for(prof, POINTS, signals, modes=("json", "pause", "hold"))
     if demo in V2_DEMOS:
         cases = [case for case in cases if case not in _v2_cases(prof)]  # test_cgroup_demos_at_every_step has them
     outcomes = matrix.run_cases(cases)
@@ -53,6 +56,7 @@ def test_cgroup_demos_at_every_step(demo: str) -> None:
 @pytest.mark.host_only
 def test_every_test_point_is_swept() -> None:
     """A test point that no demo passes in the isodemo process is swept by nothing: say so, by name."""
+    assert run_isodemo("list", "--json").json["facts"]["demos"] == matrix.demos()
     profiles = matrix.in_pool(matrix.profile, matrix.demos())
     reached = {point for prof in profiles for point in prof.hits} | {"pause", "hold"}  # --step, --hold only
     missing = sorted(set(POINTS) - reached)
@@ -62,3 +66,16 @@ def test_every_test_point_is_swept() -> None:
         + (f" (passed only in forked processes: {in_children})" if in_children else "")
     )
     assert {"step", "pause", "hold"} <= set(POINTS), "the narrator's own test points are gone"
+
+
+@pytest.mark.usefixtures("isodemo_cleanup_first")
+def test_a_run_that_dies_at_its_test_point_fails_the_matrix() -> None:
+    """The matrix's checks can fail: SIGKILL at step 1 leaves the run record, no report and a status of -9."""
+    outcome = matrix.run_case(matrix.Case("uts", "step#1:SIGKILL"))
+    try:
+        assert outcome.code == -9
+        problems = " ".join(outcome.problems)
+        assert "no JSON report" in problems and "exit -9 (killed by SIGKILL)" in problems, problems
+        assert "run record(s) left" in problems, problems
+    finally:
+        assert run_isodemo("cleanup").code == 0  # what the killed run left

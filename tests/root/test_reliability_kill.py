@@ -38,7 +38,8 @@ def _cleanup_after_kill(command: str, owner: int, run_ids: list[str], pids: list
         done = run_isodemo("cleanup", "--json")
         still = run_isodemo("cleanup", "--dry-run", "--json")
     if done.code != 0 or "Traceback" in done.stderr:
-        problems.append(f"isodemo cleanup exited {done.code}: {done.stderr.strip()[-400:]}")
+        said = {key: done.json.get(key) for key in ("error", "leftovers")} if done.stdout.strip() else {}
+        problems.append(f"isodemo cleanup exited {done.code}: {said} {done.stderr.strip()[-400:]}")
     left = [item for item in still.json["facts"]["found"] if any(run in item for run in run_ids)]
     if left:
         problems.append(f"cleanup left {left}")
@@ -60,6 +61,7 @@ def _kill_held(demo: str) -> str | None:
 
 
 @pytest.mark.host_only
+@pytest.mark.usefixtures("isodemo_cleanup_first")
 def test_sigkill_while_held_then_cleanup() -> None:
     started = time.monotonic()
     failures = [f for f in matrix.in_pool(_kill_held, matrix.demos()) if f]
@@ -82,6 +84,7 @@ def _kill_at(job: tuple[str, float]) -> str | None:
 
 
 @pytest.mark.host_only
+@pytest.mark.usefixtures("isodemo_cleanup_first")
 def test_sigkill_at_a_random_moment_then_cleanup() -> None:
     started = time.monotonic()
     profiles = matrix.in_pool(matrix.profile, matrix.demos())

@@ -30,7 +30,7 @@ def open_host() -> Any:
 
 
 class HeldCalls:
-    """pyroute2's IPRoute with every call made while the handled signals (signals.HANDLED) are held: they arrive when it returns.
+    """pyroute2's IPRoute with every call made while the handled signals are held: they arrive when it returns.
 
     pyroute2 0.9 runs an asyncio loop inside each call. Interrupted, raised there by isodemo's handler, can
     land in a callback the loop or the garbage collector swallows ("Exception ignored in ..."), which loses
