@@ -41,9 +41,10 @@ source_dir=$("$venv/bin/python" -c 'import isodemo, os; print(os.path.dirname(os
   2>/dev/null || true)
 dev_tools=yes
 [ -n "$extras" ] && ! "$venv/bin/python" -c 'import pytest, hypothesis, mypy, ruff' 2>/dev/null && dev_tools=no
-# A changed pyproject.toml (a new dependency after a git pull) also means: install again.
+# A changed pyproject.toml (a new dependency after a git pull) or translation (the build compiles the .po
+# files into the catalogs gettext reads) also means: install again.
 stamp="$venv/.isodemo-pyproject.sha256"
-wanted_stamp=$(sha256sum "$here/pyproject.toml" | cut -d' ' -f1)
+wanted_stamp=$(cat "$here/pyproject.toml" "$here"/src/isodemo/locale/*/LC_MESSAGES/*.po 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$source_dir" != "$here/src" ] || [ "$dev_tools" = no ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted_stamp" ]; then
   "$venv/bin/python" -m pip install -q -e "$here$extras"
   printf '%s\n' "$wanted_stamp" > "$stamp"

@@ -21,6 +21,11 @@ def main(argv: list[str] | None = None) -> int:
 
     replace_unencodable(sys.stdout, sys.stderr)  # PYTHONIOENCODING=ascii: `?` for what it lacks, no error
     args = sys.argv[1:] if argv is None else argv
+    import os
+
+    from isodemo import i18n
+
+    i18n.set_language(i18n.choose(i18n.requested_in(args), os.environ))
     if args in HELP_ARGS:
         from isodemo.usage import top_help
 

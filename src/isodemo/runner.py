@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from isodemo import host as hostinfo
-from isodemo import leftovers, preflight, signals, testpoints
+from isodemo import i18n, leftovers, preflight, signals, testpoints
 from isodemo.errors import ExitCode, Interrupted, IsodemoError, OutputClosed
 from isodemo.narrate import choose_style, make_narrator
 from isodemo.narrate.base import Narrator
@@ -33,19 +33,6 @@ class GlobalOptions:
 
 
 Body = Callable[[Narrator, Any], None]
-
-
-KOREAN_FALLBACK = "한국어 해설은 아직 준비 중입니다. 영어로 진행합니다. (The facts and the JSON are the same.)"
-
-
-def language(opts: GlobalOptions, environ: dict[str, str]) -> str:
-    """--lang wins; otherwise the locale (LC_ALL, LC_MESSAGES, LANG), as gettext looks it up."""
-    if opts.lang:
-        return opts.lang
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        if environ.get(name):
-            return "ko" if environ[name].startswith("ko") else "en"
-    return "en"
 
 
 def narrator_for(opts: GlobalOptions) -> Narrator:
@@ -122,8 +109,9 @@ def execute(
             else:
                 refused = rootless.needs_root_instead(name, hostinfo.command_line(), blocker)
     narrator.begin(name, host.summary())
-    if language(opts, dict(os.environ)) == "ko":
-        narrator.note(KOREAN_FALLBACK)  # said, not hidden: the Korean narration is not written yet
+    wanted = i18n.choose(opts.lang, os.environ)
+    if i18n.language() != wanted and not i18n.set_language(wanted):  # asked for, not installed: say so
+        narrator.note("한국어 카탈로그가 없어 영어로 진행합니다: sudo ./setup.sh (the Korean catalog is not built)")
     run = Run.new()
     code = ExitCode.OK
     with signals.interrupts_unwind():
