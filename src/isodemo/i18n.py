@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 DOMAIN = "isodemo"
 LANGUAGES = ("en", "ko")
-LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
+# ISODEMO_LOCALE_DIR: catalogs compiled elsewhere (a translator trying a .po before it is built in).
+LOCALE_DIR = os.environ.get("ISODEMO_LOCALE_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # in the order gettext looks them up
 
 _state: dict[str, object] = {"language": "en", "catalog": None}
