@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from isodemo.i18n import N_, _
+
 SECTIONS = {
-    "namespaces": "Namespace demos",
-    "cgroups": "cgroup demos",
-    "tools": "Tools",
+    "namespaces": N_("Namespace demos"),
+    "cgroups": N_("cgroup demos"),
+    "tools": N_("Tools"),
 }
 
 
@@ -22,8 +24,8 @@ class Tool:
 
 # Kernel features a command can need, as `isodemo list` names them; isodemo.preflight checks each key.
 FEATURES = {
-    "time-namespace": "Linux 5.6 (time namespaces)",
-    "loop-device": "loop devices",
+    "time-namespace": N_("Linux 5.6 (time namespaces)"),
+    "loop-device": N_("loop devices"),
 }
 
 
@@ -62,13 +64,13 @@ class Entry:
         rootless_namespaces: bool = False,
     ) -> None:
         self.name = name
-        self.summary = summary
+        self.summary = summary  # marked with N_(): shown with _(entry.summary)
         self.section = section
         self.needs_root = needs_root
         self.tools = tools  # programs it runs
         self.controllers = controllers  # cgroup controllers, by their v2 names (io is blkio on v1)
         self.features = features  # keys of FEATURES
-        self.kubernetes = kubernetes  # the Kubernetes feature it explains
+        self.kubernetes = kubernetes  # the Kubernetes feature it explains (N_(), like the summary)
         self.rootless_cgroups = rootless_cgroups  # without root, may run in a delegated cgroup v2 subtree
         self.rootless_namespaces = rootless_namespaces  # without root, runs inside a user namespace
 
@@ -76,8 +78,8 @@ class Entry:
     def needs(self) -> str:
         """What else it needs, for `isodemo list`: packages, controllers, kernel features."""
         parts = [tool.package for tool in self.tools]
-        parts += [f"{controller} controller" for controller in self.controllers]
-        parts += [FEATURES[feature] for feature in self.features]
+        parts += [_("{controller} controller", controller=controller) for controller in self.controllers]
+        parts += [_(FEATURES[feature]) for feature in self.features]
         return ", ".join(parts)
 
     @property
@@ -92,117 +94,117 @@ NFT = Tool("nft", "nftables")
 ENTRIES: tuple[Entry, ...] = (
     Entry(
         "pid",
-        "PID 1 inside, another pid outside; /proc, orphans, signals, killing PID 1",
+        N_("PID 1 inside, another pid outside; /proc, orphans, signals, killing PID 1"),
         "namespaces",
         True,
-        kubernetes="container PID 1, shareProcessNamespace",
+        kubernetes=N_("container PID 1, shareProcessNamespace"),
         rootless_namespaces=True,
     ),
     Entry(
         "uts",
-        "the container's own hostname; the host's stays the same",
+        N_("the container's own hostname; the host's stays the same"),
         "namespaces",
         True,
-        kubernetes="a Pod's hostname",
+        kubernetes=N_("a Pod's hostname"),
         rootless_namespaces=True,
     ),
     Entry(
         "ipc",
-        "System V message queues live in an IPC namespace",
+        N_("System V message queues live in an IPC namespace"),
         "namespaces",
         True,
-        kubernetes="containers of a Pod share IPC",
+        kubernetes=N_("containers of a Pod share IPC"),
         rootless_namespaces=True,
     ),
     Entry(
         "mnt",
-        "private mounts, a tmpfs only the inside sees, pivot_root into busybox",
+        N_("private mounts, a tmpfs only the inside sees, pivot_root into busybox"),
         "namespaces",
         True,
         tools=(BUSYBOX,),
-        kubernetes="container images, volumes",
+        kubernetes=N_("container images, volumes"),
         rootless_namespaces=True,
     ),
     Entry(
         "net",
-        "an empty stack, a veth pair, a bridge, a published port, masquerade, tc bandwidth",
+        N_("an empty stack, a veth pair, a bridge, a published port, masquerade, tc bandwidth"),
         "namespaces",
         True,
         tools=(NFT,),
-        kubernetes="Pod IPs, CNI bridge, hostPort, bandwidth",
+        kubernetes=N_("Pod IPs, CNI bridge, hostPort, bandwidth"),
     ),
     Entry(
         "user",
-        "root inside, an ordinary user outside: uid_map, capabilities, what root cannot do",
+        N_("root inside, an ordinary user outside: uid_map, capabilities, what root cannot do"),
         "namespaces",
         False,
-        kubernetes="hostUsers: false, rootless containers",
+        kubernetes=N_("hostUsers: false, rootless containers"),
     ),
     Entry(
         "cgroupns",
-        "/proc/self/cgroup says / inside; the container's own /sys/fs/cgroup",
+        N_("/proc/self/cgroup says / inside; the container's own /sys/fs/cgroup"),
         "namespaces",
         True,
         controllers=("memory",),
-        kubernetes="a container's view of its Pod's cgroup",
+        kubernetes=N_("a container's view of its Pod's cgroup"),
     ),
     Entry(
         "timens",
-        "uptime and the monotonic clock shifted by a time namespace; the wall clock is not",
+        N_("uptime and the monotonic clock shifted by a time namespace; the wall clock is not"),
         "namespaces",
         True,
         features=("time-namespace",),
-        kubernetes="checkpoint/restore of containers (CRIU)",
+        kubernetes=N_("checkpoint/restore of containers (CRIU)"),
         rootless_namespaces=True,
     ),
     Entry(
         "cgroup-memory",
-        "a memory limit, a process that allocates past it, and the OOM killer",
+        N_("a memory limit, a process that allocates past it, and the OOM killer"),
         "cgroups",
         True,
         controllers=("memory",),
-        kubernetes="limits.memory, OOMKilled",
+        kubernetes=N_("limits.memory, OOMKilled"),
         rootless_cgroups=True,
     ),
     Entry(
         "cgroup-cpu",
-        "a CPU quota measured with a live meter, then two cgroups sharing a CPU by weight",
+        N_("a CPU quota measured with a live meter, then two cgroups sharing a CPU by weight"),
         "cgroups",
         True,
         controllers=("cpu",),
-        kubernetes="limits.cpu, requests.cpu",
+        kubernetes=N_("limits.cpu, requests.cpu"),
         rootless_cgroups=True,
     ),
     Entry(
         "cgroup-pids",
-        "pids.max, and fork() failing with EAGAIN at the limit",
+        N_("pids.max, and fork() failing with EAGAIN at the limit"),
         "cgroups",
         True,
         controllers=("pids",),
-        kubernetes="pod PID limits",
+        kubernetes=N_("pod PID limits"),
         rootless_cgroups=True,
     ),
     Entry(
         "cgroup-io",
-        "a bandwidth limit on a loop device, O_DIRECT transfers with and without it",
+        N_("a bandwidth limit on a loop device, O_DIRECT transfers with and without it"),
         "cgroups",
         True,
         controllers=("io",),
         features=("loop-device",),
-        kubernetes="runtime blkio / io.max",
+        kubernetes=N_("runtime blkio / io.max"),
     ),
-    Entry("list", "the demos in learning order and what each needs", "tools", False),
-    Entry("doctor", "what this machine supports, and the fix for each missing piece", "tools", False),
-    Entry("inspect", "a process's namespaces and cgroups compared with PID 1's", "tools", False),
+    Entry("list", N_("the demos in learning order and what each needs"), "tools", False),
+    Entry("doctor", N_("what this machine supports, and the fix for each missing piece"), "tools", False),
+    Entry("inspect", N_("a process's namespaces and cgroups compared with PID 1's"), "tools", False),
     Entry(
         "bench",
-        "what a container costs here, measured: start time, memory, how many fit",
+        N_("what a container costs here, measured: start time, memory, how many fit"),
         "tools",
         True,
         tools=(BUSYBOX,),
         controllers=("memory",),
     ),
-    Entry("cleanup", "remove every leftover isodemo object (after a run was SIGKILLed)", "tools", True),
+    Entry("cleanup", N_("remove every leftover isodemo object (after a run was SIGKILLed)"), "tools", True),
 )
 
 BY_NAME = {entry.name: entry for entry in ENTRIES}

@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from isodemo import i18n
 
-    i18n.set_language(i18n.choose(i18n.requested_in(args), os.environ))
-    if args in HELP_ARGS:
+    # --json: one object for programs, the same in every language (its texts too), so always English
+    i18n.set_language("en" if _json_requested(args) else i18n.choose(i18n.requested_in(args), os.environ))
+    if _without_lang(args) in HELP_ARGS:  # `isodemo --lang ko --help` is as fast as `isodemo --help`
         from isodemo.usage import top_help
 
         out = guarded(sys.stdout, ends_demo=False)  # `isodemo | head -1`: the rest goes nowhere, quietly
@@ -49,6 +50,27 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def _without_lang(args: list[str]) -> list[str]:
+    """`args` less one `--lang en|ko` or `--lang=en|ko`, before or after the rest (`isodemo --help --lang ko`);
+    another value stays, for click to refuse."""
+    for index, arg in enumerate(args):
+        if arg == "--lang" and args[index + 1 : index + 2] in (["en"], ["ko"]):
+            return args[:index] + args[index + 2 :]
+        if arg in ("--lang=en", "--lang=ko"):
+            return args[:index] + args[index + 1 :]
+    return args
+
+
+def _json_requested(args: list[str]) -> bool:
+    """--json among the options (not after `--`, where arguments belong to something else)."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
 def _reader_gone(stream: Any) -> bool:
     """True when `stream` is a pipe whose every reader has closed it (poll() reports POLLERR for it)."""
     import select
@@ -64,20 +86,26 @@ def _reader_gone(stream: Any) -> bool:
 def _click_main(args: list[str]) -> int:
     import click
 
-    group = make_group()
+    from isodemo import click_words, i18n
+
+    click_words.speak(i18n.language())  # click's usage errors and help in the chosen language
     try:
-        # Without standalone mode click returns what ctx.exit() was given instead of calling sys.exit.
-        code = group.main(args=args, prog_name="isodemo", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return int(done.exit_code)
-    except click.UsageError as error:
-        return _usage_error(error, args)
-    except click.Abort:
-        return 130
-    except click.ClickException as error:
-        error.show(file=_stderr())
-        return error.exit_code
-    return code if isinstance(code, int) else 0
+        group = make_group()
+        try:
+            # Without standalone mode click returns what ctx.exit() was given instead of calling sys.exit.
+            code = group.main(args=args, prog_name="isodemo", standalone_mode=False)
+        except click.exceptions.Exit as done:
+            return int(done.exit_code)
+        except click.UsageError as error:
+            return _usage_error(error, args)
+        except click.Abort:
+            return 130
+        except click.ClickException as error:
+            error.show(file=_stderr())
+            return error.exit_code
+        return code if isinstance(code, int) else 0
+    finally:
+        click_words.quiet()
 
 
 def _usage_error(error: Any, args: list[str]) -> int:
@@ -109,14 +137,17 @@ def make_group() -> Any:
     import click
 
     from isodemo import catalog, commands
+    from isodemo.i18n import _
     from isodemo.usage import top_help
 
     class Isodemo(click.Group):
+        context_class = commands.CellContext
+
         def list_commands(self, ctx: click.Context) -> list[str]:
             return catalog.names()
 
         def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-            return commands.COMMANDS.get(cmd_name)
+            return commands.all_commands().get(cmd_name)
 
         def get_help(self, ctx: click.Context) -> str:
             return top_help().rstrip("\n")
@@ -129,8 +160,15 @@ def make_group() -> Any:
                 import difflib
 
                 close = difflib.get_close_matches(name, catalog.names(), n=3, cutoff=0.5)
-                hint = f" Did you mean {' or '.join(close)}?" if close else ""
-                ctx.fail(f"no such command {name!r}.{hint} `isodemo list` shows every demo.")
+                if close:
+                    ctx.fail(
+                        _(
+                            "no such command {name}. Did you mean {close}? `isodemo list` shows every demo.",
+                            name=repr(name),
+                            close=_(" or ").join(close),
+                        )
+                    )
+                ctx.fail(_("no such command {name}. `isodemo list` shows every demo.", name=repr(name)))
             return super().resolve_command(ctx, args)
 
     from isodemo import __version__

@@ -8,10 +8,62 @@ from typing import Any
 
 import click
 
-from isodemo import catalog
+from isodemo import catalog, i18n
+from isodemo.i18n import _
 from isodemo.usage import GLOBAL_OPTIONS
 
 OPTIONS_KEY = "isodemo.global"
+HELP_WIDTH = 80  # where help text that is not ASCII wraps, in terminal cells
+
+
+class CellFormatter(click.HelpFormatter):
+    """click's help formatter, measuring what is not ASCII in terminal cells: click counts code points, so a
+    Korean help text (a Hangul syllable takes two columns) would run to twice the width. ASCII text is left to
+    click, exactly as before."""
+
+    def write_text(self, text: str) -> None:
+        if text.isascii():
+            super().write_text(text)
+            return
+        from isodemo.narrate.width import wrap
+
+        indent = " " * self.current_indent
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if paragraph.startswith("\b\n"):  # click's mark for a paragraph kept as written
+                paragraphs.append("\n".join(indent + line for line in paragraph[2:].splitlines()))
+            else:
+                paragraphs.append("\n".join(wrap(paragraph, HELP_WIDTH, indent)))
+        self.write("\n\n".join(paragraphs) + "\n")
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        rows = list(rows)
+        if all(first.isascii() and second.isascii() for first, second in rows):
+            super().write_dl(rows, col_max, col_spacing)
+            return
+        from isodemo.narrate.width import cells, wrap
+
+        first_col = min(max(cells(first) for first, _second in rows), col_max) + col_spacing
+        hanging = " " * (first_col + self.current_indent)
+        for first, second in rows:
+            self.write(" " * self.current_indent + first)
+            if not second:
+                self.write("\n")
+                continue
+            if cells(first) <= first_col - col_spacing:
+                self.write(" " * (first_col - cells(first)))
+            else:
+                self.write("\n" + hanging)
+            lines = wrap(second, HELP_WIDTH - len(hanging)) or [""]
+            self.write(lines[0] + "\n" + "".join(hanging + line + "\n" for line in lines[1:]))
+
+
+class CellContext(click.Context):
+    formatter_class = CellFormatter
+
+
+class Command(click.Command):
+    context_class = CellContext
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -22,7 +74,7 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    helps = {flags.split()[0]: text for flags, text in GLOBAL_OPTIONS}
+    helps = {flags.split()[0]: _(text) for flags, text in GLOBAL_OPTIONS}
     for flag in ("--plain", "--color", "--json", "--step", "--hold"):
         func = click.option(flag, is_flag=True, expose_value=False, callback=_remember, help=helps[flag])(func)
     return click.option(
@@ -49,12 +101,16 @@ def checked(parser: str) -> Callable[[click.Context, click.Parameter, Any], Any]
         try:
             return getattr(values, parser)(value)
         except UsageError as error:
-            raise click.BadParameter(f"{error.message}; {error.hint}" if error.hint else error.message) from None
+            raise click.BadParameter(
+                _("{problem}; {hint}", problem=error.message, hint=error.hint) if error.hint else error.message
+            ) from None
         except Exception as error:  # a parser's bug: exit 70 with its traceback, as the runner does for a demo
             import traceback
 
             traceback.print_exc()
-            raise ParserBug(f"internal error, a bug in isodemo: {type(error).__name__}: {error}") from None
+            raise ParserBug(
+                _("internal error, a bug in isodemo: {kind}: {error}", kind=type(error).__name__, error=error)
+            ) from None
 
     return callback
 
@@ -70,7 +126,7 @@ def _options(ctx: click.Context) -> Any:
 
     options = GlobalOptions(**ctx.find_root().meta.get(OPTIONS_KEY, {}))
     if options.plain and options.color:
-        raise click.UsageError("--plain and --color contradict each other: give one of them", ctx)
+        raise click.UsageError(_("--plain and --color contradict each other: give one of them"), ctx)
     return options
 
 
@@ -84,8 +140,10 @@ def _execute(
     rootless_namespaces: bool = False,
     **options: Any,
 ) -> None:
+    from isodemo import click_words
     from isodemo.runner import execute
 
+    click_words.quiet()  # the command line is parsed: the demo's child processes get the user's environment
     code = execute(
         name,
         _options(ctx),
@@ -116,9 +174,8 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
     command: Callable[..., Any] = global_options(callback)
     for param in params:
         command = param(command)
-    return click.command(name, help=f"{entry.summary}.\n\nKubernetes: {entry.kubernetes}.", short_help=entry.summary)(
-        command
-    )
+    text = _("{summary}.\n\nKubernetes: {kubernetes}.", summary=_(entry.summary), kubernetes=_(entry.kubernetes))
+    return click.command(name, cls=Command, help=text, short_help=_(entry.summary))(command)
 
 
 def tool_command(
@@ -134,7 +191,8 @@ def tool_command(
     command: Callable[..., Any] = global_options(callback)
     for param in params:
         command = param(command)
-    return click.command(name, help=help_text or f"{entry.summary}.", short_help=entry.summary)(command)
+    text = help_text or _("{summary}.", summary=_(entry.summary))
+    return click.command(name, cls=Command, help=text, short_help=_(entry.summary))(command)
 
 
 def value_option(flag: str, default: str | None, parser: str, metavar: str, help_text: str) -> Callable[[Any], Any]:
@@ -147,118 +205,153 @@ def value_option(flag: str, default: str | None, parser: str, metavar: str, help
     )
 
 
-COMMANDS: dict[str, click.Command] = {
-    "pid": demo_command("pid"),
-    "uts": demo_command(
-        "uts",
-        value_option(
-            "--hostname",
-            "isodemo-box",
-            "hostname",
-            "NAME",
-            "The hostname to set inside: at most 64 characters, RFC 1123 (letters, digits and '-' in "
-            "dot-separated labels).",
+_BUILT: dict[str, dict[str, click.Command]] = {}
+
+
+def all_commands() -> dict[str, click.Command]:
+    """Every command, its --help in the current language (built once per language)."""
+    language = i18n.language()
+    if language not in _BUILT:
+        _BUILT[language] = _build()
+    return _BUILT[language]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COMMANDS":  # the commands in the current language
+        return all_commands()
+    raise AttributeError(name)
+
+
+def _build() -> dict[str, click.Command]:
+    return {
+        "pid": demo_command("pid"),
+        "uts": demo_command(
+            "uts",
+            value_option(
+                "--hostname",
+                "isodemo-box",
+                "hostname",
+                "NAME",
+                _(
+                    "The hostname to set inside: at most 64 characters, RFC 1123 (letters, digits and '-' in "
+                    "dot-separated labels)."
+                ),
+            ),
         ),
-    ),
-    "ipc": demo_command("ipc"),
-    "mnt": demo_command("mnt"),
-    "user": demo_command("user"),
-    "cgroupns": demo_command("cgroupns"),
-    "timens": demo_command(
-        "timens",
-        value_option(
-            "--boottime",
-            "604800",
-            "clock_offset",
-            "SECONDS",
-            "Seconds added to CLOCK_BOOTTIME (and uptime) inside: 0 to 315360000 (ten years).",
+        "ipc": demo_command("ipc"),
+        "mnt": demo_command("mnt"),
+        "user": demo_command("user"),
+        "cgroupns": demo_command("cgroupns"),
+        "timens": demo_command(
+            "timens",
+            value_option(
+                "--boottime",
+                "604800",
+                "clock_offset",
+                "SECONDS",
+                _("Seconds added to CLOCK_BOOTTIME (and uptime) inside: 0 to 315360000 (ten years)."),
+            ),
+            value_option(
+                "--monotonic",
+                "86400",
+                "clock_offset",
+                "SECONDS",
+                _("Seconds added to CLOCK_MONOTONIC inside: 0 to 315360000 (ten years)."),
+            ),
         ),
-        value_option(
-            "--monotonic",
-            "86400",
-            "clock_offset",
-            "SECONDS",
-            "Seconds added to CLOCK_MONOTONIC inside: 0 to 315360000 (ten years).",
+        "net": demo_command(
+            "net",
+            value_option(
+                "--rate", "10", "rate_mbit", "MBIT", _("The bandwidth limit of the last step: 1 to 1000 Mbit/s.")
+            ),
+            value_option(
+                "--subnet", None, "subnet", "CIDR", _("A private IPv4 /24 for the containers (default: a free one).")
+            ),
+            value_option(
+                "--port",
+                "8080",
+                "port",
+                "PORT",
+                _("The host-side port to publish (DNAT) the container's server on: 1024 to 65535."),
+            ),
         ),
-    ),
-    "net": demo_command(
-        "net",
-        value_option("--rate", "10", "rate_mbit", "MBIT", "The bandwidth limit of the last step: 1 to 1000 Mbit/s."),
-        value_option(
-            "--subnet", None, "subnet", "CIDR", "A private IPv4 /24 for the containers (default: a free one)."
+        "cgroup-memory": demo_command(
+            "cgroup-memory",
+            value_option(
+                "--limit",
+                "64m",
+                "memory_limit",
+                "SIZE",
+                _(
+                    "The memory limit, as docker's --memory takes it: digits 0-9, an optional fraction, an optional "
+                    "unit b, k, m or g (64m, 1.5g); from 6m to half of this machine's MemAvailable (/proc/meminfo), "
+                    "so that the host keeps the rest."
+                ),
+            ),
         ),
-        value_option(
-            "--port",
-            "8080",
-            "port",
-            "PORT",
-            "The host-side port to publish (DNAT) the container's server on: 1024 to 65535.",
+        "cgroup-cpu": demo_command(
+            "cgroup-cpu",
+            value_option(
+                "--cpus",
+                "0.2",
+                "cpus",
+                "CPUS",
+                _(
+                    "The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU; from 0.01 to the number of "
+                    "CPUs here."
+                ),
+            ),
         ),
-    ),
-    "cgroup-memory": demo_command(
-        "cgroup-memory",
-        value_option(
-            "--limit",
-            "64m",
-            "memory_limit",
-            "SIZE",
-            "The memory limit, as docker's --memory takes it: digits 0-9, an optional fraction, an optional "
-            "unit b, k, m or g (64m, 1.5g); from 6m to half of this machine's MemAvailable (/proc/meminfo), "
-            "so that the host keeps the rest.",
+        "cgroup-pids": demo_command(
+            "cgroup-pids",
+            value_option(
+                "--limit",
+                "20",
+                "pids_limit",
+                "N",
+                _(
+                    "pids.max, as docker's --pids-limit takes it: 2 to 4096, and at most half of the processes this "
+                    "machine can still start."
+                ),
+            ),
         ),
-    ),
-    "cgroup-cpu": demo_command(
-        "cgroup-cpu",
-        value_option(
-            "--cpus",
-            "0.2",
-            "cpus",
-            "CPUS",
-            "The CPU quota, as docker's --cpus takes it: 0.2 is 20% of one CPU; from 0.01 to the number of CPUs here.",
+        "cgroup-io": demo_command(
+            "cgroup-io",
+            value_option(
+                "--limit",
+                "1mb",
+                "rate_bytes",
+                "RATE",
+                _("Bytes per second, as docker's --device-write-bps takes it (a size: 512k, 2mb): from 4k to 64m."),
+            ),
         ),
-    ),
-    "cgroup-pids": demo_command(
-        "cgroup-pids",
-        value_option(
-            "--limit",
-            "20",
-            "pids_limit",
-            "N",
-            "pids.max, as docker's --pids-limit takes it: 2 to 4096, and at most half of the processes this machine "
-            "can still start.",
+        "list": tool_command("list", "listing"),
+        "doctor": tool_command("doctor", "doctor"),
+        "inspect": tool_command(
+            "inspect",
+            "inspect",
+            click.argument("pid", metavar="PID", callback=checked("pid")),
+            help_text=_(
+                "Compare a process's namespaces with PID 1's (like `lsns -p PID`) and show its cgroups "
+                "(/proc/PID/cgroup).\n\n\b\nExample:\n  sudo isodemo inspect $(pgrep -n sleep)"
+            ),
         ),
-    ),
-    "cgroup-io": demo_command(
-        "cgroup-io",
-        value_option(
-            "--limit",
-            "1mb",
-            "rate_bytes",
-            "RATE",
-            "Bytes per second, as docker's --device-write-bps takes it (a size: 512k, 2mb): from 4k to 64m.",
+        "bench": tool_command(
+            "bench",
+            "bench",
+            help_text=_(
+                "Measure what a container costs on this machine: the time to start a process in six new "
+                "namespaces (against a plain fork), the memory a minimal container is charged, how many would fit, "
+                "and this machine's own boot time where systemd measured it."
+            ),
         ),
-    ),
-    "list": tool_command("list", "listing"),
-    "doctor": tool_command("doctor", "doctor"),
-    "inspect": tool_command(
-        "inspect",
-        "inspect",
-        click.argument("pid", metavar="PID", callback=checked("pid")),
-        help_text="Compare a process's namespaces with PID 1's (like `lsns -p PID`) and show its cgroups "
-        "(/proc/PID/cgroup).\n\n\b\nExample:\n  sudo isodemo inspect $(pgrep -n sleep)",
-    ),
-    "bench": tool_command(
-        "bench",
-        "bench",
-        help_text="Measure what a container costs on this machine: the time to start a process in six new "
-        "namespaces (against a plain fork), the memory a minimal container is charged, how many would fit, "
-        "and this machine's own boot time where systemd measured it.",
-    ),
-    "cleanup": tool_command(
-        "cleanup",
-        "cleanup",
-        click.option("--dry-run", is_flag=True, help="Only list what would be removed."),
-        help_text="Remove every leftover isodemo object: processes, mounts, directories, IPC queues of runs "
-        "that were killed with SIGKILL. Runs still going (a --hold elsewhere) are left alone.",
-    ),
-}
+        "cleanup": tool_command(
+            "cleanup",
+            "cleanup",
+            click.option("--dry-run", is_flag=True, help=_("Only list what would be removed.")),
+            help_text=_(
+                "Remove every leftover isodemo object: processes, mounts, directories, IPC queues of runs "
+                "that were killed with SIGKILL. Runs still going (a --hold elsewhere) are left alone."
+            ),
+        ),
+    }

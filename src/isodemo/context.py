@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from isodemo import owned
 from isodemo.cgroups.base import Cgroup
 from isodemo.host import Host
+from isodemo.i18n import _
 from isodemo.isolated import Isolated
 from isodemo.kernel import namespaces as kns
 from isodemo.narrate.base import Narrator
@@ -96,7 +97,7 @@ def look_commands(pids: dict[str, int]) -> list[str]:
     """The commands that show a held process from the host: its namespaces when it has new ones, its cgroups."""
     lines = []
     for role, pid in pids.items():
-        lines += [f"# {role}: host pid {pid}", f"cat /proc/{pid}/cgroup"]
+        lines += [_("# {role}: host pid {pid}", role=role, pid=pid), f"cat /proc/{pid}/cgroup"]
         if any(kns.ns_inode(pid, ns) != kns.ns_inode("self", ns) for ns in kns.available_types()):
             lines += [
                 f"sudo lsns -p {pid}",

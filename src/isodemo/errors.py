@@ -73,7 +73,9 @@ class KernelError(IsodemoError):
     exit_code = ExitCode.MISSING_FEATURE
 
     def __init__(self, call: str, errno_: int, message: str, hint: str | None = None) -> None:
-        super().__init__(f"{call} failed: {message}", hint)
+        from isodemo.i18n import _
+
+        super().__init__(_("{call} failed: {reason}", call=call, reason=message), hint)
         self.call = call
         self.errno = errno_
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from isodemo.errors import MissingFeature, NeedsRoot, NotLinux
+from isodemo.i18n import N_, _
 
 CGROUP_ROOT = "/sys/fs/cgroup"  # where systemd, and every distribution, mounts the cgroup filesystem(s)
 
-VAGRANT_HINT = "run isodemo in the Linux VM this project provides: cd vagrant && vagrant up && vagrant ssh"
+# A module constant: shown with _(VAGRANT_HINT).
+VAGRANT_HINT = N_("run isodemo in the Linux VM this project provides: cd vagrant && vagrant up && vagrant ssh")
 APT_INSTALL = "sudo apt install"
 
 # Tools some demos use, and the Debian/Ubuntu package that has each.
@@ -156,8 +158,11 @@ def command_line() -> str:
 def require_linux() -> None:
     if not sys.platform.startswith("linux"):
         raise NotLinux(
-            f"namespaces and cgroups are Linux kernel features; this is {platform.system() or sys.platform}",
-            VAGRANT_HINT,
+            _(
+                "namespaces and cgroups are Linux kernel features; this is {system}",
+                system=platform.system() or sys.platform,
+            ),
+            _(VAGRANT_HINT),
         )
 
 
@@ -165,8 +170,8 @@ def require_root(what: str) -> None:
     require_linux()
     if os.geteuid() != 0:
         raise NeedsRoot(
-            f"{what} needs root: creating these namespaces takes CAP_SYS_ADMIN",
-            f"run: sudo {command_line()}",
+            _("{what} needs root: creating these namespaces takes CAP_SYS_ADMIN", what=what),
+            _("run: sudo {command}", command=command_line()),
         )
 
 
@@ -179,7 +184,7 @@ def find_tool(name: str) -> str:
     path = which(name)
     if path is None:
         package = TOOL_PACKAGES.get(name, name)
-        raise MissingFeature(f"`{name}` is not installed", f"{APT_INSTALL} {package}")
+        raise MissingFeature(_("`{name}` is not installed", name=name), f"{APT_INSTALL} {package}")
     return path
 
 
@@ -214,7 +219,7 @@ def require_static_busybox() -> str:
     path = find_tool("busybox")
     if not is_static_elf(os.path.realpath(path)):
         raise MissingFeature(
-            f"{path} is dynamically linked: after pivot_root it cannot find its libraries",
+            _("{path} is dynamically linked: after pivot_root it cannot find its libraries", path=path),
             f"{APT_INSTALL} busybox-static",
         )
     return path

@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from isodemo import channel, isolated_child, signals, testpoints, userns_policy
 from isodemo.errors import IsodemoError
+from isodemo.i18n import _
 from isodemo.kernel import namespaces, userns
 
 T = TypeVar("T")
@@ -142,7 +143,10 @@ class Isolated:
             except channel.ChannelClosed:
                 self._reap_helper()
                 raise ChildGone(
-                    f"the namespace helper exited before it started the child (status {self.exit_status})"
+                    _(
+                        "the namespace helper exited before it started the child (status {status})",
+                        status=self.exit_status,
+                    )
                 ) from None
             if kind == channel.STARTED:
                 self.pid = int(value)
@@ -151,7 +155,7 @@ class Isolated:
                 self._reap_helper()
                 raise value
             if kind != channel.PAUSED:
-                raise ChildGone(f"the namespace helper said {kind!r}, which no parent expects")
+                raise ChildGone(_("the namespace helper said {kind}, which no parent expects", kind=repr(kind)))
             testpoints.hit("isolated.paused")
             self._on_pause(*value)
             channel.send(sock, (channel.GO,))
@@ -239,15 +243,19 @@ class Isolated:
     def call(self, probe: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `probe(*args, **kwargs)` inside the child and return what it returned."""
         if self._sock is None or not self.alive:
-            raise ChildGone(f"the isolated child (pid {self.pid}) is not running")
+            raise ChildGone(_("the isolated child (pid {pid}) is not running", pid=self.pid))
         try:
             channel.send(self._sock, (channel.CALL, probe, args, kwargs))
             kind, value = channel.recv(self._sock)
         except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
             status = self._reap_helper()
             raise ChildGone(
-                f"the isolated child (pid {self.pid}) exited with status {status} "
-                f"while running {getattr(probe, '__name__', probe)}"
+                _(
+                    "the isolated child (pid {pid}) exited with status {status} while running {probe}",
+                    pid=self.pid,
+                    status=status,
+                    probe=getattr(probe, "__name__", probe),
+                )
             ) from None
         if kind == channel.ERROR:
             raise value

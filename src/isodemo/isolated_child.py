@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from isodemo import channel, signals, userns_policy
 from isodemo.errors import IsodemoError, KernelError
+from isodemo.i18n import _
 from isodemo.kernel import capabilities, mount, namespaces, process, timens
 
 # The signals that end a demo; the parent blocks them across the fork, the helper and child ignore them.
@@ -194,16 +195,16 @@ def _unshare_error(error: OSError, flags: int) -> IsodemoError:
     call = f"unshare({'|'.join(names)})"
     errno_ = error.errno or 0
     if errno_ == errno.EPERM and os.geteuid() == 0:
-        hint = (
+        hint = _(
             "root here lacks CAP_SYS_ADMIN (a container, or a reduced capability bounding set): "
             "run isodemo in the VM this project provides (vagrant/)"
         )
     elif errno_ == errno.EPERM:
-        hint = "creating namespaces other than a user namespace needs CAP_SYS_ADMIN: run it with sudo"
+        hint = _("creating namespaces other than a user namespace needs CAP_SYS_ADMIN: run it with sudo")
     elif errno_ == errno.EINVAL:
-        hint = "this kernel does not support one of these namespace types (see `isodemo doctor`)"
+        hint = _("this kernel does not support one of these namespace types (see `isodemo doctor`)")
     elif errno_ == errno.ENOSPC:
-        hint = "a namespace limit in /proc/sys/user/max_*_namespaces is reached"
+        hint = _("a namespace limit in /proc/sys/user/max_*_namespaces is reached")
     else:
         hint = None
     return KernelError(call, errno_, os.strerror(errno_), hint)

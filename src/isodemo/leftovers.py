@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isodemo import runs
+from isodemo.i18n import N_, _
 from isodemo.kernel import mount, procfs, sysvipc
 from isodemo.kernel import process as kprocess
 
@@ -31,7 +32,13 @@ class Leftover:
     owner: int | None = None  # the uid owning it, for the kinds that have one (a user's record vouches by it)
 
     def __str__(self) -> str:
+        """As the JSON lists it: the kind in English (kinds are marked with N_())."""
         return f"{self.kind} {self.name}"
+
+    @property
+    def label(self) -> str:
+        """As a learner reads it: the kind in the current language, then the name."""
+        return _("{kind} {name}", kind=_(self.kind), name=self.name)
 
 
 def _processes() -> Iterable[Leftover]:
@@ -44,7 +51,7 @@ def _processes() -> Iterable[Leftover]:
         run_id = runs.run_id_of(comm)
         # A zombie has already exited; only its parent (or PID 1, after a SIGKILL) can reap it.
         if run_id and pid != me and not procfs.is_zombie(pid):
-            yield Leftover("process", f"{pid} ({comm})", run_id, _killer(pid, procfs.start_time(pid)), _uid_of(pid))
+            yield Leftover(N_("process"), f"{pid} ({comm})", run_id, _killer(pid, procfs.start_time(pid)), _uid_of(pid))
 
 
 def _uid_of(pid: int) -> int | None:
@@ -80,7 +87,7 @@ def _mounts() -> Iterable[Leftover]:
             run_id = runs.run_id_of(part)
             if run_id:
                 path = entry.mount_point
-                yield Leftover("mount", path, run_id, functools.partial(mount.umount2, path, mount.MNT_DETACH))
+                yield Leftover(N_("mount"), path, run_id, functools.partial(mount.umount2, path, mount.MNT_DETACH))
                 break
 
 
@@ -97,9 +104,9 @@ def _directories() -> Iterable[Leftover]:
             continue
         if path.is_dir() and not path.is_symlink():
             # Only ever an empty mount point on the host: rmdir, which refuses anything with content.
-            yield Leftover("directory", str(path), run_id, path.rmdir, owner)
+            yield Leftover(N_("directory"), str(path), run_id, path.rmdir, owner)
         else:
-            yield Leftover("file", str(path), run_id, path.unlink, owner)
+            yield Leftover(N_("file"), str(path), run_id, path.unlink, owner)
 
 
 def _msg_queues() -> Iterable[Leftover]:
@@ -108,7 +115,7 @@ def _msg_queues() -> Iterable[Leftover]:
             if queue.key & 0xFF000000 == runs.SYSV_KEY_TAG:
                 run_id = f"{queue.key & 0xFFFFFF:06x}"
                 yield Leftover(
-                    "sysv message queue",
+                    N_("sysv message queue"),
                     f"{queue.key_hex} (msqid {queue.msqid})",
                     run_id,
                     functools.partial(sysvipc.msgctl_rmid, queue.msqid),
@@ -124,7 +131,7 @@ def _cgroups() -> Iterable[Leftover]:
     for path in sorted(set(cleanup_candidates()) | noted):
         run_id = runs.run_id_of(os.path.basename(path))
         if run_id:
-            yield Leftover("cgroup", path, run_id, functools.partial(_remove_cgroup, path))
+            yield Leftover(N_("cgroup"), path, run_id, functools.partial(_remove_cgroup, path))
 
 
 def _remove_cgroup(path: str) -> None:
@@ -139,7 +146,7 @@ def _links() -> Iterable[Leftover]:
         for name in sorted(os.listdir("/sys/class/net")):
             run_id = runs.run_id_of(name)
             if run_id:
-                yield Leftover("link", name, run_id, functools.partial(_delete_link, name))
+                yield Leftover(N_("link"), name, run_id, functools.partial(_delete_link, name))
 
 
 def _delete_link(name: str) -> None:
@@ -157,7 +164,7 @@ def _named_netns() -> Iterable[Leftover]:
             run_id = runs.run_id_of(name)
             if run_id:
                 path = os.path.join(NETNS_DIR, name)
-                yield Leftover("network namespace", path, run_id, functools.partial(remove, path))
+                yield Leftover(N_("network namespace"), path, run_id, functools.partial(remove, path))
 
 
 def _nft_tables() -> Iterable[Leftover]:
@@ -166,7 +173,7 @@ def _nft_tables() -> Iterable[Leftover]:
     for name in nft.table_names():
         run_id = runs.run_id_of(name)
         if run_id:
-            yield Leftover("nft table", f"ip {name}", run_id, functools.partial(nft.delete_table, name))
+            yield Leftover(N_("nft table"), f"ip {name}", run_id, functools.partial(nft.delete_table, name))
 
 
 def _loop_devices() -> Iterable[Leftover]:
@@ -178,21 +185,21 @@ def _loop_devices() -> Iterable[Leftover]:
             run_id = runs.run_id_of(os.path.basename(backing.read_text().split(" (deleted)")[0].strip()))
             if run_id:
                 device = f"/dev/{backing.parent.parent.name}"
-                yield Leftover("loop device", device, run_id, functools.partial(detach, device))
+                yield Leftover(N_("loop device"), device, run_id, functools.partial(detach, device))
 
 
 def _run_records() -> Iterable[Leftover]:
     noted = runs.recorded_objects("cgroup")
     for run_id, record in runs.recorded_runs().items():
         remove = functools.partial(_remove_record, record.path, noted.get(run_id, []))
-        yield Leftover("run record", str(record.path), run_id, remove, record.owner)
+        yield Leftover(N_("run record"), str(record.path), run_id, remove, record.owner)
 
 
 def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
     """The record goes last, and only once nothing it vouches for is left: it is what lets cleanup retry."""
     remaining = [path for path in noted_cgroups if os.path.exists(path)]
     if remaining:
-        raise OSError(f"kept: {', '.join(remaining)} still exist")
+        raise OSError(_("kept: {paths} still exist", paths=", ".join(remaining)))
     record.unlink()
     if record.parent != runs.RUN_DIR:
         runs.remove_user_run_dir(record.parent)

@@ -16,17 +16,20 @@ from collections.abc import Callable
 from isodemo import catalog
 from isodemo import host as hostinfo
 from isodemo.errors import MissingFeature
+from isodemo.i18n import N_, _
 
 # The v1 name of a controller whose v2 name differs (host.Host.controllers holds v1 names on v1 and hybrid).
 V1_NAMES = {"io": "blkio"}
 
 # What a kernel needs for each controller isodemo uses, for the hint.
 CONTROLLER_CONFIG = {
-    "memory": "CONFIG_MEMCG (some boards, such as the Raspberry Pi, also need cgroup_enable=memory on the "
-    "kernel command line)",
-    "cpu": "CONFIG_CGROUP_SCHED and CONFIG_CFS_BANDWIDTH",
+    "memory": N_(
+        "CONFIG_MEMCG (some boards, such as the Raspberry Pi, also need cgroup_enable=memory on the "
+        "kernel command line)"
+    ),
+    "cpu": N_("CONFIG_CGROUP_SCHED and CONFIG_CFS_BANDWIDTH"),
     "pids": "CONFIG_CGROUP_PIDS",
-    "io": "CONFIG_BLK_CGROUP and CONFIG_BLK_DEV_THROTTLING",
+    "io": N_("CONFIG_BLK_CGROUP and CONFIG_BLK_DEV_THROTTLING"),
 }
 
 
@@ -47,12 +50,13 @@ def _tool(tool: catalog.Tool) -> Missing | None:
         path = hostinfo.find_tool(tool.name)
     except MissingFeature:
         return Missing(
-            f"`{tool.name}` is not installed (looked in PATH, /usr/sbin, /sbin, /usr/bin and /bin)",
+            _("`{tool}` is not installed (looked in PATH, /usr/sbin, /sbin, /usr/bin and /bin)", tool=tool.name),
             package=tool.package,
         )
     if tool.static and not hostinfo.is_static_elf(os.path.realpath(path)):
         return Missing(
-            f"{path} is dynamically linked: after pivot_root it cannot find its libraries", package=tool.package
+            _("{path} is dynamically linked: after pivot_root it cannot find its libraries", path=path),
+            package=tool.package,
         )
     return None
 
@@ -60,16 +64,24 @@ def _tool(tool: catalog.Tool) -> Missing | None:
 def _controller(name: str, host: hostinfo.Host) -> Missing | None:
     if host.cgroup_mode == "none":
         return Missing(
-            "no cgroup filesystem is mounted at /sys/fs/cgroup",
-            "mount cgroup2 there: mount -t cgroup2 none /sys/fs/cgroup (systemd does it at boot)",
+            _("no cgroup filesystem is mounted at /sys/fs/cgroup"),
+            _("mount cgroup2 there: mount -t cgroup2 none /sys/fs/cgroup (systemd does it at boot)"),
         )
     kernel_name = name if host.cgroup_mode == "v2" else V1_NAMES.get(name, name)
     if kernel_name in host.controllers:
         return None
     where = "/sys/fs/cgroup/cgroup.controllers" if host.cgroup_mode == "v2" else "/proc/cgroups"
+    config = CONTROLLER_CONFIG.get(name)
     return Missing(
-        f"the {kernel_name} cgroup controller is missing ({where} lists: {' '.join(host.controllers) or 'none'})",
-        f"a kernel with {CONTROLLER_CONFIG.get(name, 'that controller')}; `isodemo doctor` shows the rest",
+        _(
+            "the {controller} cgroup controller is missing ({where} lists: {listed})",
+            controller=kernel_name,
+            where=where,
+            listed=" ".join(host.controllers) or _("none"),
+        ),
+        _("a kernel with {config}; `isodemo doctor` shows the rest", config=_(config))
+        if config
+        else _("a kernel with that controller; `isodemo doctor` shows the rest"),
     )
 
 
@@ -79,18 +91,27 @@ def _time_namespace(host: hostinfo.Host) -> Missing | None:
     if "time" in namespaces.available_types():
         return None
     major, minor = hostinfo.kernel_version()
-    why = "too old" if (major, minor) < timens.MIN_KERNEL else "built without CONFIG_TIME_NS"
     needed = ".".join(map(str, timens.MIN_KERNEL))
-    return Missing(
-        f"time namespaces need Linux {needed} or newer; this kernel is {host.kernel} ({why})", hostinfo.VAGRANT_HINT
-    )
+    if (major, minor) < timens.MIN_KERNEL:
+        what = _(
+            "time namespaces need Linux {needed} or newer; this kernel is {kernel} (too old)",
+            needed=needed,
+            kernel=host.kernel,
+        )
+    else:
+        what = _(
+            "time namespaces need Linux {needed} or newer; this kernel is {kernel} (built without CONFIG_TIME_NS)",
+            needed=needed,
+            kernel=host.kernel,
+        )
+    return Missing(what, _(hostinfo.VAGRANT_HINT))
 
 
 def _loop_device(host: hostinfo.Host) -> Missing | None:
     if os.path.exists("/dev/loop-control"):
         return None
     return Missing(
-        "this kernel has no loop devices (/dev/loop-control is missing)", "load the module: sudo modprobe loop"
+        _("this kernel has no loop devices (/dev/loop-control is missing)"), _("load the module: sudo modprobe loop")
     )
 
 
@@ -121,7 +142,10 @@ def check(name: str, host: hostinfo.Host) -> None:
     fixes = [f"{hostinfo.APT_INSTALL} {' '.join(packages)}"] if packages else []
     fixes += [item.fix for item in lacking if item.fix and item.fix not in fixes]
     raise MissingFeature(
-        f"isodemo {name} needs what this machine lacks, so it stopped before creating anything: "
-        + "; ".join(item.what for item in lacking),
+        _(
+            "isodemo {name} needs what this machine lacks, so it stopped before creating anything: {missing}",
+            name=name,
+            missing="; ".join(item.what for item in lacking),
+        ),
         "; ".join(fixes),
     )

@@ -11,6 +11,7 @@ import pwd
 from dataclasses import dataclass
 
 from isodemo.errors import NeedsRoot
+from isodemo.i18n import N_, _
 from isodemo.isolated import Isolated
 from isodemo.userns_policy import Blocker, UserNamespaceBlocked
 
@@ -22,7 +23,7 @@ class Identity:
     uid: int
     gid: int
     name: str
-    why: str  # how it was chosen, said to the learner
+    why: str  # how it was chosen, said to the learner: an N_() message, shown with _()
 
     @property
     def drop_from_root(self) -> bool:
@@ -33,15 +34,15 @@ def unprivileged_identity(environ: dict[str, str] | None = None) -> Identity:
     environ = dict(os.environ) if environ is None else environ
     uid, gid = os.getuid(), os.getgid()
     if os.geteuid() != 0:
-        return Identity(uid, gid, _user_name(uid), "you")
+        return Identity(uid, gid, _user_name(uid), N_("you"))
     sudo_uid, sudo_gid = environ.get("SUDO_UID", ""), environ.get("SUDO_GID", "")
     if sudo_uid.isdigit() and sudo_gid.isdigit() and int(sudo_uid) != 0:
-        return Identity(int(sudo_uid), int(sudo_gid), _user_name(int(sudo_uid)), "SUDO_UID, the user who ran sudo")
+        return Identity(int(sudo_uid), int(sudo_gid), _user_name(int(sudo_uid)), N_("SUDO_UID, the user who ran sudo"))
     try:
         nobody = pwd.getpwnam("nobody")
-        return Identity(nobody.pw_uid, nobody.pw_gid, "nobody", "nobody: root, and no SUDO_UID to go back to")
+        return Identity(nobody.pw_uid, nobody.pw_gid, "nobody", N_("nobody: root, and no SUDO_UID to go back to"))
     except KeyError:
-        return Identity(65534, 65534, "nobody", "65534: root, no SUDO_UID, and no user named nobody")
+        return Identity(65534, 65534, "nobody", N_("65534: root, no SUDO_UID, and no user named nobody"))
 
 
 def _user_name(uid: int) -> str:
@@ -54,8 +55,12 @@ def _user_name(uid: int) -> str:
 def needs_root_instead(demo: str, command: str, blocker: Blocker) -> NeedsRoot:
     """Rootless mode is impossible here: exit 77 with the sudo line, the reason, and the rootless fix."""
     return NeedsRoot(
-        f"isodemo {demo} without root runs inside a user namespace, and this machine refuses one: {blocker.explain()}",
-        f"run: sudo {command}; or, {blocker.hint()}",
+        _(
+            "isodemo {demo} without root runs inside a user namespace, and this machine refuses one: {reason}",
+            demo=demo,
+            reason=blocker.explain(),
+        ),
+        _("run: sudo {command}; or, {hint}", command=command, hint=blocker.hint()),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from isodemo import host as hostinfo
 from isodemo import i18n, leftovers, preflight, signals, testpoints
 from isodemo.errors import ExitCode, Interrupted, IsodemoError, OutputClosed
+from isodemo.i18n import _
 from isodemo.narrate import choose_style, make_narrator
 from isodemo.narrate.base import Narrator
 from isodemo.narrate.report import ErrorInfo
@@ -46,8 +47,11 @@ def _work_in_delegated_cgroup(narrator: Narrator, ctx: Any, base: str) -> None:
     ctx.cgroup_top = base
     ctx.enter(Vacate(base, ctx.run.object_name("self")))
     narrator.note(
-        f"Not root: working in the cgroup v2 subtree delegated to you, {base} "
-        "(what systemd-run --user --scope -p Delegate=yes gives)."
+        _(
+            "Not root: working in the cgroup v2 subtree delegated to you, {base} "
+            "(what systemd-run --user --scope -p Delegate=yes gives).",
+            base=base,
+        )
     )
     narrator.fact("rootless", True)
     narrator.fact("delegated_cgroup", base)
@@ -57,10 +61,13 @@ def _work_in_user_namespace(narrator: Narrator, ctx: Any) -> None:
     ctx.rootless = True
     uid = os.getuid()
     narrator.note(
-        f"Not root: every namespace of this demo is created inside a new user namespace, where uid {uid} is "
-        "uid 0 with the capabilities to create them, as rootless podman does: before each unshare() below, "
-        "the helper calls unshare(CLONE_NEWUSER) and isodemo writes its uid_map, setgroups and gid_map. "
-        "`isodemo user` shows those steps one by one."
+        _(
+            "Not root: every namespace of this demo is created inside a new user namespace, where uid {uid} is "
+            "uid 0 with the capabilities to create them, as rootless podman does: before each unshare() below, "
+            "the helper calls unshare(CLONE_NEWUSER) and isodemo writes its uid_map, setgroups and gid_map. "
+            "`isodemo user` shows those steps one by one.",
+            uid=uid,
+        )
     )
     narrator.fact("rootless", True)
 
@@ -109,7 +116,8 @@ def execute(
             else:
                 refused = rootless.needs_root_instead(name, hostinfo.command_line(), blocker)
     narrator.begin(name, host.summary())
-    wanted = i18n.choose(opts.lang, os.environ)
+    # --json: one object for programs, the same in every language (its texts too), so always English
+    wanted = "en" if opts.json else i18n.choose(opts.lang, os.environ)
     if i18n.language() != wanted and not i18n.set_language(wanted):  # asked for, not installed: say so
         narrator.note("한국어 카탈로그가 없어 영어로 진행합니다: sudo ./setup.sh (the Korean catalog is not built)")
     run = Run.new()
@@ -152,7 +160,9 @@ def execute(
         except KeyboardInterrupt:
             code = ExitCode.INTERRUPTED
             narrator.fail(
-                IsodemoError("interrupted; the teardown ran (leftovers, if any, are listed)"), code, kind="Interrupted"
+                IsodemoError(_("interrupted; the teardown ran (leftovers, if any, are listed)")),
+                code,
+                kind="Interrupted",
             )
         except OSError as error:
             # A syscall failed where no demo expected it: this machine lacks or forbids something.
@@ -160,8 +170,8 @@ def execute(
             name = errno.errorcode.get(error.errno or 0, "")
             narrator.fail(
                 IsodemoError(
-                    f"a system call failed: {error} {name}".rstrip(),
-                    "`isodemo doctor` shows what this machine supports",
+                    _("a system call failed: {error} {name}", error=error, name=name).rstrip(),
+                    _("`isodemo doctor` shows what this machine supports"),
                 ),
                 code,
                 kind=type(error).__name__,
@@ -171,8 +181,8 @@ def execute(
             traceback.print_exc()
             narrator.fail(
                 IsodemoError(
-                    f"internal error, a bug in isodemo: {type(error).__name__}: {error}",
-                    "please report it with the traceback above",
+                    _("internal error, a bug in isodemo: {kind}: {error}", kind=type(error).__name__, error=error),
+                    _("please report it with the traceback above"),
                 ),
                 code,
                 kind=type(error).__name__,
@@ -194,7 +204,7 @@ def execute(
 
 def _interrupted(narrator: Narrator, signame: str) -> None:
     narrator.fail(
-        IsodemoError(f"interrupted by {signame}; the teardown ran (leftovers, if any, are listed)"),
+        IsodemoError(_("interrupted by {signal}; the teardown ran (leftovers, if any, are listed)", signal=signame)),
         ExitCode.INTERRUPTED,
         kind="Interrupted",
     )

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 
 from isodemo import host as hostinfo
 from isodemo.errors import MissingFeature
+from isodemo.i18n import N_, _
 
 RELAXED_MAX_USER_NAMESPACES = 15000
 
 # The steps of creating a usable user namespace, in order; a Blocker names the one that failed.
 STEP_UNSHARE = "unshare(CLONE_NEWUSER)"
-STEP_MAP = "write /proc/PID/uid_map"
-STEP_CAPABILITIES = "use a capability inside the new user namespace"
+STEP_MAP = N_("write /proc/PID/uid_map")
+STEP_CAPABILITIES = N_("use a capability inside the new user namespace")
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,16 @@ class Blocker:
     alternative: str | None = None
 
     def explain(self) -> str:
-        return f"{self.step} failed with {self.error}: {self.cause}"
+        return _("{step} failed with {error}: {cause}", step=_(self.step), error=self.error, cause=self.cause)
 
     def hint(self) -> str:
-        text = f"to allow it (a teaching VM, not a shared machine): {self.fix}"
-        return text + (f"; or: {self.alternative}" if self.alternative else "")
+        if self.alternative:
+            return _(
+                "to allow it (a teaching VM, not a shared machine): {fix}; or: {alternative}",
+                fix=self.fix,
+                alternative=self.alternative,
+            )
+        return _("to allow it (a teaching VM, not a shared machine): {fix}", fix=self.fix)
 
 
 def errno_text(code: int) -> str:
@@ -67,10 +73,13 @@ def apparmor_profile(executable: str | None = None) -> str:
         "}",
     ]
     profile = "".join(line + "\\n" for line in lines)  # printf turns each \n into a newline
-    return (
-        f"allow user namespaces to one binary with an AppArmor profile: printf '{profile}' | "
-        "sudo tee /etc/apparmor.d/isodemo && sudo apparmor_parser -r /etc/apparmor.d/isodemo "
-        "(isodemo is a Python program: this allows them to every script this interpreter runs)"
+    command = (
+        f"printf '{profile}' | sudo tee /etc/apparmor.d/isodemo && sudo apparmor_parser -r /etc/apparmor.d/isodemo"
+    )
+    return _(
+        "allow user namespaces to one binary with an AppArmor profile: {command} "
+        "(isodemo is a Python program: this allows them to every script this interpreter runs)",
+        command=command,
     )
 
 
@@ -90,47 +99,55 @@ def diagnose(step: str, code: int, sysctls: dict[str, str | None]) -> Blocker:
             return Blocker(
                 step,
                 error,
-                "user.max_user_namespaces is 0 here: nobody may create a user namespace",
+                _("user.max_user_namespaces is 0 here: nobody may create a user namespace"),
                 f"sudo sysctl -w user.max_user_namespaces={RELAXED_MAX_USER_NAMESPACES}",
             )
         return Blocker(
             step,
             error,
-            f"the limit user.max_user_namespaces={limit} is reached (or the nesting limit of 32 levels)",
-            "end the processes holding user namespaces (`lsns -t user`), or raise user.max_user_namespaces",
+            _("the limit user.max_user_namespaces={limit} is reached (or the nesting limit of 32 levels)", limit=limit),
+            _("end the processes holding user namespaces (`lsns -t user`), or raise user.max_user_namespaces"),
         )
     if step == STEP_UNSHARE and code == errno.EINVAL:
-        return Blocker(step, error, "this kernel was built without user namespaces (CONFIG_USER_NS)", "a newer kernel")
+        return Blocker(
+            step, error, _("this kernel was built without user namespaces (CONFIG_USER_NS)"), _("a newer kernel")
+        )
     if step == STEP_UNSHARE and code == errno.EPERM and debian:
         return Blocker(
             step,
             error,
-            "Debian's kernel.unprivileged_userns_clone is 0: only root may create user namespaces",
+            _("Debian's kernel.unprivileged_userns_clone is 0: only root may create user namespaces"),
             "sudo sysctl -w kernel.unprivileged_userns_clone=1",
         )
     if step == STEP_MAP and code == errno.EPERM and not apparmor:
         return Blocker(
             step,
             error,
-            "without CAP_SETUID in the parent user namespace, a process may map only its own uid, as one line "
-            "(and a gid_map only after `deny` in setgroups): man 7 user_namespaces",
-            "map only your own ids: `0 UID 1`",
+            _(
+                "without CAP_SETUID in the parent user namespace, a process may map only its own uid, as one line "
+                "(and a gid_map only after `deny` in setgroups): man 7 user_namespaces"
+            ),
+            _("map only your own ids: `0 UID 1`"),
         )
     if apparmor:
         return Blocker(
             step,
             error,
-            "Ubuntu's kernel.apparmor_restrict_unprivileged_userns is 1: AppArmor gives the new user namespace "
-            "no capabilities unless the program has a profile that allows `userns`",
+            _(
+                "Ubuntu's kernel.apparmor_restrict_unprivileged_userns is 1: AppArmor gives the new user namespace "
+                "no capabilities unless the program has a profile that allows `userns`"
+            ),
             "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0",
             apparmor_profile(),
         )
     return Blocker(
         step,
         error,
-        "no user-namespace sysctl forbids it, so a seccomp filter or a security module does "
-        "(inside a Docker container, its default seccomp profile refuses unshare)",
-        "run isodemo in the VM this project provides (vagrant/)",
+        _(
+            "no user-namespace sysctl forbids it, so a seccomp filter or a security module does "
+            "(inside a Docker container, its default seccomp profile refuses unshare)"
+        ),
+        _("run isodemo in the VM this project provides (vagrant/)"),
     )
 
 
@@ -138,7 +155,9 @@ class UserNamespaceBlocked(MissingFeature):
     """This machine refuses unprivileged user namespaces; the blocker says where and why."""
 
     def __init__(self, blocker: Blocker) -> None:
-        super().__init__(f"an unprivileged user namespace is refused: {blocker.explain()}", blocker.hint())
+        super().__init__(
+            _("an unprivileged user namespace is refused: {reason}", reason=blocker.explain()), blocker.hint()
+        )
         self.blocker = blocker
 
 

@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from isodemo.errors import UsageError
+from isodemo.i18n import N_, _
 
 if TYPE_CHECKING:
     import ipaddress  # imported where used: --help and most demos never need it
@@ -23,8 +24,8 @@ _ASCII = re.ASCII  # \d and \w match only ASCII: the docs promise ASCII digits a
 
 HOST_NAME_MAX = 64  # <limits.h>; sethostname(2) fails with EINVAL beyond it
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", _ASCII)
-HOSTNAME_RULE = (
-    f"use 1-{HOST_NAME_MAX} ASCII characters (sethostname(2) takes at most {HOST_NAME_MAX} bytes) in RFC 1123 "
+HOSTNAME_RULE = N_(
+    "use 1-{max} ASCII characters (sethostname(2) takes at most {max} bytes) in RFC 1123 "
     "form: dot-separated labels of 1-63 letters, digits and '-', each starting and ending with a letter or "
     "digit (for example web-0)"
 )
@@ -38,7 +39,7 @@ def hostname(value: str) -> str:
     """
     ok = 0 < len(value) <= HOST_NAME_MAX and value.isascii()
     if not ok or not all(_LABEL.fullmatch(label) for label in value.split(".")):
-        raise UsageError(f"invalid hostname {shown(value)}", HOSTNAME_RULE)
+        raise UsageError(_("invalid hostname {value}", value=shown(value)), _(HOSTNAME_RULE, max=HOST_NAME_MAX))
     return value
 
 
@@ -51,7 +52,9 @@ MAX_DIGITS = 30  # more than any bound below needs; keeps int() far from its 430
 
 def shown(value: str) -> str:
     """The value as a message quotes it: repr (escapes what is not printable), cut short when very long."""
-    return repr(value) if len(value) <= 40 else repr(value[:32]) + f"... ({len(value)} characters)"
+    if len(value) <= 40:
+        return repr(value)
+    return _("{start}... ({n} characters)", start=repr(value[:32]), n=len(value))
 
 
 def _digits_ok(text: str) -> bool:
@@ -62,11 +65,23 @@ def whole_number(value: str | int, low: int, high: int, what: str, example: int,
     """An integer in [low, high] written in ASCII digits, or a UsageError that says the range and why."""
     text = str(value)
     if not (_WHOLE.fullmatch(text) and _digits_ok(text) and low <= int(text) <= high):
-        reason = f" ({why})" if why else ""
-        raise UsageError(
-            f"invalid {what} {shown(text)}",
-            f"use a whole number from {low} to {high} in digits 0-9{reason}, for example {example}",
+        hint = (
+            _(
+                "use a whole number from {low} to {high} in digits 0-9 ({why}), for example {example}",
+                low=low,
+                high=high,
+                why=why,
+                example=example,
+            )
+            if why
+            else _(
+                "use a whole number from {low} to {high} in digits 0-9, for example {example}",
+                low=low,
+                high=high,
+                example=example,
+            )
         )
+        raise UsageError(_("invalid {what} {value}", what=what, value=shown(text)), hint)
     return int(text)
 
 
@@ -74,23 +89,23 @@ def whole_number(value: str | int, low: int, high: int, what: str, example: int,
 
 _SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(?:(b)|([kmg])(?:i?b)?)?", re.ASCII | re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-SIZE_FORM = (
-    "a number in digits 0-9, with an optional fraction and an optional unit b, k, m or g "
+SIZE_FORM = N_(
+    "use a number in digits 0-9, with an optional fraction and an optional unit b, k, m or g "
     "(also kb, KiB, mb, MiB, gb, GiB; 1k = 1024 bytes), for example 64m"
 )
 
 
-def size_bytes(value: str, *, what: str = "size") -> int:
+def size_bytes(value: str, *, what: str | None = None) -> int:
     """`64m` -> 67108864. Units are binary, as in `docker run --memory`: k, m, g (also kb, MiB, ...).
 
     Computed with integers, so no value overflows a float; a fraction of a byte is dropped, as docker does.
     """
     match = _SIZE.fullmatch(value)
     if not match or not _digits_ok(match.group(1).partition(".")[0]):
-        raise UsageError(f"invalid {what} {shown(value)}", f"use {SIZE_FORM}")
+        raise UsageError(_("invalid {what} {value}", what=what or _("size"), value=shown(value)), _(SIZE_FORM))
     number: str = match.group(1)
     scale = _UNITS[(match.group(2) or match.group(3) or "").lower()]
-    whole, _, fraction = number.partition(".")
+    whole, _dot, fraction = number.partition(".")
     fraction = fraction[:MAX_DIGITS]  # what a 31st digit adds is far below one byte, even in gigabytes
     divisor: int = 10 ** len(fraction)  # int ** int is typed Any (a negative power would be a float)
     return int(whole) * scale + (int(fraction or "0") * scale) // divisor
@@ -131,26 +146,38 @@ def memory_limit(value: str, available: int | None = None) -> int:
     before the cgroup's limit is ever reached. Half of MemAvailable leaves the other half to everything
     else that runs meanwhile.
     """
-    limit = size_bytes(value, what="memory size")
+    limit = size_bytes(value, what=_("memory size"))
     if limit < MEMORY_MIN:
         raise UsageError(
-            f"memory limit {shown(value)} is below the minimum of {format_bytes(MEMORY_MIN)}",
-            "use 6m or more, for example 64m",
+            _(
+                "memory limit {value} is below the minimum of {minimum}",
+                value=shown(value),
+                minimum=format_bytes(MEMORY_MIN),
+            ),
+            _("use 6m or more, for example 64m"),
         )
     free = memory_available() if available is None else available
     if free is not None and limit > free // MEMORY_SHARE:
         raise UsageError(
-            f"memory limit {shown(value)} ({format_bytes(limit)}) is more than this machine can spare: "
-            f"MemAvailable in /proc/meminfo is {format_bytes(free)}, and the demo's process would fill the "
-            "limit, pushing the whole host into its OOM killer",
-            f"use at most half of MemAvailable, {format_bytes(free // MEMORY_SHARE)} here, for example 64m",
+            _(
+                "memory limit {value} ({limit}) is more than this machine can spare: "
+                "MemAvailable in /proc/meminfo is {free}, and the demo's process would fill the "
+                "limit, pushing the whole host into its OOM killer",
+                value=shown(value),
+                limit=format_bytes(limit),
+                free=format_bytes(free),
+            ),
+            _(
+                "use at most half of MemAvailable, {half} here, for example 64m",
+                half=format_bytes(free // MEMORY_SHARE),
+            ),
         )
     return limit
 
 
 IO_RATE_MIN = 4096  # one 4 KiB block per second
 IO_RATE_MAX = 64 << 20
-IO_RATE_WHY = (
+IO_RATE_WHY = N_(
     "the demo writes and reads 3 seconds' worth at the limit on a loop device backed by a file in /tmp, "
     "and must show the same device more than 3 times faster without it"
 )
@@ -158,11 +185,15 @@ IO_RATE_WHY = (
 
 def rate_bytes(value: str) -> int:
     """An I/O rate per second, `1mb` -> 1048576, as `docker run --device-write-bps /dev/sda:1mb` takes it."""
-    rate = size_bytes(value, what="rate")
+    rate = size_bytes(value, what=_("rate"))
     if not IO_RATE_MIN <= rate <= IO_RATE_MAX:
         raise UsageError(
-            f"rate {shown(value)} ({format_bytes(rate)}/s) is outside 4k to 64m per second",
-            f"use a rate from 4k to 64m, for example 1mb: {IO_RATE_WHY}",
+            _(
+                "rate {value} ({rate}/s) is outside 4k to 64m per second",
+                value=shown(value),
+                rate=format_bytes(rate),
+            ),
+            _("use a rate from 4k to 64m, for example 1mb: {why}", why=_(IO_RATE_WHY)),
         )
     return rate
 
@@ -171,7 +202,9 @@ def device_rate(value: str) -> tuple[str, int]:
     """`/dev/sda:1mb` -> ("/dev/sda", 1048576), the form of docker's --device-write-bps."""
     device, sep, rate = value.rpartition(":")
     if not sep or not device.startswith("/dev/"):
-        raise UsageError(f"invalid device rate {shown(value)}", "use DEVICE:RATE, for example /dev/sda:1mb")
+        raise UsageError(
+            _("invalid device rate {value}", value=shown(value)), _("use DEVICE:RATE, for example /dev/sda:1mb")
+        )
     return device, rate_bytes(rate)
 
 
@@ -191,9 +224,13 @@ def cpus(value: str, available: int | None = None) -> float:
     good = _DECIMAL.fullmatch(value) is not None and _digits_ok(value.partition(".")[0])
     if not (good and CPUS_MIN <= float(value) <= limit):
         raise UsageError(
-            f"invalid --cpus value {shown(value)}",
-            f"use a decimal number in digits 0-9 from {CPUS_MIN} to {limit} (the CPUs this process may use: "
-            "a quota above them cannot be used), for example 0.2",
+            _("invalid --cpus value {value}", value=shown(value)),
+            _(
+                "use a decimal number in digits 0-9 from {low} to {high} (the CPUs this process may use: "
+                "a quota above them cannot be used), for example 0.2",
+                low=CPUS_MIN,
+                high=limit,
+            ),
         )
     return float(value)
 
@@ -223,10 +260,14 @@ def pids_limit(value: str | int, free: int | None = None) -> int:
     """
     slots = free_task_slots() if free is None else free
     high = PIDS_MAX if slots is None else max(2, min(PIDS_MAX, slots // 2))
-    why = "the demo forks that many real processes"
+    why = _("the demo forks that many real processes")
     if high < PIDS_MAX:
-        why += f"; at most half of the {slots} this machine can still start (kernel.pid_max, threads-max)"
-    return whole_number(value, 2, high, "pids limit", min(20, high), why=why)
+        why = _(
+            "the demo forks that many real processes; at most half of the {slots} this machine can still start "
+            "(kernel.pid_max, threads-max)",
+            slots=slots,
+        )
+    return whole_number(value, 2, high, _("pids limit"), min(20, high), why=why)
 
 
 RATE_MBIT_MAX = 1000
@@ -237,19 +278,19 @@ def rate_mbit(value: str | int) -> int:
         value,
         1,
         RATE_MBIT_MAX,
-        "rate in Mbit/s",
+        _("rate in Mbit/s"),
         10,
-        why="the demo measures a 3-second transfer at that rate through a veth pair",
+        why=_("the demo measures a 3-second transfer at that rate through a veth pair"),
     )
 
 
 def port(value: str | int) -> int:
-    return whole_number(value, 1024, 65535, "port", 8080, why="a TCP port above the privileged ones")
+    return whole_number(value, 1024, 65535, _("port"), 8080, why=_("a TCP port above the privileged ones"))
 
 
 def pid(value: str | int) -> int:
     """A process id: 1 to the kernel's pid_max (at most 2**22, PID_MAX_LIMIT in <linux/threads.h>)."""
-    return whole_number(value, 1, 1 << 22, "pid", 1, why="a process id, as `ps -e` lists them")
+    return whole_number(value, 1, 1 << 22, "pid", 1, why=_("a process id, as `ps -e` lists them"))
 
 
 def subnet(value: str) -> ipaddress.IPv4Network:
@@ -263,7 +304,9 @@ def subnet(value: str) -> ipaddress.IPv4Network:
         except ValueError:
             net = None
     if not isinstance(net, ipaddress.IPv4Network) or net.prefixlen != 24 or not net.is_private:
-        raise UsageError(f"invalid subnet {shown(value)}", "use a private IPv4 /24, for example 10.99.0.0/24")
+        raise UsageError(
+            _("invalid subnet {value}", value=shown(value)), _("use a private IPv4 /24, for example 10.99.0.0/24")
+        )
     return net
 
 
@@ -276,7 +319,7 @@ def clock_offset(value: str | int) -> int:
         value,
         0,
         CLOCK_OFFSET_MAX,
-        "clock offset (seconds)",
+        _("clock offset (seconds)"),
         86400,
-        why="ten years at most: enough to see, far from where the kernel's clocks overflow",
+        why=_("ten years at most: enough to see, far from where the kernel's clocks overflow"),
     )

@@ -3,11 +3,12 @@ three slow demos), at every test point.
 
 For each demo (`isodemo list`), a normal `--json` run says how many steps it has and how often the isodemo
 process passes each test point found in the source (tests/root/matrix.py). Then each signal arrives at the
-start of each step (`step#k`), at each `--step` pause with nobody pressing Enter (`pause#k`), during
-`--hold` (`hold`, which ends the hold: exit 0) and at each pass over every other test point (the races in
-Isolated.start, net's links, ...). Every case must exit 130 (0 for the hold), say which signal interrupted
-it, leave no leftovers in its report, no run record, no traceback; the host-invariant fixture then checks
-that the host is what it was before all of them.
+start of each step (`step#k`), at each `--step` pause where nobody presses Enter (`pause#k`), during
+`--hold` and at each pass over every other test point (the races in Isolated.start, net's links, the report
+just written, ...). Every case must exit 130 and say which signal interrupted it (except where the signal
+does not interrupt: SIGINT or SIGTERM ending a hold, a signal after the report; the run's own code then),
+leave no leftovers in its report, no run record, no traceback; the host-invariant fixture then checks that
+the host is what it was before all of them.
 
 A failure message gives each failed case as a shell command that reproduces it.
 """

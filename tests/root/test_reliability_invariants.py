@@ -3,6 +3,8 @@ test's own that is still alive is a leak."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from isodemo import runs
@@ -16,7 +18,13 @@ def test_another_users_live_rootless_run_is_not_a_leak(test_user: TestUser, any_
     """A rootless run, recorded in /tmp/isodemo-runs-<uid>/, that the test did not start (`setsid -f`: its
     parent is not the test, as from another terminal) is left out of the comparison; the same run started by
     the test is counted."""
-    as_user = {"user": test_user.uid, "group": test_user.gid, "extra_groups": [], "cwd": "/", "env": any_user_env}
+    as_user: dict[str, Any] = {
+        "user": test_user.uid,
+        "group": test_user.gid,
+        "extra_groups": [],
+        "cwd": "/",
+        "env": any_user_env,
+    }
     before = snapshot()
     theirs = Held("mnt", "--json", wrapper=["setsid", "-f"], **as_user)
     try:

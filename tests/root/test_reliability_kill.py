@@ -1,6 +1,7 @@
-"""SIGKILL, which isodemo cannot catch, then `isodemo cleanup`: every demo, killed while held and at a random
-moment of a normal run. The kernel ends the run's children (PR_SET_PDEATHSIG); cleanup removes the rest by the
-run's record; the host-invariant fixture then checks that the host is what it was.
+"""SIGKILL, which isodemo cannot catch, then `isodemo cleanup`: every demo, killed while held, at a random
+moment of a normal run, and at each pass over each test point that marks a race. The kernel ends the run's
+children (PR_SET_PDEATHSIG); cleanup removes the rest by the run's record; the host-invariant fixture then
+checks that the host is what it was.
 
 The random moments come from ISODEMO_SEED (a fresh seed otherwise, given in the failure message): the same
 seed replays the same moments.
@@ -11,12 +12,14 @@ from __future__ import annotations
 import os
 import random
 import shlex
+import signal
 import subprocess
 import threading
 import time
 
 import pytest
 
+from isodemo import testpoints
 from tests.conftest import isodemo_argv, run_isodemo
 from tests.root import matrix
 from tests.root.holding import Held, run_processes, wait_gone
@@ -89,9 +92,53 @@ def test_sigkill_at_a_random_moment_then_cleanup() -> None:
     started = time.monotonic()
     profiles = matrix.in_pool(matrix.profile, matrix.demos())
     rng = random.Random(SEED)
-    jobs = [(prof.demo, rng.uniform(0, prof.seconds)) for prof in profiles]
+    # Three moments of each demo that takes a fraction of a second, one of each slow one.
+    jobs = [
+        (prof.demo, rng.uniform(0, prof.seconds))
+        for prof in profiles
+        for _ in range(1 if prof.demo in matrix.CHEAP_OPTIONS else 3)
+    ]
     failures = [f for f in matrix.in_pool(_kill_at, jobs) if f]
     assert not failures, (
         f"{len(failures)} demos, ISODEMO_SEED={SEED} replays these moments ({time.monotonic() - started:.1f} s):\n"
         + "\n".join(failures)
     )
+
+
+def _kill_at_point(job: tuple[str, str]) -> str | None:
+    demo, point = job
+    args = (*matrix.demo_args(demo), "--json")
+    command = f"sudo env {testpoints.VARIABLE}={point} isodemo {shlex.join(args)}; sudo isodemo cleanup"
+    proc = subprocess.Popen(
+        isodemo_argv(*args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, testpoints.VARIABLE: point},
+    )
+    try:
+        code = proc.wait(matrix.case_timeout(demo))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    problem = _cleanup_after_kill(command, proc.pid, [], [])
+    if code != -signal.SIGKILL:
+        problem = f"{problem or command}\n    -> exit {code}: it never passed {point}"
+    return problem
+
+
+@pytest.mark.host_only
+@pytest.mark.usefixtures("isodemo_cleanup_first")
+def test_sigkill_at_every_race_point_then_cleanup() -> None:
+    """The random moment, aimed: SIGKILL at each pass over each test point that marks a race (a process just
+    forked, a link or a namespace just created: everything but the narrator's own points), then cleanup."""
+    started = time.monotonic()
+    jobs = [
+        (prof.demo, f"{point}#{k}:SIGKILL")
+        for prof in matrix.in_pool(matrix.profile, matrix.demos())
+        for point, passes in sorted(prof.hits.items())
+        if point not in matrix.NARRATOR_POINTS and point not in prof.after_report
+        for k in range(1, passes + 1)
+    ]
+    failures = [f for f in matrix.in_pool(_kill_at_point, jobs) if f]
+    assert not failures, f"{len(failures)} of {len(jobs)} ({time.monotonic() - started:.1f} s):\n" + "\n".join(failures)

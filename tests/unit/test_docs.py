@@ -15,6 +15,17 @@ def test_cli_reference_is_current() -> None:
     assert page == reference(), "docs/cli.md is stale: python -m tests.cli_reference > docs/cli.md"
 
 
+def test_korean_cli_reference_is_current() -> None:
+    from isodemo import i18n
+
+    page = (REPO / "docs" / "ko" / "cli.md").read_text()
+    try:
+        current = reference("ko")
+    finally:
+        i18n.set_language("en")
+    assert page == current, "docs/ko/cli.md is stale: python -m tests.cli_reference ko > docs/ko/cli.md"
+
+
 def test_every_demo_has_a_docs_page_and_a_walkthrough_chapter() -> None:
     walkthrough = (REPO / "demos" / "walkthrough").read_text()
     index = (REPO / "docs" / "README.md").read_text()

@@ -48,7 +48,7 @@ def test_plain_renders_every_part() -> None:
         "fact nspid = [4242, 1]",
         "✓ the child is PID 1 inside",
         "Kubernetes:",
-        "All 1 claims observed.",
+        "1 claim observed.",
     ):
         assert expected in text
     assert "\x1b[" not in text
@@ -90,7 +90,7 @@ def test_a_claim_that_does_not_hold_makes_the_report_not_ok() -> None:
     tell(narrator, holds=False)
     report = narrator.finish()
     assert not report.ok
-    assert "1 claim(s) did not hold" in out.getvalue()
+    assert "1 claim did not hold" in out.getvalue()
 
 
 def test_errors_and_leftovers_reach_the_json() -> None:

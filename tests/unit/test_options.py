@@ -154,7 +154,7 @@ def test_every_option_of_every_command(args: list[str]) -> None:
         assert report["ok"] is False and report["error"]["exit_code"] == 2
         assert report["error"]["kind"] == "UsageError"
     if code == 2 and "--json" not in args:
-        assert err.strip() and "Error" in err
+        assert err.strip() and ("Error" in err or "오류" in err)
     for call in stub.calls:
         for value in call["options"].values():
             assert isinstance(value, PARSED_TYPES), (args, value)

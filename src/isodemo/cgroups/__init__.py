@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from isodemo.cgroups.base import Cgroup, CgroupWrite
 from isodemo.errors import MissingFeature
+from isodemo.i18n import _
 from isodemo.runs import Run
 
 __all__ = ["Cgroup", "CgroupWrite", "cleanup_candidates", "open_cgroup", "remove_leftover"]
@@ -62,6 +63,6 @@ def open_cgroup(run: Run, leaf: str, controllers: Sequence[str], mode: str, top:
 
         return CgroupV1(run.object_name(leaf), controllers)
     raise MissingFeature(
-        "no cgroup filesystem is mounted at /sys/fs/cgroup",
-        "mount cgroup2 there: mount -t cgroup2 none /sys/fs/cgroup (systemd does it at boot)",
+        _("no cgroup filesystem is mounted at /sys/fs/cgroup"),
+        _("mount cgroup2 there: mount -t cgroup2 none /sys/fs/cgroup (systemd does it at boot)"),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from isodemo.errors import MissingFeature, NeedsRoot
+from isodemo.i18n import _
 
 EMPTY_TIMEOUT_S = 5.0
 
@@ -80,7 +81,13 @@ def write_file(path: str, value: str) -> CgroupWrite:
             f.write(value)
     except OSError as error:
         name = errno.errorcode.get(error.errno or 0, "?")
-        message = f"writing {value!r} to {path} failed: {name} ({os.strerror(error.errno or 0)})"
+        message = _(
+            "writing {value} to {path} failed: {errno} ({reason})",
+            value=repr(value),
+            path=path,
+            errno=name,
+            reason=os.strerror(error.errno or 0),
+        )
         if error.errno in (errno.EACCES, errno.EPERM):
             raise NeedsRoot(message, _hint(path, error.errno)) from None
         raise CgroupFileError(message, _hint(path, error.errno)) from None
@@ -89,11 +96,11 @@ def write_file(path: str, value: str) -> CgroupWrite:
 
 def _hint(path: str, code: int | None) -> str | None:
     if code == errno.ENOENT:
-        return f"{os.path.basename(path)} does not exist: the controller is not enabled for this cgroup"
+        return _("{file} does not exist: the controller is not enabled for this cgroup", file=os.path.basename(path))
     if code in (errno.EACCES, errno.EPERM):
-        return "only root (or the owner of a delegated cgroup) may write there: run it with sudo"
+        return _("only root (or the owner of a delegated cgroup) may write there: run it with sudo")
     if code == errno.EBUSY:
-        return "a cgroup with processes cannot enable controllers for children (the no-internal-processes rule)"
+        return _("a cgroup with processes cannot enable controllers for children (the no-internal-processes rule)")
     return None
 
 
@@ -133,7 +140,14 @@ def release(directory: str) -> None:
             for pid in procs:
                 _kill_member(pid, directory)
         if time.monotonic() > deadline:
-            raise MissingFeature(f"processes {procs} in {directory} did not die within {EMPTY_TIMEOUT_S:.0f} s")
+            raise MissingFeature(
+                _(
+                    "processes {pids} in {directory} did not die within {seconds} s",
+                    pids=procs,
+                    directory=directory,
+                    seconds=format(EMPTY_TIMEOUT_S, ".0f"),
+                )
+            )
         time.sleep(0.01)
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(directory)
@@ -156,8 +170,8 @@ class Cgroup(ABC):
     is still inside is killed and the directories are removed, however the demo ended."""
 
     version: int
-    layout: str  # how this version organises controllers, for the narration
-    weight_note: str  # how set_cpu_weight's value lands in the kernel's file
+    layout: str  # how this version organises controllers, for the narration (N_(): shown with _())
+    weight_note: str  # how set_cpu_weight's value lands in the kernel's file (N_(): shown with _())
 
     def __init__(self, name: str, controllers: Sequence[str]) -> None:
         self.name = name
@@ -213,7 +227,7 @@ class Cgroup(ABC):
     @property
     def proc_line(self) -> str:
         """That line, named for the learner."""
-        return f"the {self.proc_key} line" if self.proc_key else "the 0:: line"
+        return _("the {controller} line", controller=self.proc_key) if self.proc_key else _("the 0:: line")
 
     @property
     @abstractmethod

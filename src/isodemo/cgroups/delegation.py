@@ -18,6 +18,7 @@ from types import TracebackType
 from isodemo.cgroups.base import read_file, write_file
 from isodemo.errors import NeedsRoot
 from isodemo.host import CGROUP_ROOT
+from isodemo.i18n import _
 from isodemo.kernel import procfs
 
 DELEGATED_ENV = "ISODEMO_DELEGATED"  # set in the re-executed process, so it never loops
@@ -68,9 +69,11 @@ def scope_command(argv: list[str]) -> list[str] | None:
 
 def rootless_base(mode: str, command: str) -> str:
     """The delegated cgroup to work in; re-executes under systemd-run when that gives one; else NeedsRoot."""
-    sudo = f"run: sudo {command}"
+    sudo = _("run: sudo {command}", command=command)
     if mode != "v2":
-        raise NeedsRoot(f"creating cgroups on cgroup {mode} needs root (v1 cannot be delegated safely)", sudo)
+        raise NeedsRoot(
+            _("creating cgroups on cgroup {mode} needs root (v1 cannot be delegated safely)", mode=mode), sudo
+        )
     base = delegated_cgroup()
     if base:
         return base
@@ -79,8 +82,15 @@ def rootless_base(mode: str, command: str) -> str:
         os.environ[DELEGATED_ENV] = "1"
         os.execvp(rerun[0], rerun)
     raise NeedsRoot(
-        f"your cgroup {own_cgroup()} is not delegated to you, and no systemd user session can make one",
-        f"{sudo}   (or, in a systemd login session: systemd-run --user --scope -p Delegate=yes {command})",
+        _(
+            "your cgroup {cgroup} is not delegated to you, and no systemd user session can make one",
+            cgroup=own_cgroup(),
+        ),
+        _(
+            "run: sudo {command}   (or, in a systemd login session: systemd-run --user --scope -p Delegate=yes "
+            "{command})",
+            command=command,
+        ),
     )
 
 

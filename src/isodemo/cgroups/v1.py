@@ -21,11 +21,11 @@ from isodemo.cgroups.base import (
 )
 from isodemo.errors import MissingFeature
 from isodemo.host import CGROUP_ROOT
+from isodemo.i18n import N_, _
 from isodemo.kernel import procfs
 
 # The v1 hierarchies behind each v2 controller name.
 V1_CONTROLLERS = {"memory": ("memory",), "cpu": ("cpu", "cpuacct"), "pids": ("pids",), "io": ("blkio",)}
-V1_MOUNT_HINT = "mount the v1 hierarchy, e.g. mount -t cgroup -o {0} cgroup /sys/fs/cgroup/{0}"
 
 
 def hierarchies() -> dict[str, str]:
@@ -41,8 +41,8 @@ def hierarchies() -> dict[str, str]:
 
 class CgroupV1(Cgroup):
     version = 1
-    layout = "one hierarchy per controller: each controller has its own tree of cgroups"
-    weight_note = "On v1 a weight is cpu.shares = weight x 1024 / 100: the v2 default 100 is the v1 default 1024"
+    layout = N_("one hierarchy per controller: each controller has its own tree of cgroups")
+    weight_note = N_("On v1 a weight is cpu.shares = weight x 1024 / 100: the v2 default 100 is the v1 default 1024")
 
     def __init__(self, name: str, controllers: Sequence[str]) -> None:
         super().__init__(name, controllers)
@@ -52,7 +52,14 @@ class CgroupV1(Cgroup):
         for controller in controllers:
             for v1 in V1_CONTROLLERS.get(controller, (controller,)):
                 if v1 not in mounts:
-                    raise MissingFeature(f"the {v1} cgroup v1 controller is not mounted", V1_MOUNT_HINT.format(v1))
+                    raise MissingFeature(
+                        _("the {controller} cgroup v1 controller is not mounted", controller=v1),
+                        _(
+                            "mount the v1 hierarchy, e.g. mount -t cgroup -o {controller} cgroup "
+                            "/sys/fs/cgroup/{controller}",
+                            controller=v1,
+                        ),
+                    )
                 parent = os.path.join(mounts[v1], own.get(v1, "/").lstrip("/"))
                 self._dirs[v1] = os.path.join(parent, name)
 
@@ -97,7 +104,7 @@ class CgroupV1(Cgroup):
             except (OSError, MissingFeature) as error:
                 failures.append(f"{directory}: {error}")
         if failures:
-            raise MissingFeature("could not remove " + "; ".join(failures))
+            raise MissingFeature(_("could not remove {failures}", failures="; ".join(failures)))
 
     def _file(self, v1: str, filename: str) -> str:
         return os.path.join(self._dirs[v1], filename)

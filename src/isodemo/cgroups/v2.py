@@ -25,6 +25,7 @@ from isodemo.cgroups.base import (
 )
 from isodemo.errors import MissingFeature
 from isodemo.host import CGROUP_ROOT
+from isodemo.i18n import N_, _
 
 TOP = os.path.join(CGROUP_ROOT, "isodemo")
 
@@ -36,22 +37,32 @@ def missing_controllers(controllers: Sequence[str], root: str = CGROUP_ROOT) -> 
     for controller in controllers:
         if controller not in available:
             return MissingFeature(
-                f"this kernel has no {controller} controller in cgroup v2",
-                f"{root}/cgroup.controllers lists: {' '.join(available) or 'nothing'}",
+                _("this kernel has no {controller} controller in cgroup v2", controller=controller),
+                _("{root}/cgroup.controllers lists: {available}", root=root, available=" ".join(available))
+                if available
+                else _("{root}/cgroup.controllers lists nothing", root=root),
             )
         if controller not in enabled:
             return MissingFeature(
-                f"the {controller} controller is not enabled for children of {root}",
-                f"enable it: echo +{controller} > {root}/cgroup.subtree_control "
-                "(systemd does this for cpu, io, memory and pids)",
+                _(
+                    "the {controller} controller is not enabled for children of {root}",
+                    controller=controller,
+                    root=root,
+                ),
+                _(
+                    "enable it: echo +{controller} > {root}/cgroup.subtree_control "
+                    "(systemd does this for cpu, io, memory and pids)",
+                    controller=controller,
+                    root=root,
+                ),
             )
     return None
 
 
 class CgroupV2(Cgroup):
     version = 2
-    layout = "one tree, every controller's files in each cgroup's one directory"
-    weight_note = "On v2 cpu.weight takes the weight as it is: 1 to 10000, default 100"
+    layout = N_("one tree, every controller's files in each cgroup's one directory")
+    weight_note = N_("On v2 cpu.weight takes the weight as it is: 1 to 10000, default 100")
 
     def __init__(self, name: str, controllers: Sequence[str], top: str = TOP) -> None:
         super().__init__(name, controllers)

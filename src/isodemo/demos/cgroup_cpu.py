@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from isodemo.cgroups import Cgroup
 from isodemo.context import DemoContext
+from isodemo.i18n import _, ngettext
 from isodemo.inside import workloads
 from isodemo.isolated import Isolated
 from isodemo.narrate.base import Narrator
@@ -42,29 +43,35 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         narrator, {"box": box.pid}, cgroups=[*cgroup.paths, *(path for g in groups.values() for path in g.paths)]
     )
     narrator.kubernetes(
-        "limits.cpu becomes the quota: quota = milliCPU x 100000 / 1000 per 100000 us period, so 500m is "
-        'cpu.max "50000 100000"; a container over it is throttled, not killed. requests.cpu becomes the '
-        "weight: shares = milliCPU x 1024 / 1000 (cpu.shares on v1), converted for v2 as "
-        "cpu.weight = 1 + ((shares - 2) x 9999) / 262142, so 1 CPU (1024 shares) is weight 39; newer runc "
-        "and crun use a logarithmic conversion instead, which maps 1024 shares to weight 100. Weights only "
-        "decide who runs when the node's CPUs are busy; the HorizontalPodAutoscaler reads the same usage "
-        "counter (cpu.stat usage_usec) to compute utilisation."
+        _(
+            "limits.cpu becomes the quota: quota = milliCPU x 100000 / 1000 per 100000 us period, so 500m is "
+            'cpu.max "50000 100000"; a container over it is throttled, not killed. requests.cpu becomes the '
+            "weight: shares = milliCPU x 1024 / 1000 (cpu.shares on v1), converted for v2 as "
+            "cpu.weight = 1 + ((shares - 2) x 9999) / 262142, so 1 CPU (1024 shares) is weight 39; newer runc "
+            "and crun use a logarithmic conversion instead, which maps 1024 shares to weight 100. Weights only "
+            "decide who runs when the node's CPUs are busy; the HorizontalPodAutoscaler reads the same usage "
+            "counter (cpu.stat usage_usec) to compute utilisation."
+        )
     )
 
 
 def _quota(narrator: Narrator, ctx: DemoContext, cpus: float) -> Cgroup:
     quota = round(cpus * PERIOD_US)
     narrator.step(
-        f"A quota of {cpus:g} CPU",
+        _("A quota of {cpus} CPU", cpus=format(cpus, "g")),
         syscalls=["mkdir(cgroup directory, 0777)", f'write(quota file, "{quota} {PERIOD_US}")'],
     )
     cgroup = ctx.cgroup("cpu", ["cpu"])
     narrator.shell(*cgroup.setup_commands)
     narrator.shell(*(w.shell for w in cgroup.set_cpu_quota(quota, PERIOD_US)))
     narrator.explain(
-        f"Every {PERIOD_US // 1000} ms period, the cgroup may run {quota // 1000} ms of CPU time in "
-        "all; when it has used its quota, its tasks are throttled (not scheduled) until the next "
-        "period. That is the CFS bandwidth controller."
+        _(
+            "Every {period} ms period, the cgroup may run {quota} ms of CPU time in "
+            "all; when it has used its quota, its tasks are throttled (not scheduled) until the next "
+            "period. That is the CFS bandwidth controller.",
+            period=PERIOD_US // 1000,
+            quota=quota // 1000,
+        )
     )
     narrator.fact("cgroup_version", cgroup.version)
     narrator.fact("cgroup_path", cgroup.path)
@@ -75,7 +82,7 @@ def _quota(narrator: Narrator, ctx: DemoContext, cpus: float) -> Cgroup:
 def _busy_loop(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup, cpus: float) -> Isolated:
     quota_percent = round(100 * cpus, 1)
     narrator.step(
-        "A busy loop inside, measured",
+        _("A busy loop inside, measured"),
         syscalls=["clone(SIGCHLD)  (fork)", 'write(cgroup.procs, "PID")'],
     )
     box = ctx.isolated([])
@@ -84,14 +91,14 @@ def _busy_loop(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup, cpus: float
     narrator.shell("sh -c 'while :; do :; done' &   # from a shell in the cgroup", f"cat {usage_file}")
     # One busy loop per CPU of quota, and one more, so that the quota, not the loops, is what limits.
     loops = min(math.ceil(cpus) + 1, (os.cpu_count() or 1) + 1)
-    burners = [box.call(workloads.start_burner, None) for _ in range(loops)]
+    burners = [box.call(workloads.start_burner, None) for _loop in range(loops)]
     readings = []
-    label = f"CPU from {os.path.basename(usage_file)}"
+    label = _("CPU from {file}", file=os.path.basename(usage_file))
     with narrator.meter(label, 100.0 * max(1, math.ceil(cpus)), lambda v: f"{v:.1f}%") as meter:
-        for _ in range(SAMPLES):
+        for _sample in range(SAMPLES):
             share = 100 * _share(cgroup, SAMPLE_S)
             readings.append(share)
-            meter.update(share, f"limit {quota_percent:g}%")
+            meter.update(share, _("limit {percent}%", percent=format(quota_percent, "g")))
     for burner in burners:
         box.call(workloads.stop, burner)
     measured = round(sum(readings[1:]) / len(readings[1:]), 1)
@@ -101,19 +108,26 @@ def _busy_loop(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup, cpus: float
     narrator.compare(
         os.path.join(cgroup.path, "cpu.stat"),
         [f"nr_periods {stat.get('nr_periods', 0)}", f"nr_throttled {throttled}"],
-        [f"measured {measured}% for a quota of {quota_percent:g}%"],
-        host_title="the kernel's counters",
-        inside_title="measured",
+        [_("measured {measured}% for a quota of {quota}%", measured=measured, quota=format(quota_percent, "g"))],
+        host_title=_("the kernel's counters"),
+        inside_title=_("measured"),
     )
     narrator.check(
         "measured_percent",
         measured,
-        f"the loop got {measured}% of a CPU, within 2 points of the {quota_percent:g}% quota",
+        _(
+            "the loop got {measured}% of a CPU, within 2 points of the {quota}% quota",
+            measured=measured,
+            quota=format(quota_percent, "g"),
+        ),
         abs(measured - quota_percent) <= 2,
         show=True,
     )
     narrator.check(
-        "nr_throttled", throttled, f"cpu.stat shows throttled periods: nr_throttled {throttled}", throttled > 0
+        "nr_throttled",
+        throttled,
+        _("cpu.stat shows throttled periods: nr_throttled {throttled}", throttled=throttled),
+        throttled > 0,
     )
     return box
 
@@ -121,12 +135,21 @@ def _busy_loop(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup, cpus: float
 def _weights(narrator: Narrator, ctx: DemoContext, weights: dict[str, int]) -> dict[str, Cgroup]:
     cpu = sorted(os.sched_getaffinity(0))[0]
     narrator.step(
-        f"{len(weights)} busy cgroups on CPU {cpu}, weights {_listed(weights.values())}",
+        ngettext(
+            "{n} busy cgroup on CPU {cpu}, weight {weights}",
+            "{n} busy cgroups on CPU {cpu}, weights {weights}",
+            len(weights),
+            cpu=cpu,
+            weights=_listed(weights.values()),
+        ),
         syscalls=[f"sched_setaffinity(0, ..., {{{cpu}}})", 'write(weight file, "WEIGHT")'],
     )
     narrator.explain(
-        "A weight only matters when CPUs are contended: the loops are all pinned to the same CPU. "
-        f"The CPU is then shared in proportion to the weights, {' : '.join(map(str, weights.values()))}."
+        _(
+            "A weight only matters when CPUs are contended: the loops are all pinned to the same CPU. "
+            "The CPU is then shared in proportion to the weights, {ratio}.",
+            ratio=" : ".join(map(str, weights.values())),
+        )
     )
     groups, pinned, writes = {}, [], []
     for name, weight in weights.items():
@@ -138,7 +161,9 @@ def _weights(narrator: Narrator, ctx: DemoContext, weights: dict[str, int]) -> d
         narrator.shell(*(w.shell for w in group.add(child.pid)))
         pinned.append((child, child.call(workloads.start_burner, cpu)))
         groups[name] = group
-    narrator.explain(f"Written: {', '.join(writes)}. {next(iter(groups.values())).weight_note}.")
+    narrator.explain(
+        _("Written: {writes}. {note}.", writes=", ".join(writes), note=_(next(iter(groups.values())).weight_note))
+    )
     time.sleep(SAMPLE_S)  # let both settle on the CPU before measuring
     starts = {name: g.cpu_usage_usec() for name, g in groups.items()}
     time.sleep(SAMPLES * SAMPLE_S)
@@ -149,11 +174,11 @@ def _weights(narrator: Narrator, ctx: DemoContext, weights: dict[str, int]) -> d
     shares = {name: round(value / total, 3) for name, value in used.items()}
     narrator.fact("weights", dict(weights))
     narrator.compare(
-        "share of the CPU",
-        [f"{n}: weight {w}" for n, w in weights.items()],
+        _("share of the CPU"),
+        [_("{name}: weight {weight}", name=n, weight=w) for n, w in weights.items()],
         [f"{n}: {100 * s:.1f}%" for n, s in shares.items()],
-        host_title="weights",
-        inside_title="measured",
+        host_title=_("weights"),
+        inside_title=_("measured"),
     )
     shares_as_weighted(narrator, shares, weights)
     return groups
@@ -166,14 +191,17 @@ def shares_as_weighted(narrator: Narrator, shares: dict[str, float], weights: di
     return narrator.check(
         "weight_shares_measured",
         shares,
-        f"the CPU was shared about {' / '.join(f'{100 * e:.0f}' for e in expected.values())}, as the weights "
-        f"say: measured {' / '.join(f'{100 * shares.get(n, 0):.0f}' for n in weights)}",
+        _(
+            "the CPU was shared about {expected}, as the weights say: measured {measured}",
+            expected=" / ".join(f"{100 * e:.0f}" for e in expected.values()),
+            measured=" / ".join(f"{100 * shares.get(n, 0):.0f}" for n in weights),
+        ),
         all(abs(shares.get(n, 0.0) - expected[n]) <= 0.05 for n in weights),
         show=True,
     )
 
 
 def _listed(values: Iterable[object]) -> str:
-    """1, 2 and 3."""
+    """1, 2 and 3 (in Korean: 1, 2, 3)."""
     items = [str(v) for v in values]
-    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+    return _("{items} and {last}", items=", ".join(items[:-1]), last=items[-1]) if len(items) > 1 else "".join(items)

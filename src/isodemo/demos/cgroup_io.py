@@ -13,6 +13,7 @@ import os
 import tempfile
 
 from isodemo.context import DemoContext
+from isodemo.i18n import _
 from isodemo.inside import workloads
 from isodemo.kernel.loop import LoopDevice
 from isodemo.narrate.base import Narrator
@@ -60,7 +61,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     disk = max(DISK_BYTES, total + (1 << 20))
     backing = os.path.join(tempfile.gettempdir(), ctx.run.object_name("disk.img"))
     narrator.step(
-        "A disk of our own: a loop device on a temporary file",
+        _("A disk of our own: a loop device on a temporary file"),
         syscalls=[
             "ftruncate(2)",
             "ioctl(LOOP_CTL_GET_FREE)",
@@ -74,25 +75,31 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     device = narrator.fact("device", loop.major_minor)
     narrator.fact("loop_device", loop.path)
     narrator.explain(
-        f"{loop.path} is block device {device}. Throttling works per device, and io.max wants a "
-        "whole disk's MAJ:MIN, not a partition's; a loop device is a whole disk."
+        _(
+            "{loop} is block device {device}. Throttling works per device, and io.max wants a "
+            "whole disk's MAJ:MIN, not a partition's; a loop device is a whole disk.",
+            loop=loop.path,
+            device=device,
+        )
     )
 
     narrator.step(
-        "Unthrottled: O_DIRECT writes",
+        _("Unthrottled: O_DIRECT writes"),
         syscalls=[f'openat(AT_FDCWD, "{loop.path}", O_WRONLY|O_DIRECT)', "pwritev2(fd, [buffer], 1, offset, 0)"],
         shell=[f"dd if=/dev/zero of={loop.path} bs=256k count=128 oflag=direct"],
     )
     narrator.explain(
-        "O_DIRECT bypasses the page cache, so every byte really goes to the device and the "
-        "measurement is not flattered by memory."
+        _(
+            "O_DIRECT bypasses the page cache, so every byte really goes to the device and the "
+            "measurement is not flattered by memory."
+        )
     )
     free = ctx.isolated([])
     seconds = free.call(workloads.direct_transfer, loop.path, FAST_BYTES, BLOCK, write=True)
     fast = narrator.fact("unthrottled_bytes_per_s", round(FAST_BYTES / seconds))
 
     narrator.step(
-        f"Throttled to {format_bytes(rate)}/s",
+        _("Throttled to {rate}/s", rate=format_bytes(rate)),
         syscalls=[
             "mkdir(cgroup directory, 0777)",
             f'write(limit file, "{device} ... {rate}")',
@@ -108,39 +115,48 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     box = ctx.isolated([])
     narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
     narrator.explain(
-        f"The process in the cgroup now writes {format_bytes(total)}, then reads it back: at the "
-        f"limit, about {LIMITED_SECONDS} s each."
+        _(
+            "The process in the cgroup now writes {total}, then reads it back: at the limit, about {seconds} s each.",
+            total=format_bytes(total),
+            seconds=LIMITED_SECONDS,
+        )
     )
     write_s = box.call(workloads.direct_transfer, loop.path, total, block, write=True)
     read_s = box.call(workloads.direct_transfer, loop.path, total, block, write=False)
     measured, measured_read = round(total / write_s), round(total / read_s)
     narrator.compare(
-        "write bandwidth",
-        [f"no limit: {format_bytes(fast)}/s"],
+        _("write bandwidth"),
+        [_("no limit: {rate}/s", rate=format_bytes(fast))],
         [
-            f"limit {format_bytes(limit)}/s: {format_bytes(measured)}/s",
-            f"reads: {format_bytes(measured_read)}/s",
+            _("limit {limit}/s: {rate}/s", limit=format_bytes(limit), rate=format_bytes(measured)),
+            _("reads: {rate}/s", rate=format_bytes(measured_read)),
         ],
-        host_title="outside the cgroup",
-        inside_title="inside the cgroup",
+        host_title=_("outside the cgroup"),
+        inside_title=_("inside the cgroup"),
     )
     narrator.check(
         "measured_bytes_per_s",
         measured,
-        f"writes were held to the limit: {format_bytes(measured)}/s, within 10% of {format_bytes(limit)}/s",
+        _(
+            "writes were held to the limit: {rate}/s, within 10% of {limit}/s",
+            rate=format_bytes(measured),
+            limit=format_bytes(limit),
+        ),
         abs(measured - limit) <= 0.1 * limit,
     )
     narrator.check(
         "measured_read_bytes_per_s",
         measured_read,
-        f"reads too: {format_bytes(measured_read)}/s",
+        _("reads too: {rate}/s", rate=format_bytes(measured_read)),
         abs(measured_read - limit) <= 0.1 * limit,
     )
-    narrator.claim("without the limit the same device is much faster", fast > 3 * limit)
+    narrator.claim(_("without the limit the same device is much faster"), fast > 3 * limit)
 
     ctx.hold_here(narrator, {"box": box.pid}, cgroups=cgroup.paths)
     narrator.kubernetes(
-        "Kubernetes has no Pod field for disk bandwidth: container runtimes expose this controller (docker "
-        "run --device-write-bps, the OCI spec's blockIO section) and node operators use it to isolate noisy "
-        "workloads. The memory and CPU limits you set on Pods sit in the same cgroup, next to io.max."
+        _(
+            "Kubernetes has no Pod field for disk bandwidth: container runtimes expose this controller (docker "
+            "run --device-write-bps, the OCI spec's blockIO section) and node operators use it to isolate noisy "
+            "workloads. The memory and CPU limits you set on Pods sit in the same cgroup, next to io.max."
+        )
     )

@@ -9,6 +9,7 @@ Kubernetes: the kubelet's pod PID limit (podPidsLimit) that keeps one Pod from e
 from __future__ import annotations
 
 from isodemo.context import DemoContext
+from isodemo.i18n import _, ngettext
 from isodemo.inside import workloads
 from isodemo.narrate.base import Narrator
 
@@ -19,7 +20,7 @@ EXTRA_ATTEMPTS = 10
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     limit = int(ctx.options.get("limit") or DEFAULT_LIMIT)
     narrator.step(
-        f"A cgroup that allows {limit} processes",
+        ngettext("A cgroup that allows {n} process", "A cgroup that allows {n} processes", limit),
         syscalls=["mkdir(cgroup directory, 0777)", f'write(pids.max, "{limit}")'],
     )
     cgroup = ctx.cgroup("pids", ["pids"])
@@ -28,27 +29,40 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.fact("cgroup_version", cgroup.version)
     narrator.fact("cgroup_path", cgroup.controller_dir("pids"))
     stored = int(cgroup.read("pids.max", cgroup.controller_dir("pids")))
-    narrator.check("pids_max", stored, f"pids.max holds {stored}", stored == limit)
+    narrator.check("pids_max", stored, _("pids.max holds {stored}", stored=stored), stored == limit)
     narrator.explain(
-        "pids.max counts every task in the cgroup: processes and their threads. fork() and "
-        "clone() fail with EAGAIN once the count would go over it."
+        _(
+            "pids.max counts every task in the cgroup: processes and their threads. fork() and "
+            "clone() fail with EAGAIN once the count would go over it."
+        )
     )
 
-    narrator.step("One process inside", syscalls=["clone(SIGCHLD)  (fork)", 'write(cgroup.procs, "PID")'])
+    narrator.step(_("One process inside"), syscalls=["clone(SIGCHLD)  (fork)", 'write(cgroup.procs, "PID")'])
     box = ctx.isolated([])
     narrator.shell(*(w.shell for w in cgroup.add(box.pid)))
     before = cgroup.pids_current()
-    narrator.check("pids_current_before", before, f"pids.current counts the one process: {before}", before == 1)
+    narrator.check(
+        "pids_current_before", before, _("pids.current counts the one process: {count}", count=before), before == 1
+    )
 
     attempts = limit + EXTRA_ATTEMPTS
     narrator.step(
-        f"Fork, at most {attempts} times, until the kernel refuses",
+        ngettext(
+            "Fork, at most {n} time, until the kernel refuses",
+            "Fork, at most {n} times, until the kernel refuses",
+            attempts,
+        ),
         syscalls=["clone(SIGCHLD)  (fork), in a bounded loop, until it fails with EAGAIN"],
         shell=[f"for i in $(seq {attempts}); do sleep 1000 & done; kill $(jobs -p)   # in a shell in the cgroup"],
     )
     narrator.explain(
-        f"Each child just waits on a pipe. The loop stops at the first refusal, or after "
-        f"{attempts} forks: a bounded experiment, never an open-ended fork bomb."
+        ngettext(
+            "Each child just waits on a pipe. The loop stops at the first refusal, or after "
+            "{n} fork: a bounded experiment, never an open-ended fork bomb.",
+            "Each child just waits on a pipe. The loop stops at the first refusal, or after "
+            "{n} forks: a bounded experiment, never an open-ended fork bomb.",
+            attempts,
+        )
     )
     result = box.call(workloads.fork_until_refused, attempts)
     forks = narrator.fact("forks_succeeded", result["forks_succeeded"])
@@ -56,20 +70,35 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     events = cgroup.pids_events()
     refusals = narrator.fact("pids_events_max", events.get("max", 0))
     narrator.compare(
-        "the count",
-        [f"pids.max {limit}", f"fork() succeeded {forks} times, then {error}"],
+        _("the count"),
+        [
+            f"pids.max {limit}",
+            ngettext(
+                "fork() succeeded {n} time, then {error}",
+                "fork() succeeded {n} times, then {error}",
+                forks,
+                error=error,
+            ),
+        ],
         [f"pids.events: max {refusals}"],
-        host_title="what the process saw",
-        inside_title="what the cgroup recorded",
+        host_title=_("what the process saw"),
+        inside_title=_("what the cgroup recorded"),
     )
     narrator.claim(
-        f"fork() failed with EAGAIN once the cgroup held {limit} processes",
+        ngettext(
+            "fork() failed with EAGAIN once the cgroup held {n} process",
+            "fork() failed with EAGAIN once the cgroup held {n} processes",
+            limit,
+        ),
         error == "EAGAIN" and forks == limit - before,
     )
-    narrator.claim(f"pids.events counted the refusal: max {refusals}", refusals >= 1)
+    narrator.claim(_("pids.events counted the refusal: max {refusals}", refusals=refusals), refusals >= 1)
     after = cgroup.pids_current()
     narrator.check(
-        "pids_current_after", after, f"the children were reaped: pids.current is back to {after}", after == 1
+        "pids_current_after",
+        after,
+        _("the children were reaped: pids.current is back to {count}", count=after),
+        after == 1,
     )
 
     ctx.hold_here(
@@ -79,7 +108,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         cgroups=cgroup.paths,
     )
     narrator.kubernetes(
-        "The kubelet sets pids.max on every Pod's cgroup from its podPidsLimit setting, so one Pod's fork bomb "
-        "or thread leak cannot take all of the node's process IDs. Inside, the program just sees fork() or "
-        'pthread_create() fail with EAGAIN ("Resource temporarily unavailable").'
+        _(
+            "The kubelet sets pids.max on every Pod's cgroup from its podPidsLimit setting, so one Pod's fork "
+            "bomb or thread leak cannot take all of the node's process IDs. Inside, the program just sees fork() "
+            'or pthread_create() fail with EAGAIN ("Resource temporarily unavailable").'
+        )
     )

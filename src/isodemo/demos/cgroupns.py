@@ -15,6 +15,7 @@ from isodemo.cgroups.base import Cgroup
 from isodemo.context import DemoContext
 from isodemo.demos.common import show_namespace_identity
 from isodemo.host import CGROUP_ROOT
+from isodemo.i18n import _, ngettext
 from isodemo.inside import filesystem, processes
 from isodemo.isolated import Isolated
 from isodemo.kernel import procfs
@@ -36,18 +37,20 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         cgroups=cgroup.paths,
     )
     narrator.kubernetes(
-        "On cgroup v2, containerd and CRI-O give every container a private cgroup namespace (Docker's "
-        "default --cgroupns=private). The host sees kubepods.slice/kubepods-burstable.slice/"
-        "kubepods-burstable-pod<uid>.slice/cri-containerd-<id>.scope; the container sees `0::/`, and its "
-        "/sys/fs/cgroup/memory.max is its own limits.memory. That is where the JVM and the Go runtime read "
-        "the limits they size their heaps and threads by."
+        _(
+            "On cgroup v2, containerd and CRI-O give every container a private cgroup namespace (Docker's "
+            "default --cgroupns=private). The host sees kubepods.slice/kubepods-burstable.slice/"
+            "kubepods-burstable-pod<uid>.slice/cri-containerd-<id>.scope; the container sees `0::/`, and its "
+            "/sys/fs/cgroup/memory.max is its own limits.memory. That is where the JVM and the Go runtime read "
+            "the limits they size their heaps and threads by."
+        )
     )
 
 
 def _into_a_namespace(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup) -> tuple[Isolated, str]:
     key = cgroup.proc_key
     narrator.step(
-        "Into a cgroup, then a new cgroup namespace",
+        _("Into a cgroup, then a new cgroup namespace"),
         syscalls=[
             f"write({cgroup.path}/cgroup.procs, PID)",
             "unshare(CLONE_NEWCGROUP|CLONE_NEWNS)",
@@ -60,21 +63,23 @@ def _into_a_namespace(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup) -> t
         ],
     )
     narrator.explain(
-        "A cgroup namespace takes the cgroup its creator is in at unshare() time as its root. So isodemo's "
-        "helper waits while isodemo moves it into a new cgroup, then unshares; the child it forks is born in "
-        "both. Nothing moves and no limit changes: only the paths that the inside reads are cut at the root."
+        _(
+            "A cgroup namespace takes the cgroup its creator is in at unshare() time as its root. So isodemo's "
+            "helper waits while isodemo moves it into a new cgroup, then unshares; the child it forks is born in "
+            "both. Nothing moves and no limit changes: only the paths that the inside reads are cut at the root."
+        )
     )
     box = ctx.isolated(["cgroup", "mnt"], before_unshare=cgroup.add)
     inside = narrator.fact("cgroup_inside", box.call(processes.cgroup_of, "self", key))
     from_host = narrator.fact("cgroup_seen_from_host", processes.cgroup_of(box.pid, key))
     narrator.fact("cgroup_path", cgroup.path)
     narrator.compare(f"/proc/{box.pid}/cgroup ({cgroup.proc_line})", from_host, inside)
-    narrator.claim("inside, the child's cgroup is /", inside == "/")
+    narrator.claim(_("inside, the child's cgroup is /"), inside == "/")
     narrator.claim(
-        f"the host sees the full path, ending in {os.path.basename(cgroup.path)}",
+        _("the host sees the full path, ending in {name}", name=os.path.basename(cgroup.path)),
         from_host.endswith("/" + os.path.basename(cgroup.path)),
     )
-    narrator.claim(f"the child really is in {cgroup.path}", box.pid in cgroup.procs())
+    narrator.claim(_("the child really is in {path}", path=cgroup.path), box.pid in cgroup.procs())
     show_namespace_identity(narrator, box, "cgroup")
     return box, from_host
 
@@ -82,24 +87,33 @@ def _into_a_namespace(narrator: Narrator, ctx: DemoContext, cgroup: Cgroup) -> t
 def _above_the_root(narrator: Narrator, box: Isolated, cgroup: Cgroup, from_host: str) -> None:
     me, key = os.getpid(), cgroup.proc_key
     narrator.step(
-        "Above the root: paths that start with /..",
+        _("Above the root: paths that start with /.."),
         syscalls=[f'openat(AT_FDCWD, "/proc/{me}/cgroup", O_RDONLY)  (inside)'],
         shell=[f"cat /proc/{me}/cgroup   (inside)"],
     )
     parent_host = processes.cgroup_of(me, key)
     expected = "/" + posixpath.relpath(parent_host, from_host)
     narrator.explain(
-        f"isodemo itself, pid {me}, is not in the child's cgroup: it is in {parent_host}, outside "
-        "the child's root. The child can still read its /proc entry (no pid namespace here), and the kernel "
-        "writes that path relative to the child's root: each `..` climbs one level out of it. The namespace "
-        "hides names; it is not a wall."
+        _(
+            "isodemo itself, pid {pid}, is not in the child's cgroup: it is in {path}, outside "
+            "the child's root. The child can still read its /proc entry (no pid namespace here), and the kernel "
+            "writes that path relative to the child's root: each `..` climbs one level out of it. The namespace "
+            "hides names; it is not a wall.",
+            pid=me,
+            path=parent_host,
+        )
     )
     parent_inside = box.call(processes.cgroup_of, me, key)
     narrator.compare(f"/proc/{me}/cgroup ({cgroup.proc_line})", parent_host, parent_inside)
     narrator.check(
         "parent_cgroup_seen_inside",
         parent_inside,
-        f"inside, isodemo's own cgroup is {expected}: {parent_host} seen from {from_host}",
+        _(
+            "inside, isodemo's own cgroup is {expected}: {path} seen from {root}",
+            expected=expected,
+            path=parent_host,
+            root=from_host,
+        ),
         parent_inside == expected,
         show=True,
     )
@@ -109,7 +123,7 @@ def _cgroupfs_inside(narrator: Narrator, box: Isolated, cgroup: Cgroup) -> None:
     fs = cgroup.cgroupfs_mount()
     mounted = fs.target(CGROUP_ROOT)
     narrator.step(
-        "What the container sees under /sys/fs/cgroup",
+        _("What the container sees under /sys/fs/cgroup"),
         syscalls=[
             f'mount("{TMPFS_SOURCE}", "{CGROUP_ROOT}", "tmpfs", MS_NOSUID|MS_NODEV|MS_NOEXEC, "mode=755")',
             fs.syscall(CGROUP_ROOT),
@@ -117,10 +131,12 @@ def _cgroupfs_inside(narrator: Narrator, box: Isolated, cgroup: Cgroup) -> None:
         shell=[*fs.shell(CGROUP_ROOT), f"ls {mounted}", f"cat {mounted}/cgroup.procs"],
     )
     narrator.explain(
-        "A container runtime builds /sys/fs/cgroup in the container's mount namespace: a tmpfs, and on it a "
-        "fresh cgroup filesystem. Mounted from inside a cgroup namespace, that filesystem's root directory is "
-        "the namespace's root: the container's own cgroup, with its limits and its processes, and nothing "
-        "above or beside it. The host's /sys/fs/cgroup is another mount, in another mount namespace."
+        _(
+            "A container runtime builds /sys/fs/cgroup in the container's mount namespace: a tmpfs, and on it a "
+            "fresh cgroup filesystem. Mounted from inside a cgroup namespace, that filesystem's root directory is "
+            "the namespace's root: the container's own cgroup, with its limits and its processes, and nothing "
+            "above or beside it. The host's /sys/fs/cgroup is another mount, in another mount namespace."
+        )
     )
     host_before = procfs.mountinfo()
     inside_dir = box.call(filesystem.mount_cgroupfs, CGROUP_ROOT, fs.options)
@@ -132,9 +148,23 @@ def _cgroupfs_inside(narrator: Narrator, box: Isolated, cgroup: Cgroup) -> None:
     host_children = filesystem.subdirectories(host_dir)
     inside_children = box.call(filesystem.subdirectories, inside_dir)
     narrator.compare(
-        f"ls {host_dir} (the host's mount)  |  ls {inside_dir} (the new mount, inside)",
-        [f"{len(host_children)} cgroup(s) at the top: {', '.join(host_children[:4])}"],
-        [f"{len(entries)} files, {len(inside_children)} cgroups", *_limit_files(entries)],
+        _(
+            "ls {host_dir} (the host's mount)  |  ls {inside_dir} (the new mount, inside)",
+            host_dir=host_dir,
+            inside_dir=inside_dir,
+        ),
+        [
+            ngettext(
+                "{n} cgroup at the top: {names}",
+                "{n} cgroups at the top: {names}",
+                len(host_children),
+                names=", ".join(host_children[:4]),
+            )
+        ],
+        [
+            _("{files} files, {cgroups} cgroups", files=len(entries), cgroups=len(inside_children)),
+            *_limit_files(entries),
+        ],
     )
     narrator.compare(
         "cgroup.procs",
@@ -144,12 +174,15 @@ def _cgroupfs_inside(narrator: Narrator, box: Isolated, cgroup: Cgroup) -> None:
     narrator.check(
         "cgroupfs_root_procs_inside",
         procs_inside,
-        f"inside, {inside_dir} is the container's cgroup: its cgroup.procs lists exactly the box's processes",
+        _(
+            "inside, {path} is the container's cgroup: its cgroup.procs lists exactly the box's processes",
+            path=inside_dir,
+        ),
         procs_inside == procs_host,
         show=True,
     )
     narrator.claim(
-        "no cgroup below or beside it is visible there",
+        _("no cgroup below or beside it is visible there"),
         inside_children == [] and os.path.basename(cgroup.path) not in entries,
     )
     host_view_unchanged(narrator, host_before, host_after, host_dir)
@@ -169,17 +202,22 @@ def host_view_unchanged(
     mount_of = {m.mount_point: m.mount_id for m in before}
     still = {m.mount_point: m.mount_id for m in after}.get(host_dir) == mount_of.get(host_dir)
     narrator.compare(
-        "the host's /proc/self/mountinfo",
-        [f"{len(before)} mounts; {host_dir} is mount {mount_of.get(host_dir)}"],
-        [f"{len(after)} mounts; cgroup mounts added: {added or 'none'}"],
-        host_title="before the mount inside",
-        inside_title="after",
+        _("the host's /proc/self/mountinfo"),
+        [_("{n} mounts; {path} is mount {id}", n=len(before), path=host_dir, id=mount_of.get(host_dir))],
+        [_("{n} mounts; cgroup mounts added: {added}", n=len(after), added=added or _("none"))],
+        host_title=_("before the mount inside"),
+        inside_title=_("after"),
     )
     return narrator.check(
         "host_cgroup_mounts_added",
         added,
-        f"the host's mount table is unchanged: {host_dir} is still mount {mount_of.get(host_dir)}, "
-        f"and nothing was mounted under {CGROUP_ROOT} on the host",
+        _(
+            "the host's mount table is unchanged: {path} is still mount {id}, "
+            "and nothing was mounted under {root} on the host",
+            path=host_dir,
+            id=mount_of.get(host_dir),
+            root=CGROUP_ROOT,
+        ),
         still and not added,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from isodemo.i18n import _
 from isodemo.isolated import Isolated
 from isodemo.kernel import namespaces
 from isodemo.narrate.base import Narrator
@@ -16,11 +17,16 @@ def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple
     inside_inode = narrator.fact(f"{ns}ns_inode_inside", box.call(namespaces.ns_inode, "self", ns))
     seen_from_host = namespaces.ns_inode(box.pid, ns)
     narrator.claim(
-        f"the child's {ns} namespace is a new one (inode {inside_inode} != {host_inode})",
+        _(
+            "the child's {ns} namespace is a new one (inode {inside} != {host})",
+            ns=ns,
+            inside=inside_inode,
+            host=host_inode,
+        ),
         inside_inode != host_inode,
     )
     narrator.claim(
-        f"the host sees the same {ns} namespace through /proc/{box.pid}/ns/{ns}",
+        _("the host sees the same {ns} namespace through /proc/{pid}/ns/{ns}", ns=ns, pid=box.pid),
         seen_from_host == inside_inode,
     )
     return host_inode, inside_inode

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from isodemo import testpoints
 from isodemo.context import DemoContext
 from isodemo.demos.common import show_namespace_identity
+from isodemo.i18n import _
 from isodemo.isolated import Isolated
 from isodemo.kernel import icmp, rtnl
 from isodemo.narrate.base import Narrator
@@ -100,12 +101,14 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         netns=list(net.names.values()),
     )
     narrator.kubernetes(
-        "Every Pod gets a network namespace like these, held by its pause container, with an IP of its own "
-        "(a Pod IP). The CNI bridge plugin does exactly steps 2 and 3: a veth pair per Pod, the host end on the "
-        "bridge cni0, an address from host-local IPAM, and with ipMasq the masquerade rule of step 5. A "
-        "container's hostPort is the DNAT of step 4 (the portmap plugin). The bandwidth plugin turns the "
-        "annotation kubernetes.io/ingress-bandwidth into the tc tbf of step 6, on the host end of the Pod's veth; "
-        "egress-bandwidth needs an ifb device to shape what the Pod sends."
+        _(
+            "Every Pod gets a network namespace like these, held by its pause container, with an IP of its own "
+            "(a Pod IP). The CNI bridge plugin does exactly steps 2 and 3: a veth pair per Pod, the host end on "
+            "the bridge cni0, an address from host-local IPAM, and with ipMasq the masquerade rule of step 5. A "
+            "container's hostPort is the DNAT of step 4 (the portmap plugin). The bandwidth plugin turns the "
+            "annotation kubernetes.io/ingress-bandwidth into the tc tbf of step 6, on the host end of the Pod's "
+            "veth; egress-bandwidth needs an ifb device to shape what the Pod sends."
+        )
     )
 
 
@@ -115,7 +118,7 @@ def _empty_namespace(net: _Net) -> None:
 
     narrator, a = net.narrator, net.names["a"]
     narrator.step(
-        "A new network namespace: only lo, and it is down",
+        _("A new network namespace: only lo, and it is down"),
         syscalls=[
             "unshare(CLONE_NEWNET|CLONE_NEWUTS|CLONE_NEWPID)",
             'mount("/proc/PID/ns/net", "/run/netns/NAME", NULL, MS_BIND, NULL)',
@@ -125,10 +128,13 @@ def _empty_namespace(net: _Net) -> None:
     for key, name in net.names.items():
         net.own(netns.NamedNetns(name, net.boxes[key].pid))
     narrator.explain(
-        "A network namespace has its own interfaces, addresses, routes, firewall and ports. A new "
-        f"one is empty but for a loopback that is down. The bind mount on {netns.NETNS_DIR}/{a} "
-        "gives it a name, so that `ip netns` finds it. Each container also gets its own UTS and pid "
-        "namespace, so the servers it runs later end with it."
+        _(
+            "A network namespace has its own interfaces, addresses, routes, firewall and ports. A new "
+            "one is empty but for a loopback that is down. The bind mount on {path} "
+            "gives it a name, so that `ip netns` finds it. Each container also gets its own UTS and pid "
+            "namespace, so the servers it runs later end with it.",
+            path=netns.NETNS_DIR + "/" + a,
+        )
     )
     inside_links = net.boxes["a"].call(inside.link_table)
     narrator.compare("ip -brief link", rtnl.link_table(net.ipr), inside_links)
@@ -136,9 +142,9 @@ def _empty_namespace(net: _Net) -> None:
     loopback = narrator.fact("loopback_reachable_initially", net.boxes["a"].call(inside.ping, "127.0.0.1"))
     routes = net.boxes["a"].call(inside.route_table)
     narrator.claim(
-        "inside there is only lo, and it is down", [line.split()[:2] for line in inside_links] == [["lo", "DOWN"]]
+        _("inside there is only lo, and it is down"), [line.split()[:2] for line in inside_links] == [["lo", "DOWN"]]
     )
-    narrator.claim("nothing is reachable: no route at all, not even 127.0.0.1", not routes and not loopback)
+    narrator.claim(_("nothing is reachable: no route at all, not even 127.0.0.1"), not routes and not loopback)
     show_namespace_identity(narrator, net.boxes["a"], "net")
 
 
@@ -179,7 +185,7 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
 
     narrator = net.narrator
     narrator.step(  # before the lock: a --step pause must not keep every other run of net waiting
-        "A veth pair: one end on the host, one end inside",
+        _("A veth pair: one end on the host, one end inside"),
         syscalls=["RTM_NEWLINK kind veth", "RTM_NEWLINK IFLA_NET_NS_FD", "RTM_NEWADDR", "RTM_NEWROUTE"],
     )
     with addressing.claimed_subnet(net.ctx.run.id, lambda: links.host_networks(net.ipr), requested) as subnet:
@@ -192,17 +198,28 @@ def _veth_pair(net: _Net, requested: ipaddress.IPv4Network | None) -> None:
     narrator.shell(f"sudo {pair.command()}", f"sudo {added} && sudo {up}", *_move_in(net, "a", str(net.host(2))))
     narrator.fact("subnet", str(subnet))
     narrator.explain(
-        f"{subnet} overlaps no route of this host (--subnet chooses another). A veth pair is a "
-        "virtual cable: what goes in one end comes out of the other, even across namespaces."
+        _(
+            "{subnet} overlaps no route of this host (--subnet chooses another). A veth pair is a "
+            "virtual cable: what goes in one end comes out of the other, even across namespaces.",
+            subnet=subnet,
+        )
     )
     narrator.compare("ip route", rtnl.route_table(net.ipr, within=subnet), net.boxes["a"].call(inside.route_table))
     address = net.address["a"]
     to_container = icmp.ping(address)
     narrator.check(
-        "ping_host_to_container", to_container, f"the host reaches the container: ping {address}", to_container
+        "ping_host_to_container",
+        to_container,
+        _("the host reaches the container: ping {address}", address=address),
+        to_container,
     )
     to_host = net.boxes["a"].call(inside.ping, net.gateway)
-    narrator.check("ping_container_to_host", to_host, f"the container reaches the host: ping {net.gateway}", to_host)
+    narrator.check(
+        "ping_container_to_host",
+        to_host,
+        _("the container reaches the host: ping {gateway}", gateway=net.gateway),
+        to_host,
+    )
 
 
 def _bridge(net: _Net) -> Bridge:
@@ -214,7 +231,7 @@ def _bridge(net: _Net) -> Bridge:
     bridge_name = f"isodemo-{net.ctx.run.id}r"
     third = str(net.host(3))
     narrator.step(
-        "A bridge and a second container, like the CNI bridge plugin's cni0",
+        _("A bridge and a second container, like the CNI bridge plugin's cni0"),
         syscalls=["RTM_NEWLINK kind bridge", "RTM_NEWLINK IFLA_MASTER"],
         shell=[
             f"sudo ip link add {bridge_name} type bridge",
@@ -234,20 +251,20 @@ def _bridge(net: _Net) -> Bridge:
     pair_b.up()
     _move_in(net, "b", third)
     narrator.compare(
-        f"the bridge {bridge.name} and its ports (bridge link)",
+        _("the bridge {bridge} and its ports (bridge link)", bridge=bridge.name),
         [f"{bridge.name}: {net.prefix(gateway)}", *bridge.ports()],
         [f"{net.names['a']}: eth0 {net.address['a']}", f"{net.names['b']}: eth0 {third}"],
-        host_title="host",
-        inside_title="containers",
+        host_title=_("host"),
+        inside_title=_("containers"),
     )
     between = net.boxes["a"].call(inside.ping, third)
     narrator.check(
         "ping_container_to_container",
         between,
-        f"container a reaches container b over the bridge: ping {third}",
+        _("container a reaches container b over the bridge: ping {address}", address=third),
         between,
     )
-    narrator.claim("the host still reaches container a, now through the bridge", icmp.ping(net.address["a"]))
+    narrator.claim(_("the host still reaches container a, now through the bridge"), icmp.ping(net.address["a"]))
     return bridge
 
 
@@ -257,7 +274,13 @@ def _publish(net: _Net, published: int) -> NatTable:
 
     narrator, gateway, address = net.narrator, net.gateway, net.address["a"]
     narrator.step(
-        f"Publishing a port: {gateway}:{published} -> {address}:{HTTP_PORT} (nftables DNAT)",
+        _(
+            "Publishing a port: {gateway}:{published} -> {address}:{port} (nftables DNAT)",
+            gateway=gateway,
+            published=published,
+            address=address,
+            port=HTTP_PORT,
+        ),
         syscalls=["NFT_MSG_NEWTABLE / NEWCHAIN / NEWRULE over netlink (nft -j)"],
     )
     hello = f"hello from {net.names['a']}\n"
@@ -268,27 +291,33 @@ def _publish(net: _Net, published: int) -> NatTable:
         *(f"sudo {line}" for line in nat.publish(gateway, published, address, HTTP_PORT)),
     )
     narrator.explain(
-        f"A small HTTP server (Python's http.server, pid {server} inside) listens on port "
-        f"{HTTP_PORT} in container a. The DNAT rule rewrites the destination of packets for "
-        f"{gateway}:{published} before routing: in output for connections from this host itself, in "
-        "prerouting for packets that arrive from elsewhere (those also need routing on, net.ipv4.ip_forward=1). "
-        "This is what `docker run -p` and a Pod's hostPort do, on every address of the host rather than only "
-        "the bridge's."
+        _(
+            "A small HTTP server (Python's http.server, pid {server} inside) listens on port "
+            "{port} in container a. The DNAT rule rewrites the destination of packets for "
+            "{gateway}:{published} before routing: in output for connections from this host itself, in "
+            "prerouting for packets that arrive from elsewhere (those also need routing on, "
+            "net.ipv4.ip_forward=1). This is what `docker run -p` and a Pod's hostPort do, on every address of "
+            "the host rather than only the bridge's.",
+            server=server,
+            port=HTTP_PORT,
+            gateway=gateway,
+            published=published,
+        )
     )
     testpoints.hit("net.request")
     with urllib.request.urlopen(f"http://{gateway}:{published}/", timeout=5) as response:
         answer = response.read().decode()
     narrator.compare(
         f"curl http://{gateway}:{published}/",
-        [f"sent to {gateway}:{published}"],
+        [_("sent to {gateway}:{published}", gateway=gateway, published=published)],
         [answer.strip()],
-        host_title="the request",
-        inside_title="answered from inside",
+        host_title=_("the request"),
+        inside_title=_("answered from inside"),
     )
     narrator.check(
         "published_port_ok",
         answer == hello,
-        "the request to the host-side address was answered by the server in container a",
+        _("the request to the host-side address was answered by the server in container a"),
         answer == hello,
     )
     return nat
@@ -298,19 +327,22 @@ def _masquerade(net: _Net, nat: NatTable, bridge: Bridge) -> None:
     from isodemo.net import nft
 
     narrator = net.narrator
-    narrator.step("Outbound NAT: the masquerade rule a runtime adds", syscalls=["NFT_MSG_NEWRULE"])
+    narrator.step(_("Outbound NAT: the masquerade rule a runtime adds"), syscalls=["NFT_MSG_NEWRULE"])
     narrator.shell("sudo " + nat.masquerade(str(net.subnet), bridge.name))
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         forward = f.read().strip()
     narrator.explain(
-        "Packets from the containers that leave by any other interface get the host's address as their source, "
-        "so replies find their way back. A runtime also turns on routing (net.ipv4.ip_forward=1; here it is "
-        f"{forward}) and a default route does the rest. isodemo sets the rule up but sends nothing out of the "
-        "machine: the tests check the rule, never outside connectivity."
+        _(
+            "Packets from the containers that leave by any other interface get the host's address as their "
+            "source, so replies find their way back. A runtime also turns on routing (net.ipv4.ip_forward=1; "
+            "here it is {forward}) and a default route does the rest. isodemo sets the rule up but sends nothing "
+            "out of the machine: the tests check the rule, never outside connectivity.",
+            forward=forward,
+        )
     )
     narrator.table(
         f"nft list table ip {nat.name}",
-        ["the host's ruleset, isodemo's table"],
+        [_("the host's ruleset, isodemo's table")],
         [[line] for line in nft.list_table_text(nat.name).splitlines() if line.strip()],
     )
     # Read back as nft -j lists it: a masquerade statement after matches on the source network and the interface.
@@ -318,7 +350,7 @@ def _masquerade(net: _Net, nat: NatTable, bridge: Bridge) -> None:
     narrator.check(
         "masquerade_rule_present",
         present,
-        f"the ruleset holds the masquerade rule for the containers' subnet {net.subnet}",
+        _("the ruleset holds the masquerade rule for the containers' subnet {subnet}", subnet=net.subnet),
         present,
         show=True,
     )
@@ -331,7 +363,7 @@ def _bandwidth(net: _Net, rate_mbit: int) -> None:
     narrator, veth, address = net.narrator, net.veths["a"], net.address["a"]
     limit = tc.Tbf(net.ipr, veth.name, rate_mbit)
     narrator.step(
-        f"Bandwidth: tc tbf at {rate_mbit} Mbit/s on the way into container a",
+        _("Bandwidth: tc tbf at {rate} Mbit/s on the way into container a", rate=rate_mbit),
         syscalls=["RTM_NEWQDISC tbf"],
         shell=[f"sudo {limit.command()}", f"sudo tc qdisc show dev {veth.name}"],
     )
@@ -346,13 +378,13 @@ def _bandwidth(net: _Net, rate_mbit: int) -> None:
     )
     narrator.fact("bandwidth_limit_mbit", rate_mbit)
     narrator.compare(
-        "a TCP transfer from the host into container a",
-        [f"without the limit: {unlimited} Mbit/s"],
-        [f"with tbf at {rate_mbit} Mbit/s: {measured} Mbit/s"],
-        host_title="before",
-        inside_title="after",
+        _("a TCP transfer from the host into container a"),
+        [_("without the limit: {rate} Mbit/s", rate=unlimited)],
+        [_("with tbf at {limit} Mbit/s: {rate} Mbit/s", limit=rate_mbit, rate=measured)],
+        host_title=_("before"),
+        inside_title=_("after"),
     )
     narrator.claim(
-        f"the transfer ran at {measured} Mbit/s, within 20% of the {rate_mbit} Mbit/s limit",
+        _("the transfer ran at {rate} Mbit/s, within 20% of the {limit} Mbit/s limit", rate=measured, limit=rate_mbit),
         abs(measured - rate_mbit) <= 0.2 * rate_mbit,
     )

@@ -17,6 +17,7 @@ from typing import Any
 from isodemo import rootless, runs, userns_policy
 from isodemo.context import DemoContext
 from isodemo.demos.common import show_namespace_identity
+from isodemo.i18n import _
 from isodemo.inside import identity
 from isodemo.isolated import Isolated
 from isodemo.kernel import capabilities, procfs, userns
@@ -39,50 +40,57 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     uid_outside = creds_outside["uid"]
 
     narrator.step(
-        "unshare(CLONE_NEWUSER): every capability, and nobody",
+        _("unshare(CLONE_NEWUSER): every capability, and nobody"),
         syscalls=["unshare(CLONE_NEWUSER)"],
         shell=["unshare --user --keep-caps sh -c 'id; grep CapEff /proc/self/status'"],
     )
     narrator.explain(
-        "Any user may create a user namespace (unless a policy forbids it: see the end). The creator gets a "
-        "full set of capabilities in it at once, but no identity: until a uid_map is written, its uid is the "
-        "overflow uid, /proc/sys/kernel/overflowuid, and a file it creates could belong to no one. (A program "
-        "it then execve()s as a non-root uid loses those capabilities; unshare's --keep-caps keeps them.)"
+        _(
+            "Any user may create a user namespace (unless a policy forbids it: see the end). The creator gets a "
+            "full set of capabilities in it at once, but no identity: until a uid_map is written, its uid is the "
+            "overflow uid, /proc/sys/kernel/overflowuid, and a file it creates could belong to no one. (A program "
+            "it then execve()s as a non-root uid loses those capabilities; unshare's --keep-caps keeps them.)"
+        )
     )
     box = ctx.isolated(["user"], as_user=as_user)
     before = box.user_report
     overflow = userns.overflow_uid()
     narrator.compare(
-        "in the new user namespace, before any map is written",
+        _("in the new user namespace, before any map is written"),
         [f"uid {uid_outside}", f"CapEff {creds_outside['capeff']}"],
         [f"uid {before['uid_before_map']}", f"CapEff {before['capeff_before_map']:016x}"],
-        host_title=f"outside (uid {uid_outside})",
+        host_title=_("outside (uid {uid})", uid=uid_outside),
     )
     narrator.check(
         "uid_before_map",
         before["uid_before_map"],
-        f"before the map, the process is the overflow uid {overflow}",
+        _("before the map, the process is the overflow uid {uid}", uid=overflow),
         before["uid_before_map"] == overflow,
         show=True,
     )
     narrator.claim(
-        f"it already holds every capability this kernel has (0 to {capabilities.last_cap()})",
+        _("it already holds every capability this kernel has (0 to {last})", last=capabilities.last_cap()),
         before["capeff_before_map"] == (1 << (capabilities.last_cap() + 1)) - 1,
     )
 
     narrator.step(
-        "The parent writes the maps",
+        _("The parent writes the maps"),
         syscalls=[f"write(/proc/{box.helper_pid}/{name})" for name in ("uid_map", "setgroups", "gid_map")],
         shell=[f"echo '{content}' > {path}" for path, content in box.mapping_written],
     )
     narrator.explain(
-        "A process in the parent user namespace (or the process itself, as `unshare -r` does) writes each file "
-        "once. Without CAP_SETUID in the parent namespace, the only "
-        f"map allowed is one line mapping the writer's own uid: `0 {uid_outside} 1` makes uid 0 inside be "
-        f"uid {uid_outside} outside, for 1 id. gid_map needs `deny` in setgroups first: otherwise root inside "
-        "could drop a supplementary group that a file's permissions deny, and gain access by losing a group. "
-        f"The maps belong to the namespace: isodemo writes them through pid {box.helper_pid}, which called "
-        f"unshare(), and its child, pid {box.pid}, which answers the questions below, shows the same."
+        _(
+            "A process in the parent user namespace (or the process itself, as `unshare -r` does) writes each "
+            "file once. Without CAP_SETUID in the parent namespace, the only "
+            "map allowed is one line mapping the writer's own uid: `0 {uid} 1` makes uid 0 inside be "
+            "uid {uid} outside, for 1 id. gid_map needs `deny` in setgroups first: otherwise root inside "
+            "could drop a supplementary group that a file's permissions deny, and gain access by losing a group. "
+            "The maps belong to the namespace: isodemo writes them through pid {helper}, which called "
+            "unshare(), and its child, pid {pid}, which answers the questions below, shows the same.",
+            uid=uid_outside,
+            helper=box.helper_pid,
+            pid=box.pid,
+        )
     )
     uid_map = narrator.fact("uid_map", userns.read_map(box.pid, "uid_map"))
     narrator.fact("gid_map", userns.read_map(box.pid, "gid_map"))
@@ -90,31 +98,34 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     creds_inside = box.call(identity.credentials)
     narrator.compare(f"cat /proc/{box.pid}/uid_map  |  cat /proc/self/uid_map", [uid_map], [creds_inside["uid_map"]])
     narrator.claim(
-        f"uid_map maps uid 0 inside to uid {uid_outside} outside, one id",
+        _("uid_map maps uid 0 inside to uid {uid} outside, one id", uid=uid_outside),
         uid_map == f"0 {uid_outside} 1" and creds_inside["uid_map"] == uid_map,
     )
     show_namespace_identity(narrator, box, "user")
 
     narrator.step(
-        "uid 0 inside, an ordinary user outside", syscalls=["getuid()"], shell=["id -u", "grep Uid /proc/PID/status"]
+        _("uid 0 inside, an ordinary user outside"), syscalls=["getuid()"], shell=["id -u", "grep Uid /proc/PID/status"]
     )
     uid_inside = creds_inside["uid"]
     seen_from_host = int(procfs.status(box.pid)["Uid"].split()[0])
     narrator.fact("capabilities_inside", len(creds_inside["capabilities"]))
     narrator.compare(
-        "who the child is",
-        [f"/proc/{box.pid}/status Uid: {seen_from_host}", f"CapEff {creds_outside['capeff']} (as uid {uid_outside})"],
+        _("who the child is"),
+        [
+            f"/proc/{box.pid}/status Uid: {seen_from_host}",
+            _("CapEff {capeff} (as uid {uid})", capeff=creds_outside["capeff"], uid=uid_outside),
+        ],
         [f"getuid() = {uid_inside}", f"CapEff {creds_inside['capeff']}: {_caps(creds_inside['capabilities'])}"],
     )
-    narrator.check("uid_inside", uid_inside, "inside, the child is uid 0", uid_inside == 0, show=True)
+    narrator.check("uid_inside", uid_inside, _("inside, the child is uid 0"), uid_inside == 0, show=True)
     narrator.check(
         "uid_seen_from_host",
         seen_from_host,
-        f"the host sees the same process as uid {uid_outside}",
+        _("the host sees the same process as uid {uid}", uid=uid_outside),
         seen_from_host == uid_outside,
         show=True,
     )
-    narrator.claim("inside, it has CAP_SYS_ADMIN", "CAP_SYS_ADMIN" in creds_inside["capabilities"])
+    narrator.claim(_("inside, it has CAP_SYS_ADMIN"), "CAP_SYS_ADMIN" in creds_inside["capabilities"])
 
     _hostname(narrator, box)
     _files(narrator, ctx, outside, box, uid_outside)
@@ -129,11 +140,13 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         ],
     )
     narrator.kubernetes(
-        "A Pod with `spec.hostUsers: false` gets its own user namespace (stable since Kubernetes 1.36): the "
-        "kubelet maps the Pod's ids 0-65535 to a range of 65536 unprivileged host "
-        "ids that no other Pod uses. Root in such a container that escapes to the host is a nobody there, as "
-        "you just saw. Rootless podman, and rootless Kubernetes (usernetes), start the same way isodemo does "
-        "without sudo: a user namespace first, every other namespace owned by it."
+        _(
+            "A Pod with `spec.hostUsers: false` gets its own user namespace (stable since Kubernetes 1.36): the "
+            "kubelet maps the Pod's ids 0-65535 to a range of 65536 unprivileged host "
+            "ids that no other Pod uses. Root in such a container that escapes to the host is a nobody there, as "
+            "you just saw. Rootless podman, and rootless Kubernetes (usernetes), start the same way isodemo does "
+            "without sudo: a user namespace first, every other namespace owned by it."
+        )
     )
 
 
@@ -141,35 +154,43 @@ def _outside(
     narrator: Narrator, ctx: DemoContext, me: rootless.Identity, as_user: tuple[int, int] | None
 ) -> tuple[Isolated, dict[str, Any]]:
     policy = ctx.host.userns_sysctls
-    narrator.step("Who you are outside", syscalls=["getuid()"], shell=["id", "grep CapEff /proc/self/status"])
+    narrator.step(_("Who you are outside"), syscalls=["getuid()"], shell=["id", "grep CapEff /proc/self/status"])
     if me.drop_from_root:
         narrator.note(
-            f"isodemo runs as root, and root needs no user namespace to be root. The unprivileged part runs "
-            f"as uid {me.uid} ({me.name}; chosen as {me.why}): isodemo forks, and the child calls "
-            "setgroups([]), setgid() and setuid() before anything else."
+            _(
+                "isodemo runs as root, and root needs no user namespace to be root. The unprivileged part runs "
+                "as uid {uid} ({name}; chosen as {why}): isodemo forks, and the child calls "
+                "setgroups([]), setgid() and setuid() before anything else.",
+                uid=me.uid,
+                name=me.name,
+                why=_(me.why),
+            )
         )
     if me.uid == userns.overflow_uid():
         narrator.note(
-            f"nobody's uid, {me.uid}, is also the overflow uid that unmapped ids show as, so below {me.uid} can "
-            "mean either. To tell them apart, run `isodemo user` as yourself, without sudo."
+            _(
+                "nobody's uid, {uid}, is also the overflow uid that unmapped ids show as, so below {uid} can "
+                "mean either. To tell them apart, run `isodemo user` as yourself, without sudo.",
+                uid=me.uid,
+            )
         )
     outside = ctx.isolated([], as_user=as_user)
     creds_outside = outside.call(identity.credentials)
     uid_outside = narrator.fact("uid_outside", creds_outside["uid"])
     narrator.fact("capeff_outside", creds_outside["capeff"])
     narrator.fact("capabilities_outside", creds_outside["capabilities"], show=False)
-    narrator.claim(f"outside, uid {uid_outside} has no capabilities", not creds_outside["capabilities"])
+    narrator.claim(_("outside, uid {uid} has no capabilities", uid=uid_outside), not creds_outside["capabilities"])
     narrator.table(
-        "user-namespace policy (sysctl)",
-        ["sysctl", "value"],
-        [[k, "(absent)" if v is None else v] for k, v in policy.items()],
+        _("user-namespace policy (sysctl)"),
+        ["sysctl", _("value")],
+        [[k, _("(absent)") if v is None else v] for k, v in policy.items()],
     )
     return outside, creds_outside
 
 
 def _hostname(narrator: Narrator, box: Isolated) -> None:
     narrator.step(
-        "Capabilities count only for what the user namespace owns",
+        _("Capabilities count only for what the user namespace owns"),
         syscalls=[
             "sethostname() on the host's UTS namespace",
             "unshare(CLONE_NEWUTS)",
@@ -181,29 +202,34 @@ def _hostname(narrator: Narrator, box: Isolated) -> None:
         ],
     )
     narrator.explain(
-        "Every namespace is owned by the user namespace that was current when it was made. CAP_SYS_ADMIN "
-        "inside counts for namespaces owned by the new user namespace, not for the host's UTS namespace, "
-        "which the initial user namespace owns. isodemo asks the host's by setting the hostname to the name it "
-        "already has: permission is checked, nothing can change."
+        _(
+            "Every namespace is owned by the user namespace that was current when it was made. CAP_SYS_ADMIN "
+            "inside counts for namespaces owned by the new user namespace, not for the host's UTS namespace, "
+            "which the initial user namespace owns. isodemo asks the host's by setting the hostname to the name it "
+            "already has: permission is checked, nothing can change."
+        )
     )
     before = kprocess.gethostname()
     on_host_uts = narrator.fact("sethostname_host_uts_inside", box.call(identity.try_sethostname_unchanged))
-    narrator.claim("in the host's UTS namespace, sethostname() fails with EPERM", on_host_uts == "EPERM")
+    narrator.claim(_("in the host's UTS namespace, sethostname() fails with EPERM"), on_host_uts == "EPERM")
     try:
         inside = box.call(identity.own_uts_namespace_hostname, HOSTNAME_INSIDE)
     except PermissionError:  # created, mapped, and still no capabilities: AppArmor's restriction
         raise userns_policy.blocked_at(userns_policy.STEP_CAPABILITIES, errno.EPERM) from None
     after = kprocess.gethostname()
-    narrator.compare("hostname", after, inside)
+    narrator.compare(_("hostname"), after, inside)
     narrator.fact("hostname_inside", inside)
     narrator.fact("can_sethostname_inside", inside == HOSTNAME_INSIDE)
-    narrator.claim(f"in a UTS namespace of its own, the hostname is now {HOSTNAME_INSIDE}", inside == HOSTNAME_INSIDE)
-    narrator.claim(f"the host's hostname is still {before}", after == before)
+    narrator.claim(
+        _("in a UTS namespace of its own, the hostname is now {name}", name=HOSTNAME_INSIDE),
+        inside == HOSTNAME_INSIDE,
+    )
+    narrator.claim(_("the host's hostname is still {name}", name=before), after == before)
 
 
 def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolated, uid_outside: int) -> None:
     narrator.step(
-        "Files: unmapped owners are nobody, and root's new files are yours",
+        _("Files: unmapped owners are nobody, and root's new files are yours"),
         syscalls=[
             f'newfstatat(AT_FDCWD, "{OWNED_BY_ROOT}", ...)  (stat)',
             "openat(AT_FDCWD, PATH, O_WRONLY|O_CREAT|O_EXCL, 0644)",
@@ -211,30 +237,36 @@ def _files(narrator: Narrator, ctx: DemoContext, outside: Isolated, box: Isolate
         shell=[f"ls -ln {OWNED_BY_ROOT}", "touch /tmp/FILE; ls -ln /tmp/FILE"],
     )
     narrator.explain(
-        "The kernel stores host uids on disk. Inside, stat() translates them through uid_map; a uid with no "
-        "mapping, root's 0 among them, shows as the overflow uid, which /etc/passwd calls nobody."
+        _(
+            "The kernel stores host uids on disk. Inside, stat() translates them through uid_map; a uid with no "
+            "mapping, root's 0 among them, shows as the overflow uid, which /etc/passwd calls nobody."
+        )
     )
     owner_outside = outside.call(identity.file_owner, OWNED_BY_ROOT)
     owner_inside = box.call(identity.file_owner, OWNED_BY_ROOT)
     narrator.compare(
-        f"owner of {OWNED_BY_ROOT}",
+        _("owner of {path}", path=OWNED_BY_ROOT),
         f"{owner_outside['uid']} ({owner_outside['name']})",
         f"{owner_inside['uid']} ({owner_inside['name']})",
     )
     seen = narrator.fact("host_file_owner_seen_inside", owner_inside["name"])
     narrator.claim(
-        f"root's file shows as uid {userns.overflow_uid()} ({seen}) inside",
+        _("root's file shows as uid {uid} ({name}) inside", uid=userns.overflow_uid(), name=seen),
         owner_outside["uid"] == 0 and owner_inside["uid"] == userns.overflow_uid(),
     )
     path = os.path.join(runs.SHARED_TMP, ctx.run.object_name("userns-file"))
     ctx.on_exit(_remove, path)
     created_as = box.call(identity.create_file, path)
     on_disk = os.stat(path).st_uid
-    narrator.compare(f"owner of {path}", f"{on_disk} (as stored)", f"{created_as} (root made it)")
+    narrator.compare(
+        _("owner of {path}", path=path),
+        _("{uid} (as stored)", uid=on_disk),
+        _("{uid} (root made it)", uid=created_as),
+    )
     narrator.check(
         "new_file_owner_on_host",
         on_disk,
-        f"a file root creates inside belongs to uid {uid_outside} on the host",
+        _("a file root creates inside belongs to uid {uid} on the host", uid=uid_outside),
         on_disk == uid_outside,
         show=True,
     )
@@ -247,46 +279,55 @@ def _remove(path: str) -> None:
 
 def _limits(narrator: Narrator, outside: Isolated, box: Isolated, me: rootless.Identity) -> None:
     narrator.step(
-        "What root inside cannot do to the host",
+        _("What root inside cannot do to the host"),
         syscalls=["openat(AT_FDCWD, ROOT_ONLY_FILE, O_RDONLY)", "kill(1, 0)", f"kill({outside.pid}, 0)"],
         shell=["cat /etc/shadow", "kill -0 1"],
     )
     narrator.explain(
-        "CAP_DAC_OVERRIDE and CAP_KILL inside are checked against the user namespace that owns the file's or "
-        "the process's ids: for the host's, that is the initial one, where this process is just "
-        f"uid {me.uid}. kill(PID, 0) checks permission and sends nothing."
+        _(
+            "CAP_DAC_OVERRIDE and CAP_KILL inside are checked against the user namespace that owns the file's or "
+            "the process's ids: for the host's, that is the initial one, where this process is just "
+            "uid {uid}. kill(PID, 0) checks permission and sends nothing.",
+            uid=me.uid,
+        )
     )
     protected = _root_only_file(me)
     if protected is None:
-        narrator.note(f"none of {', '.join(ROOT_ONLY_CANDIDATES)} is a root-only file here: that check is skipped")
+        narrator.note(
+            _(
+                "none of {paths} is a root-only file here: that check is skipped",
+                paths=", ".join(ROOT_ONLY_CANDIDATES),
+            )
+        )
     else:
         read_outside = outside.call(identity.try_open, protected)
         read_inside = narrator.fact("read_root_only_file_inside", box.call(identity.try_open, protected))
         narrator.fact("root_only_file", protected)
         narrator.compare(f"open({protected})", read_outside, read_inside)
         narrator.claim(
-            f"root inside cannot open {protected}: EACCES, as outside", read_inside == read_outside == "EACCES"
+            _("root inside cannot open {path}: EACCES, as outside", path=protected),
+            read_inside == read_outside == "EACCES",
         )
     kill_root = box.call(identity.try_signal, 1)
     kill_own = box.call(identity.try_signal, outside.pid)
     narrator.compare(
-        "kill(PID, 0) from inside",
-        [f"host PID 1 (uid 0): {kill_root}"],
-        [f"pid {outside.pid} (uid {me.uid}, the same user): {kill_own}"],
-        host_title="root's process",
-        inside_title="your own process",
+        _("kill(PID, 0) from inside"),
+        [_("host PID 1 (uid 0): {result}", result=kill_root)],
+        [_("pid {pid} (uid {uid}, the same user): {result}", pid=outside.pid, uid=me.uid, result=kill_own)],
+        host_title=_("root's process"),
+        inside_title=_("your own process"),
     )
     narrator.check(
         "signal_host_pid1_inside",
         kill_root,
-        "root inside may not signal root's process on the host (EPERM)",
+        _("root inside may not signal root's process on the host (EPERM)"),
         kill_root == "EPERM",
         show=True,
     )
     narrator.check(
         "signal_own_process_inside",
         kill_own,
-        f"it may signal a process of uid {me.uid}, its own user outside",
+        _("it may signal a process of uid {uid}, its own user outside", uid=me.uid),
         kill_own == "ok",
         show=True,
     )
@@ -309,7 +350,11 @@ def _root_only_file(me: rootless.Identity) -> str | None:
 
 def _caps(names: list[str]) -> str:
     if not names:
-        return "none"
+        return _("none")
     if len(names) > 4:
-        return f"{len(names)} capabilities ({', '.join(n.removeprefix('CAP_') for n in names[:3])}, ...)"
+        return _(
+            "{n} capabilities ({first}, ...)",
+            n=len(names),
+            first=", ".join(n.removeprefix("CAP_") for n in names[:3]),
+        )
     return ", ".join(names)

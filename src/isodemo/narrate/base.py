@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from isodemo import testpoints
 from isodemo.errors import IsodemoError
+from isodemo.i18n import _
 from isodemo.narrate.output import guarded
 from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
 
@@ -25,9 +26,9 @@ def view_lines(view: View, limit: int = MAX_VIEW_LINES) -> list[str]:
     """A view as lines, cut to `limit` with a last line that says how many were left out."""
     lines = view.splitlines() if isinstance(view, str) else [str(line) for line in view]
     if not lines:
-        return ["(nothing)"]
+        return [_("(nothing)")]
     if len(lines) > limit:
-        return [*lines[: limit - 1], f"... and {len(lines) - limit + 1} more"]
+        return [*lines[: limit - 1], _("... and {n} more", n=len(lines) - limit + 1)]
     return lines
 
 
@@ -100,7 +101,7 @@ class Narrator:
     def shell(self, *commands: str) -> None:
         """Add the shell equivalent of what was just done, when it is only known afterwards (a path made)."""
         if self._current is None:
-            self.step("commands")
+            self.step(_("commands"))
         self.report.steps[-1].shell.extend(commands)
         for command in commands:
             self.show_shell(command)
@@ -109,10 +110,18 @@ class Narrator:
         self.show_explain(text)
 
     def compare(
-        self, label: str, host: View, inside: View, *, host_title: str = "host", inside_title: str = "inside"
+        self,
+        label: str,
+        host: View,
+        inside: View,
+        *,
+        host_title: str | None = None,
+        inside_title: str | None = None,
     ) -> None:
         """The same question answered from the host and from inside, side by side."""
-        self.show_compare(label, host_title, view_lines(host), inside_title, view_lines(inside))
+        self.show_compare(
+            label, host_title or _("host"), view_lines(host), inside_title or _("inside"), view_lines(inside)
+        )
 
     def fact(self, key: str, value: Any, *, show: bool = True) -> Any:
         """Record an observed value under its INTERFACE.md name; returns it for convenience.
@@ -130,7 +139,7 @@ class Narrator:
         """A statement the demo makes and has just checked; a claim that does not hold fails the demo."""
         claim = Claim(text, bool(holds))
         if self._current is None:
-            self.step("checks")
+            self.step(_("checks"))
         self.report.steps[-1].claims.append(claim)
         self.show_claim(claim)
         return claim.holds
@@ -188,7 +197,7 @@ class Narrator:
             signals.rearm()  # the signal ended the hold, not the demo: the last steps may still be stopped
         except KeyboardInterrupt:  # Python's own SIGINT handler, when a caller runs a demo without ours
             signals.rearm()
-        self.show_note("released: cleaning up")
+        self.show_note(_("released: cleaning up"))
 
     def _pause(self) -> None:
         from isodemo import signals

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn
@@ -14,9 +13,11 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from isodemo.i18n import _, ngettext
 from isodemo.narrate.base import Meter, Narrator
 from isodemo.narrate.plain import format_value
 from isodemo.narrate.report import Claim, ErrorInfo, Report, Step
+from isodemo.narrate.width import cells
 
 
 class TerminalMeter(Meter):
@@ -69,14 +70,15 @@ class TerminalNarrator(Narrator):
         grid.add_column(style="dim", no_wrap=True)
         grid.add_column()
         for call in step.syscalls:
-            grid.add_row("syscall", Text(call, style="yellow"))
+            grid.add_row(_("syscall"), Text(call, style="yellow"))
         for command in step.shell:
-            grid.add_row("shell", Text(command, style="green"))
+            grid.add_row(_("shell"), Text(command, style="green"))
         if grid.row_count:
             self._print(Padding(grid, (0, 0, 0, 2)))
 
     def show_shell(self, command: str) -> None:
-        self._print(Text.assemble(("  shell   ", "dim"), (command, "green")))
+        label = _("shell")
+        self._print(Text.assemble(("  " + label + " " * max(1, 8 - cells(label)), "dim"), (command, "green")))
 
     def show_explain(self, text: str) -> None:
         self._print(Padding(Text(text), (0, 0, 0, 2)))
@@ -89,13 +91,21 @@ class TerminalNarrator(Narrator):
         self._print(Padding(table, (0, 0, 0, 2)))
 
     def show_fact(self, key: str, value: Any) -> None:
-        self._print(Text.assemble(("  fact ", "dim"), (key, "bold"), " = ", format_value(value)))
+        self._print(Text.assemble(("  " + _("fact") + " ", "dim"), (key, "bold"), " = ", format_value(value)))
 
     def show_claim(self, claim: Claim) -> None:
         if claim.holds:
-            self._print(Text.assemble(("  ✓ ", "bold green"), claim.text))
+            self._marked(Text("✓", style="bold green"), claim.text)
         else:
-            self._print(Text.assemble(("  ✗ did not hold: ", "bold red"), claim.text))
+            self._marked(Text("✗ " + _("did not hold:"), style="bold red"), claim.text)
+
+    def _marked(self, mark: Text, text: str, style: str = "") -> None:
+        """A mark and a text beside it; a long text wraps under itself, not under the mark."""
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column()
+        grid.add_row(mark, Text(text, style=style))
+        self._print(Padding(grid, (0, 0, 0, 2)))
 
     def show_table(self, title: str, headers: list[str], rows: list[list[str]]) -> None:
         table = Table(title=title or None, title_justify="left")
@@ -109,45 +119,51 @@ class TerminalNarrator(Narrator):
         mark = {True: ("✓ ", "bold green"), False: ("✗ ", "bold red"), None: ("· ", "dim")}[ok]
         self._print(Text.assemble(mark, (label, "bold"), ": ", detail))
         if fix:
-            self._print(Text.assemble(("    fix: ", "yellow"), fix))
+            self._print(Text.assemble(("    " + _("fix:") + " ", "yellow"), fix))
 
     def make_meter(self, label: str, maximum: float, formatter: Callable[[float], str]) -> Meter:
         return TerminalMeter(self.console, label, maximum, formatter)
 
     def show_kubernetes(self, text: str) -> None:
         self._print()
-        self._print(Panel(Text(text), title="Kubernetes", title_align="left", border_style="blue"))
+        self._print(Panel(Text(text), title=_("Kubernetes"), title_align="left", border_style="blue"))
 
     def show_note(self, text: str) -> None:
         self._print(Text(text))
 
     def show_hold(self, commands: list[str]) -> None:
-        body = Text("Look at it from another terminal:\n\n")
+        body = Text(_("Look at it from another terminal:") + "\n\n")
         for command in commands:
             body.append(f"  {command}\n", style="green")
-        body.append("\nPress Enter (or Ctrl-C, or send SIGTERM) to clean up and finish.", style="dim")
-        self._print(Panel(body, title="holding", title_align="left", border_style="yellow"))
+        body.append("\n" + _("Press Enter (or Ctrl-C, or send SIGTERM) to clean up and finish."), style="dim")
+        self._print(Panel(body, title=_("holding"), title_align="left", border_style="yellow"))
 
     def show_pause(self) -> None:
-        self.console.print("[dim]-- press Enter for the next step --[/]", end="")
+        self.console.print(Text(_("-- press Enter for the next step --"), style="dim"), end="")
 
     def show_error(self, error: ErrorInfo) -> None:
-        self.err_console.print(f"[bold red]isodemo:[/] {escape(error.message)}")
+        self.err_console.print(Text.assemble(("isodemo:", "bold red"), " ", error.message))
         if error.hint:
-            self.err_console.print(f"[yellow]hint:[/] {escape(error.hint)}")
+            self.err_console.print(Text.assemble((_("hint:"), "yellow"), " ", error.hint))
 
     def show_finish(self, report: Report) -> None:
         if report.steps and report.error is None:
             self._print()
             failed = report.failed_claims
             if failed:
-                self._print(Text(f"{len(failed)} claim(s) did not hold:", style="bold red"))
+                self._print(
+                    Text(ngettext("{n} claim did not hold:", "{n} claims did not hold:", len(failed)), style="bold red")
+                )
                 for claim in failed:
-                    self._print(Text(f"  ✗ {claim.text}", style="red"))
+                    self._marked(Text("✗", style="red"), claim.text, style="red")
             elif checked := sum(len(s.claims) for s in report.steps):
-                self._print(Text(f"All {checked} claims observed.", style="bold green"))
+                self._print(
+                    Text(ngettext("{n} claim observed.", "All {n} claims observed.", checked), style="bold green")
+                )
         if report.leftovers:
-            self.err_console.print("[red]isodemo could not remove:[/] " + escape(", ".join(report.leftovers)))
+            self.err_console.print(
+                Text(_("isodemo could not remove: {objects}", objects=", ".join(report.leftovers)), style="red")
+            )
 
 
 def make_console(file: IO[str], width: int = 80) -> Console:

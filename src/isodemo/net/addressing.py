@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from isodemo import runs
 from isodemo.errors import UsageError
+from isodemo.i18n import _
 
 POOL = ipaddress.IPv4Network("10.200.0.0/16")  # RFC 1918; isodemo takes one /24 per run from it
 
@@ -30,7 +31,7 @@ def choose_subnet(run_id: str, taken: Iterable[str], pool: ipaddress.IPv4Network
         candidate = subnets[(start + offset) % len(subnets)]
         if not overlapping(candidate, taken):
             return candidate
-    raise ValueError(f"every /24 of {pool} is in use on this host")
+    raise ValueError(_("every /24 of {pool} is in use on this host", pool=pool))
 
 
 def overlapping(subnet: ipaddress.IPv4Network, taken: Iterable[str]) -> list[str]:
@@ -66,8 +67,12 @@ def claimed_subnet(
         clash = overlapping(requested, routed)
         if clash:
             raise UsageError(
-                f"--subnet {requested} overlaps {', '.join(clash)}, a network this host already routes",
-                "leave --subnet out (isodemo picks a free /24), or choose another private /24",
+                _(
+                    "--subnet {requested} overlaps {networks}, a network this host already routes",
+                    requested=requested,
+                    networks=", ".join(clash),
+                ),
+                _("leave --subnet out (isodemo picks a free /24), or choose another private /24"),
             )
         yield requested
     finally:

@@ -15,6 +15,7 @@ from typing import Any
 from isodemo import host as hostinfo
 from isodemo import testpoints
 from isodemo.errors import MissingFeature
+from isodemo.i18n import _
 from isodemo.net import Resource
 
 
@@ -30,8 +31,8 @@ def nft(*commands: dict[str, Any]) -> None:
     )
     if result.returncode != 0:
         raise MissingFeature(
-            f"nft refused the rules: {result.stderr.strip()}",
-            "the kernel needs nf_tables with nat (modprobe nft_nat nft_chain_nat)",
+            _("nft refused the rules: {error}", error=result.stderr.strip()),
+            _("the kernel needs nf_tables with nat (modprobe nft_nat nft_chain_nat)"),
         )
 
 

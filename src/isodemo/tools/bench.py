@@ -16,6 +16,7 @@ import time
 
 from isodemo import host as hostinfo
 from isodemo.context import DemoContext
+from isodemo.i18n import _
 from isodemo.inside import processes
 from isodemo.isolated import Isolated
 from isodemo.narrate.base import Narrator
@@ -27,7 +28,7 @@ RUNS = 20
 
 def _start_ms(namespaces: tuple[str, ...], comm: str) -> list[float]:
     times = []
-    for _ in range(RUNS):
+    for _run in range(RUNS):
         start = time.perf_counter()
         with Isolated(namespaces, comm=comm) as box:
             box.call(os.getpid)
@@ -64,7 +65,7 @@ def _vm_boot_seconds() -> float | None:
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.step(
-        f"Starting a container, {RUNS} times",
+        _("Starting a container, {runs} times", runs=RUNS),
         syscalls=[f"unshare({'|'.join(NAMESPACES)})", "fork()"],
         shell=["time sudo unshare --pid --mount --uts --ipc --net --cgroup --fork true"],
     )
@@ -73,19 +74,28 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     start_ms = narrator.fact("start_ms_median", round(statistics.median(isolated), 2))
     fork_ms = narrator.fact("fork_ms_median", round(statistics.median(plain), 2))
     narrator.compare(
-        "median time to start a process and hear back from it",
-        [f"plain fork: {fork_ms} ms"],
-        [f"in 6 new namespaces: {start_ms} ms (min {min(isolated):.2f}, max {max(isolated):.2f})"],
-        host_title="no isolation",
-        inside_title="a container's namespaces",
+        _("median time to start a process and hear back from it"),
+        [_("plain fork: {ms} ms", ms=fork_ms)],
+        [
+            _(
+                "in 6 new namespaces: {ms} ms (min {low:.2f}, max {high:.2f})",
+                ms=start_ms,
+                low=min(isolated),
+                high=max(isolated),
+            )
+        ],
+        host_title=_("no isolation"),
+        inside_title=_("a container's namespaces"),
     )
     narrator.explain(
-        "Namespaces are a few kernel structures each: creating them costs milliseconds at most. "
-        "Most of a container runtime's start time is elsewhere (unpacking images, networking)."
+        _(
+            "Namespaces are a few kernel structures each: creating them costs milliseconds at most. "
+            "Most of a container runtime's start time is elsewhere (unpacking images, networking)."
+        )
     )
 
     busybox = hostinfo.require_static_busybox()
-    narrator.step("Memory of a minimal container", syscalls=["mkdir(2) in cgroupfs", "execve(busybox sleep)"])
+    narrator.step(_("Memory of a minimal container"), syscalls=["mkdir(2) in cgroupfs", "execve(busybox sleep)"])
     cgroup = ctx.cgroup("bench", ["memory"])
     box = ctx.isolated(NAMESPACES)
     cgroup.add(box.pid)
@@ -94,42 +104,59 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     available = narrator.fact("mem_available_bytes", _mem_available())
     fit = narrator.fact("containers_that_fit", available // max(charged, 1))
     narrator.compare(
-        "memory",
-        [f"available on this machine: {format_bytes(available)}"],
+        _("memory"),
+        [_("available on this machine: {size}", size=format_bytes(available))],
         [
-            f"one container (its cgroup's {os.path.basename(cgroup.memory_usage_file)}): {format_bytes(charged)}",
-            f"so at most about {fit} would fit",
+            _(
+                "one container (its cgroup's {file}): {size}",
+                file=os.path.basename(cgroup.memory_usage_file),
+                size=format_bytes(charged),
+            ),
+            _("so at most about {n} would fit", n=fit),
         ],
-        host_title="host",
-        inside_title="container",
+        host_title=_("host"),
+        inside_title=_("container"),
     )
     narrator.explain(
-        "An upper bound on the count: the cgroup is charged for what the container did after it joined "
-        "(busybox's own pages), not for the namespaces made before, and a real container is charged for what "
-        "its program uses. The kernel is shared: nothing is booted, no memory is set aside up front."
+        _(
+            "An upper bound on the count: the cgroup is charged for what the container did after it joined "
+            "(busybox's own pages), not for the namespaces made before, and a real container is charged for what "
+            "its program uses. The kernel is shared: nothing is booted, no memory is set aside up front."
+        )
     )
 
-    narrator.step("And a VM?", shell=["systemd-analyze time", "time vagrant up"])
+    narrator.step(_("And a VM?"), shell=["systemd-analyze time", "time vagrant up"])
     boot = _vm_boot_seconds()
     narrator.fact("machine_boot_seconds", boot)
     if boot is not None:
         narrator.compare(
-            "starting",
-            [f"this machine booted in {boot:.1f} s (systemd-analyze)"],
-            [f"a container: {start_ms} ms"],
-            host_title="a (virtual) machine",
-            inside_title="a container",
+            _("starting"),
+            [_("this machine booted in {seconds:.1f} s (systemd-analyze)", seconds=boot)],
+            [_("a container: {ms} ms", ms=start_ms)],
+            host_title=_("a (virtual) machine"),
+            inside_title=_("a container"),
         )
         narrator.claim(
-            "a container starts more than 100 times faster than this machine booted", boot * 1000 > 100 * start_ms
+            _("a container starts more than 100 times faster than this machine booted"), boot * 1000 > 100 * start_ms
         )
     else:
         narrator.explain(
-            "systemd-analyze is not here to say how long this machine took to boot. In the VM of "
-            "vagrant/, run `systemd-analyze time`; from the host, `time vagrant up`."
+            _(
+                "systemd-analyze is not here to say how long this machine took to boot. In the VM of "
+                "vagrant/, run `systemd-analyze time`; from the host, `time vagrant up`."
+            )
         )
-    narrator.note(f"Measured on {os.uname().nodename}, kernel {os.uname().release}, {os.cpu_count()} CPUs.")
+    narrator.note(
+        _(
+            "Measured on {node}, kernel {kernel}, {cpus} CPUs.",
+            node=os.uname().nodename,
+            kernel=os.uname().release,
+            cpus=os.cpu_count(),
+        )
+    )
     narrator.kubernetes(
-        "This is why a Pod starts in about a second while a new node takes minutes: a Pod is processes in "
-        "namespaces and cgroups on a kernel that is already running; a node is a machine that must boot."
+        _(
+            "This is why a Pod starts in about a second while a new node takes minutes: a Pod is processes in "
+            "namespaces and cgroups on a kernel that is already running; a node is a machine that must boot."
+        )
     )

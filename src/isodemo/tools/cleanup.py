@@ -10,6 +10,7 @@ from __future__ import annotations
 from isodemo import leftovers, runs
 from isodemo.context import DemoContext
 from isodemo.errors import IsodemoError
+from isodemo.i18n import _, ngettext
 from isodemo.narrate.base import Narrator
 
 
@@ -24,19 +25,24 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     skipped = sorted({item.run_id for item in vouched if item.run_id in live})
     unrecorded = [str(item) for item in found if item not in vouched]
     narrator.step(
-        "Leftovers of isodemo runs that are no longer running",
+        _("Leftovers of isodemo runs that are no longer running"),
         shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"],
     )
     for run_id in skipped:
-        narrator.note(f"skipping run {run_id}: its isodemo process is still running")
+        narrator.note(_("skipping run {run}: its isodemo process is still running", run=run_id))
     for name in unrecorded:
-        narrator.note(f"left alone: {name} (named like isodemo's, but no run record vouches that isodemo made it)")
+        narrator.note(
+            _(
+                "left alone: {name} (named like isodemo's, but no run record vouches that isodemo made it)",
+                name=name,
+            )
+        )
     if not stale:
-        narrator.note("nothing to clean up")
+        narrator.note(_("nothing to clean up"))
     removed, failed = [], []
     for item in stale:
         if dry_run:
-            narrator.note(f"would remove {item}")
+            narrator.note(_("would remove {item}", item=item))
             continue
         try:
             item.remove()
@@ -45,18 +51,20 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             narrator.status(str(item), False, str(error))
         else:
             removed.append(str(item))
-            narrator.status(str(item), True, "removed")
+            narrator.status(str(item), True, _("removed"))
     if not dry_run and stale:
         from isodemo.net import netns
 
         if netns.remove_dir_if_ours():
-            narrator.status(netns.NETNS_DIR, True, "removed (isodemo had made it, and it is empty now)")
+            narrator.status(netns.NETNS_DIR, True, _("removed (isodemo had made it, and it is empty now)"))
     narrator.fact("found", [str(item) for item in stale], show=False)
     narrator.fact("removed", removed, show=False)
     narrator.fact("skipped_live_runs", skipped, show=False)
     narrator.fact("unrecorded", unrecorded, show=False)
     if failed:
-        raise IsodemoError(f"could not remove {len(failed)} object(s)", "; ".join(failed))
+        raise IsodemoError(
+            ngettext("could not remove {n} object", "could not remove {n} objects", len(failed)), "; ".join(failed)
+        )
 
 
 def _vouches(record: runs.Record, item: leftovers.Leftover) -> bool:

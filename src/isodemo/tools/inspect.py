@@ -14,6 +14,7 @@ import os
 
 from isodemo.context import DemoContext
 from isodemo.errors import NeedsRoot, UsageError
+from isodemo.i18n import _
 from isodemo.kernel import namespaces, procfs
 from isodemo.kernel import process as kprocess
 from isodemo.narrate.base import Narrator
@@ -36,41 +37,50 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         name = kprocess.comm(pid)
         links = _links(pid)
     except FileNotFoundError:
-        raise UsageError(f"there is no process with pid {pid}", "list processes with `ps -e`") from None
+        raise UsageError(_("there is no process with pid {pid}", pid=pid), _("list processes with `ps -e`")) from None
     except PermissionError as error:
         raise NeedsRoot(
-            f"reading /proc/{pid}/ns needs the right to ptrace that process ({error.strerror})",
-            f"run: sudo isodemo inspect {pid}",
+            _(
+                "reading /proc/{pid}/ns needs the right to ptrace that process ({reason})",
+                pid=pid,
+                reason=error.strerror,
+            ),
+            _("run: sudo isodemo inspect {pid}", pid=pid),
         ) from None
     except OSError as error:
         if error.errno == errno.ESRCH:
-            raise UsageError(f"pid {pid} exited while being inspected") from None
+            raise UsageError(_("pid {pid} exited while being inspected", pid=pid)) from None
         raise
     reference_name, reference = _reference()
+    shown_reference = reference_name if reference_name == "PID 1" else _("isodemo (pid {pid})", pid=os.getpid())
     narrator.step(
-        f"Namespaces of pid {pid} ({name}) and of {reference_name}",
+        _("Namespaces of pid {pid} ({name}) and of {reference}", pid=pid, name=name, reference=shown_reference),
         shell=[f"sudo lsns -p {pid}", f"sudo ls -l /proc/{pid}/ns"],
     )
     if reference_name != "PID 1":
-        narrator.note(f"PID 1's namespaces cannot be read here, so {reference_name} is the reference.")
+        narrator.note(
+            _("PID 1's namespaces cannot be read here, so {reference} is the reference.", reference=shown_reference)
+        )
     narrator.fact("reference", reference_name, show=False)
     rows, differs = [], []
     for ns, link in links.items():
         same = link == reference[ns]
         if not same:
             differs.append(ns)
-        rows.append([ns, link, reference[ns], "same" if same else "DIFFERENT"])
+        rows.append([ns, link, reference[ns], _("same") if same else _("DIFFERENT")])
         narrator.fact(f"ns_{ns}", {"pid": link, "reference": reference[ns], "same": same}, show=False)
-    narrator.table("", ["namespace", f"pid {pid}", reference_name, ""], rows)
+    narrator.table("", [_("namespace"), f"pid {pid}", shown_reference, ""], rows)
     narrator.fact("different_namespaces", differs, show=False)
     nspid = procfs.nspid(pid)
     narrator.fact("nspid", nspid, show=False)
+    pids = " ".join(map(str, nspid))
     narrator.note(
-        f"NSpid: {' '.join(map(str, nspid))}"
-        + ("  (in a nested pid namespace: outermost pid first, innermost last)" if len(nspid) > 1 else "")
+        _("NSpid: {pids}  (in a nested pid namespace: outermost pid first, innermost last)", pids=pids)
+        if len(nspid) > 1
+        else f"NSpid: {pids}"
     )
 
-    narrator.step(f"cgroups of pid {pid}", shell=[f"cat /proc/{pid}/cgroup"])
+    narrator.step(_("cgroups of pid {pid}", pid=pid), shell=[f"cat /proc/{pid}/cgroup"])
     paths = procfs.cgroup(pid)
-    narrator.table("", ["controller", "cgroup"], [[c or "(v2 unified)", p] for c, p in paths.items()])
+    narrator.table("", [_("controller"), "cgroup"], [[c or _("(v2 unified)"), p] for c, p in paths.items()])
     narrator.fact("cgroups", paths, show=False)
