@@ -16,6 +16,7 @@ import select
 import signal
 import time
 
+from isodemo.i18n import _
 from isodemo.kernel import process
 
 _held: list[bytes] = []  # memory allocated by `allocate`, kept alive until the process ends
@@ -63,7 +64,7 @@ def fork_until_refused(attempts: int) -> dict[str, object]:
     read_end, write_end = os.pipe()
     children: list[int] = []
     refused: str | None = None
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         try:
             child = os.fork()
         except OSError as error:
@@ -99,7 +100,7 @@ def direct_transfer(device: str, total: int, block: int, *, write: bool) -> floa
         while done < total:
             moved = os.pwritev(fd, [buffer], done) if write else os.preadv(fd, [buffer], done)
             if moved <= 0:
-                raise OSError(f"{device} ended after {done} bytes")
+                raise OSError(_("{device} ended after {done} bytes", device=device, done=done))
             done += moved
         if write:
             os.fsync(fd)

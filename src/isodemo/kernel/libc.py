@@ -8,6 +8,8 @@ import functools
 import os
 import platform
 
+from isodemo.i18n import _
+
 # C prototypes of what isodemo calls. Without them ctypes passes Python ints as C `int`: wrong for the
 # unsigned long arguments of prctl(2) and mount(2), and undefined for variadic syscall(2).
 _c_str = ctypes.c_char_p
@@ -56,4 +58,6 @@ def syscall_number(name: str) -> int:
     try:
         return _SYSCALLS[machine][name]
     except KeyError:
-        raise OSError(errno.ENOSYS, f"isodemo does not know the number of {name}(2) on {machine}") from None
+        raise OSError(
+            errno.ENOSYS, _("isodemo does not know the number of {name}(2) on {machine}", name=name, machine=machine)
+        ) from None

@@ -119,7 +119,7 @@ class LoopDevice:
                     raise
                 self.path, self.fd = path, fd
                 return self
-            raise OSError(errno.EBUSY, "no free loop device")
+            raise OSError(errno.EBUSY, _("no free loop device"))
         finally:
             os.close(backing_fd)
 

@@ -11,13 +11,15 @@ import ipaddress
 from socket import AF_INET
 from typing import Any
 
+from isodemo.i18n import _
+
 MAIN_TABLE = 254  # RT_TABLE_MAIN, linux/rtnetlink.h
 
 
 def link_index(ipr: Any, name: str) -> int:
     found = ipr.link_lookup(ifname=name)
     if not found:
-        raise LookupError(f"no link named {name}")
+        raise LookupError(_("no link named {name}", name=name))
     return int(found[0])
 
 

@@ -23,7 +23,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     vouched = [item for item in found if item.run_id in recorded and _vouches(recorded[item.run_id], item)]
     stale = [item for item in vouched if item.run_id not in live]
     skipped = sorted({item.run_id for item in vouched if item.run_id in live})
-    unrecorded = [str(item) for item in found if item not in vouched]
+    unrecorded = [item.label for item in found if item not in vouched]
     narrator.step(
         _("Leftovers of isodemo runs that are no longer running"),
         shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"],
@@ -48,10 +48,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             item.remove()
         except (OSError, IsodemoError) as error:
             failed.append(f"{item}: {error}")
-            narrator.status(str(item), False, str(error))
+            narrator.status(item.label, False, str(error))
         else:
             removed.append(str(item))
-            narrator.status(str(item), True, _("removed"))
+            narrator.status(item.label, True, _("removed"))
     if not dry_run and stale:
         from isodemo.net import netns
 
