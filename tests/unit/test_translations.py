@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import string
 from pathlib import Path
 
@@ -137,3 +138,28 @@ def test_lang_is_found_wherever_it_stands() -> None:
     assert i18n.requested_in(["--lang=ko", "uts"]) == "ko"
     assert i18n.requested_in(["run", "busybox", "--", "--lang", "ko"]) is None
     assert i18n.requested_in(["pid"]) is None
+
+
+REPO = SRC.parents[1]
+
+
+@pytest.mark.parametrize(
+    "page",
+    sorted(
+        p.relative_to(REPO).as_posix()
+        for p in [REPO / "README.md", REPO / "demos" / "README.md", *REPO.glob("docs/*.md")]
+    ),
+)
+def test_every_page_has_a_korean_page(page: str) -> None:
+    """docs/X.md has docs/ko/X.md; a README.md has its README.ko.md beside it; each links to the other."""
+    english = REPO / page
+    korean = (
+        english.with_name("README.ko.md")
+        if english.name == "README.md" and english.parent != REPO / "docs"
+        else (REPO / "docs" / "ko" / english.name)
+    )
+    assert korean.exists(), f"{page} has no Korean page {korean.relative_to(REPO)}"
+    text = korean.read_text()
+    assert re.search("[\uac00-\ud7a3]", text), f"{korean.relative_to(REPO)} has no Korean in it"
+    assert korean.name in english.read_text(), f"{page} does not link to its Korean page"
+    assert english.name in text, f"{korean.relative_to(REPO)} does not link to its English page"
