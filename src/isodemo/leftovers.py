@@ -71,8 +71,11 @@ def _killer(pid: int, started: str | None) -> Callable[[], None]:
         except ProcessLookupError:
             return
         try:
-            if procfs.start_time(pid) == started:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            # A process of a dead run may be dying by itself (its parent-death signal) as cleanup looks at it:
+            # gone between the two calls is what cleanup wanted, not a failure.
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if procfs.start_time(pid) == started:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         finally:
             os.close(pidfd)
 

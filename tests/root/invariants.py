@@ -10,10 +10,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from isodemo import runs
+from isodemo import host, runs
 from isodemo.kernel import procfs
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_ROOT = Path(host.CGROUP_ROOT)
 
 
 def _run(argv: list[str]) -> str:

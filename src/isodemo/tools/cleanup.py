@@ -23,18 +23,18 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     vouched = [item for item in found if item.run_id in recorded and _vouches(recorded[item.run_id], item)]
     stale = [item for item in vouched if item.run_id not in live]
     skipped = sorted({item.run_id for item in vouched if item.run_id in live})
-    unrecorded = [item.label for item in found if item not in vouched]
+    unrecorded = [item for item in found if item not in vouched]
     narrator.step(
         _("Leftovers of isodemo runs that are no longer running"),
         shell=["ps -eo pid,comm | grep isodemo-", "ls -d /tmp/isodemo-*", "ipcs -q"],
     )
     for run_id in skipped:
         narrator.note(_("skipping run {run}: its isodemo process is still running", run=run_id))
-    for name in unrecorded:
+    for item in unrecorded:
         narrator.note(
             _(
                 "left alone: {name} (named like isodemo's, but no run record vouches that isodemo made it)",
-                name=name,
+                name=item.label,
             )
         )
     if not stale:
@@ -42,16 +42,18 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     removed, failed = [], []
     for item in stale:
         if dry_run:
-            narrator.note(_("would remove {item}", item=item))
+            narrator.note(_("would remove {item}", item=item.label))
             continue
         try:
             item.remove()
+        except (FileNotFoundError, ProcessLookupError):  # gone by itself meanwhile: removed all the same
+            pass
         except (OSError, IsodemoError) as error:
             failed.append(f"{item}: {error}")
             narrator.status(item.label, False, str(error))
-        else:
-            removed.append(str(item))
-            narrator.status(item.label, True, _("removed"))
+            continue
+        removed.append(str(item))
+        narrator.status(item.label, True, _("removed"))
     if not dry_run and stale:
         from isodemo.net import netns
 
@@ -60,7 +62,7 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     narrator.fact("found", [str(item) for item in stale], show=False)
     narrator.fact("removed", removed, show=False)
     narrator.fact("skipped_live_runs", skipped, show=False)
-    narrator.fact("unrecorded", unrecorded, show=False)
+    narrator.fact("unrecorded", [str(item) for item in unrecorded], show=False)
     if failed:
         raise IsodemoError(
             ngettext("could not remove {n} object", "could not remove {n} objects", len(failed)), "; ".join(failed)
