@@ -6,6 +6,7 @@ import errno
 import importlib.abc
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,16 @@ def test_helper_and_child_import_nothing_after_the_fork(monkeypatch: pytest.Monk
         with make() as box:
             assert box.call(os.getpid) in (1, box.pid)
             assert box.user_report["uid_before_map"] == 65534  # the overflow uid: it paused for its maps
+
+
+@pytest.mark.host_only  # the same on cgroup v1 and v2
+def test_detaching_a_loop_device_that_detached_itself_is_not_an_error(tmp_path: Path) -> None:
+    """cleanup may find a loop device just before autoclear detaches it (its last user closed it): LOOP_CLR_FD
+    then fails with ENXIO, and the device is gone, as wanted."""
+    from isodemo.kernel.loop import LoopDevice, detach
+
+    backing = tmp_path / "disk.img"
+    backing.write_bytes(b"\0" * (1 << 20))
+    with LoopDevice(str(backing)) as loop:
+        device = loop.path
+    detach(device)  # no longer bound: nothing to do, no error

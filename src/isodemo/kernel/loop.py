@@ -83,10 +83,14 @@ def _attach(fd: int, backing_fd: int, backing: str) -> None:
 
 
 def detach(path: str) -> None:
-    """`losetup -d PATH`."""
+    """`losetup -d PATH`. A device no longer bound (ENXIO: it detached itself, autoclear, when its last user
+    closed it) is what was wanted."""
     fd = os.open(path, os.O_RDWR)
     try:
         fcntl.ioctl(fd, LOOP_CLR_FD)
+    except OSError as error:
+        if error.errno != errno.ENXIO:
+            raise
     finally:
         os.close(fd)
 
