@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from isodemo import owned
+from isodemo import owned, signals
 from isodemo.cgroups.base import Cgroup
 from isodemo.host import Host
 from isodemo.i18n import _
@@ -34,8 +34,11 @@ class DemoContext:
     rootless: bool = False  # not root: every Isolated gets a user namespace first, as rootless podman does
 
     def enter(self, resource: contextlib.AbstractContextManager[T]) -> T:
-        """Own a resource until the demo ends, however it ends."""
-        return self.stack.enter_context(resource)
+        """Own a resource until the demo ends, however it ends. Its creation and the registration of its
+        teardown happen with the handled signals held: a Ctrl-C between the two (a file, a loop device, a
+        directory made, not yet known to the stack) would leave it behind; held, it arrives just after."""
+        with signals.held():
+            return self.stack.enter_context(resource)
 
     def own(self, resource: contextlib.AbstractContextManager[T]) -> T:
         """Own a resource whose teardown is safe at any point of its creation: registered first, then made
