@@ -7,6 +7,7 @@ from isodemo.i18n import N_, _
 SECTIONS = {
     "namespaces": N_("Namespace demos"),
     "cgroups": N_("cgroup demos"),
+    "together": N_("Putting it together"),
     "tools": N_("Tools"),
 }
 
@@ -46,6 +47,7 @@ class Entry:
         "rootless_namespaces",
         "section",
         "summary",
+        "tool",
         "tools",
     )
 
@@ -62,6 +64,7 @@ class Entry:
         kubernetes: str = "",
         rootless_cgroups: bool = False,
         rootless_namespaces: bool = False,
+        tool: bool = False,
     ) -> None:
         self.name = name
         self.summary = summary  # marked with N_(): shown with _(entry.summary)
@@ -73,6 +76,9 @@ class Entry:
         self.kubernetes = kubernetes  # the Kubernetes feature it explains (N_(), like the summary)
         self.rootless_cgroups = rootless_cgroups  # without root, may run in a delegated cgroup v2 subtree
         self.rootless_namespaces = rootless_namespaces  # without root, runs inside a user namespace
+        # A program of its own outside the tools section (run, images, rmi): no demo module, no docs chapter
+        # of the walkthrough, not in `isodemo list`.
+        self.tool = tool
 
     @property
     def needs(self) -> str:
@@ -84,7 +90,7 @@ class Entry:
 
     @property
     def is_demo(self) -> bool:
-        return self.section != "tools"
+        return self.section != "tools" and not self.tool
 
 
 BUSYBOX = Tool("busybox", "busybox-static", static=True)
@@ -193,6 +199,16 @@ ENTRIES: tuple[Entry, ...] = (
         features=("loop-device",),
         kubernetes=N_("runtime blkio / io.max"),
     ),
+    Entry(
+        "run",
+        N_("run a command in a real container made from an image, like docker run"),
+        "together",
+        True,
+        rootless_namespaces=True,
+        tool=True,
+    ),
+    Entry("images", N_("the images in isodemo's local store"), "together", False, tool=True),
+    Entry("rmi", N_("remove an image from isodemo's local store"), "together", False, tool=True),
     Entry("list", N_("the demos in learning order and what each needs"), "tools", False),
     Entry("doctor", N_("what this machine supports, and the fix for each missing piece"), "tools", False),
     Entry("inspect", N_("a process's namespaces and cgroups compared with PID 1's"), "tools", False),

@@ -38,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         from isodemo import signals
 
         signals.own_process()
+    run_args = _run_arguments(args)
+    if run_args is not None:  # `isodemo run`: its own lean path, no click (container/main.py says why)
+        from isodemo.container import argv as run_argv
+        from isodemo.container.main import main as run_main
+
+        seen = run_argv.peek(run_args)  # only the options before IMAGE: the rest is the command's
+        i18n.set_language("en" if "json" in seen else i18n.choose(seen.get("lang"), os.environ))
+        return run_main(run_args)
     try:
         return _click_main(args)
     except SystemExit as done:
@@ -59,6 +67,25 @@ def _without_lang(args: list[str]) -> list[str]:
         if arg in ("--lang=en", "--lang=ko"):
             return args[:index] + args[index + 1 :]
     return args
+
+
+GLOBAL_FLAGS = frozenset({"--plain", "--color", "--json", "--step", "--hold"})
+
+
+def _run_arguments(args: list[str]) -> list[str] | None:
+    """For `isodemo [global options] run ...`: the global options, then what follows `run`; else None."""
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in GLOBAL_FLAGS or arg.startswith("--lang="):
+            index += 1
+        elif arg == "--lang":
+            index += 2
+        else:
+            break
+    if args[index : index + 1] != ["run"]:
+        return None
+    return args[:index] + args[index + 1 :]
 
 
 def _json_requested(args: list[str]) -> bool:

@@ -179,20 +179,61 @@ def demo_command(name: str, *params: Callable[[Any], Any]) -> click.Command:
 
 
 def tool_command(
-    name: str, module_name: str, *params: Callable[[Any], Any], help_text: str | None = None
+    name: str,
+    module_name: str,
+    *params: Callable[[Any], Any],
+    help_text: str | None = None,
+    function: str = "run",
 ) -> click.Command:
+    """A tool: `function(narrator, ctx)` of isodemo.tools.<module_name> runs it (`run` unless named)."""
     entry = catalog.BY_NAME[name]
 
     def callback(**options: Any) -> None:
         module = importlib.import_module(f"isodemo.tools.{module_name}")
         needs_root = entry.needs_root and not options.get("dry_run")
-        _execute(click.get_current_context(), name, module.run, needs_root=needs_root, **options)
+        _execute(click.get_current_context(), name, getattr(module, function), needs_root=needs_root, **options)
 
     command: Callable[..., Any] = global_options(callback)
     for param in params:
         command = param(command)
     text = help_text or _("{summary}.", summary=_(entry.summary))
     return click.command(name, cls=Command, help=text, short_help=_(entry.summary))(command)
+
+
+class RunCommand(Command):
+    """`isodemo run`: docker's command line, read by isodemo.container.argv, never by click.
+
+    cli.main sends `isodemo [global options] run ...` to isodemo.container.main before click is even
+    imported (a container must start faster than runc starts one). This command is click's side of the same
+    line: it is listed with the others, its help is argv's (one text, whichever path prints it), and a line
+    that reaches it anyway (`make_group().main(...)`) goes to the same place, global options included.
+    """
+
+    def __init__(self) -> None:
+        entry = catalog.BY_NAME["run"]
+        super().__init__("run", help=_(entry.summary), short_help=_(entry.summary), add_help_option=False)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.args = list(args)  # every word is argv's: click would read `run busybox ls -l` as its own options
+        return []
+
+    def get_help(self, ctx: click.Context) -> str:
+        from isodemo.container import argv
+
+        return argv.help_text().rstrip("\n")
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from isodemo.container import argv
+
+        given = ctx.find_root().meta.get(OPTIONS_KEY, {})
+        words = [f"--{flag}" for flag in ("plain", "color", "json", "step", "hold") if given.get(flag)]
+        words += ["--lang", given["lang"]] if given.get("lang") else []
+        words += ctx.args
+        if argv.wants_help(words):
+            click.echo(self.get_help(ctx))
+            ctx.exit(0)
+        run = importlib.import_module("isodemo.container.main")
+        ctx.exit(run.main(words))
 
 
 def value_option(flag: str, default: str | None, parser: str, metavar: str, help_text: str) -> Callable[[Any], Any]:
@@ -323,6 +364,25 @@ def _build() -> dict[str, click.Command]:
                 "rate_bytes",
                 "RATE",
                 _("Bytes per second, as docker's --device-write-bps takes it (a size: 512k, 2mb): from 4k to 64m."),
+            ),
+        ),
+        "run": RunCommand(),
+        "images": tool_command(
+            "images",
+            "images",
+            help_text=_(
+                "List the images in isodemo's local store: busybox once it was built, and every tarball that "
+                "`isodemo run` imported (layers unpacked once, by digest)."
+            ),
+        ),
+        "rmi": tool_command(
+            "rmi",
+            "images",
+            click.argument("image", metavar="IMAGE", callback=checked("image_ref")),
+            function="rmi",
+            help_text=_(
+                "Remove an image from isodemo's local store, by its name or id as `isodemo images` lists them; "
+                "layers that no other image uses go with it.\n\n\b\nExample:\n  isodemo rmi busybox"
             ),
         ),
         "list": tool_command("list", "listing"),

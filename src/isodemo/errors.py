@@ -18,6 +18,10 @@ class ExitCode(enum.IntEnum):
     NEEDS_ROOT = 77
     INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended; SIGTERM, SIGHUP, SIGQUIT too
     OUTPUT_CLOSED = 141  # 128 + SIGPIPE: the reader of stdout went away (`isodemo pid | head -3`, `less` quit)
+    # `isodemo run` only, as `docker run`: the command's own status, or one of these when it has none
+    RUN_FAILED = 125  # isodemo itself failed (a bad option, a bad image, the machine)
+    CANNOT_EXECUTE = 126  # the command exists but cannot be executed (EACCES, ENOEXEC)
+    COMMAND_NOT_FOUND = 127  # the command does not exist in the container (ENOENT)
 
 
 class IsodemoError(Exception):
@@ -78,6 +82,29 @@ class KernelError(IsodemoError):
         super().__init__(_("{call} failed: {reason}", call=call, reason=message), hint)
         self.call = call
         self.errno = errno_
+
+
+class RunError(IsodemoError):
+    """`isodemo run` could not run the container: exit 125, as `docker run` (bad option, bad image, machine)."""
+
+    exit_code = ExitCode.RUN_FAILED
+
+
+class ImageError(RunError):
+    """An image that cannot be used: a truncated or malformed tarball, a digest mismatch, a path escaping a
+    layer. Nothing of it is left in the store."""
+
+
+class CommandNotFound(RunError):
+    """The container's command does not exist in its root filesystem (execve: ENOENT)."""
+
+    exit_code = ExitCode.COMMAND_NOT_FOUND
+
+
+class CannotExecute(RunError):
+    """The container's command exists but cannot be executed (execve: EACCES, ENOEXEC, EISDIR)."""
+
+    exit_code = ExitCode.CANNOT_EXECUTE
 
 
 class Interrupted(KeyboardInterrupt):

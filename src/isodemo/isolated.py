@@ -261,6 +261,37 @@ class Isolated:
             raise value
         return value  # type: ignore[no-any-return]
 
+    def exec(self, launch: Callable[..., object], *args: Any) -> None:
+        """Run `launch(*args)` inside, a function that ends in execve(2) and never returns.
+
+        The channel is close-on-exec: when the execve succeeds, the child's end closes with no reply, and
+        that is the sign that the new program runs. When `launch` fails before (the command does not exist),
+        its exception comes back and is raised here. The child is now that program; its end is the
+        helper's exit status (wait_fd(), then kill() or reap())."""
+        if self._sock is None or not self.alive:
+            raise ChildGone(_("the isolated child (pid {pid}) is not running", pid=self.pid))
+        try:
+            channel.send(self._sock, (channel.CALL, launch, args, {}))
+            kind, value = channel.recv(self._sock)
+        except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
+            self._sock.close()
+            self._sock = None
+            return
+        if kind == channel.ERROR:
+            raise value
+        raise ChildGone(
+            _("{launch} returned instead of executing a program", launch=getattr(launch, "__name__", launch))
+        )
+
+    def wait_fd(self) -> int:
+        """A descriptor that turns readable when the helper exits (right after the child): a pidfd for
+        select(2), owned by the caller."""
+        return os.pidfd_open(self.helper_pid)
+
+    def reap(self) -> int:
+        """Wait for the child's end; its exit code, 128+N when signal N killed it."""
+        return self._reap_helper()
+
 
 def _exits_within(pid: int, timeout: float) -> bool:
     """Whether our child `pid` exits (becomes a zombie, not yet reaped) within `timeout` seconds."""

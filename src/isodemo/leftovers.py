@@ -30,6 +30,7 @@ class Leftover:
     run_id: str
     remove: Callable[[], None]
     owner: int | None = None  # the uid owning it, for the kinds that have one (a user's record vouches by it)
+    proven_stale: bool = False  # its finder saw that its maker is dead (no run record needed to vouch)
 
     def __str__(self) -> str:
         """As the JSON lists it: the kind in English (kinds are marked with N_())."""
@@ -110,6 +111,28 @@ def _directories() -> Iterable[Leftover]:
             yield Leftover(N_("directory"), str(path), run_id, path.rmdir, owner)
         else:
             yield Leftover(N_("file"), str(path), run_id, path.unlink, owner)
+
+
+def _containers() -> Iterable[Leftover]:
+    """`isodemo run`'s container directories (upper, work, merged, etc): in the image store, found by the
+    run's record (noted before they exist); their overlay mount goes first (_mounts), then the tree."""
+    from isodemo.container import overlay
+
+    for run_id, paths in runs.recorded_objects("container").items():
+        for path in paths:
+            if runs.run_id_of(os.path.basename(path)) == run_id and os.path.lexists(path):
+                yield Leftover(N_("container directory"), path, run_id, functools.partial(overlay.remove, path))
+
+
+def _image_temp() -> Iterable[Leftover]:
+    """Half-unpacked layers of an image import that was killed: temp dirs whose importing process is dead."""
+    from isodemo import images
+
+    with contextlib.suppress(OSError):
+        for path in images.stale_temp(images.default_root()):
+            yield Leftover(
+                N_("image store temp"), path, "", functools.partial(images.remove_temp, path), proven_stale=True
+            )
 
 
 def _msg_queues() -> Iterable[Leftover]:
@@ -217,6 +240,8 @@ FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
     _cgroups,
     _loop_devices,
     _mounts,
+    _containers,
+    _image_temp,
     _directories,
     _msg_queues,
     _run_records,

@@ -138,14 +138,8 @@ def memory_available(meminfo: str | None = None) -> int | None:
     return None
 
 
-def memory_limit(value: str, available: int | None = None) -> int:
-    """A memory limit: at least 6 MiB, like docker's minimum, and at most half of MemAvailable.
-
-    The upper bound protects the host: the demo's process allocates until it reaches the limit, so a limit
-    above what the machine has free makes the *host* run out of memory (its OOM killer picks any process)
-    before the cgroup's limit is ever reached. Half of MemAvailable leaves the other half to everything
-    else that runs meanwhile.
-    """
+def _docker_memory(value: str) -> int:
+    """A size of at least docker's minimum for --memory."""
     limit = size_bytes(value, what=_("memory size"))
     if limit < MEMORY_MIN:
         raise UsageError(
@@ -156,6 +150,18 @@ def memory_limit(value: str, available: int | None = None) -> int:
             ),
             _("use 6m or more, for example 64m"),
         )
+    return limit
+
+
+def memory_limit(value: str, available: int | None = None) -> int:
+    """A memory limit: at least 6 MiB, like docker's minimum, and at most half of MemAvailable.
+
+    The upper bound protects the host: the demo's process allocates until it reaches the limit, so a limit
+    above what the machine has free makes the *host* run out of memory (its OOM killer picks any process)
+    before the cgroup's limit is ever reached. Half of MemAvailable leaves the other half to everything
+    else that runs meanwhile.
+    """
+    limit = _docker_memory(value)
     free = memory_available() if available is None else available
     if free is not None and limit > free // MEMORY_SHARE:
         raise UsageError(
@@ -171,6 +177,24 @@ def memory_limit(value: str, available: int | None = None) -> int:
                 "use at most half of MemAvailable, {half} here, for example 64m",
                 half=format_bytes(free // MEMORY_SHARE),
             ),
+        )
+    return limit
+
+
+LIMIT_MAX = (1 << 63) - 1  # a cgroup limit file holds a signed 64-bit number of bytes
+
+
+def container_memory(value: str) -> int:
+    """`isodemo run --memory` and `--memory-swap`: docker's minimum (6 MiB), at most what a limit file holds.
+
+    No bound by MemAvailable, unlike the cgroup-memory demo's --limit: nothing in a container sets out to fill
+    its limit, and a limit above what the machine has caps nothing, as with docker.
+    """
+    limit = _docker_memory(value)
+    if limit > LIMIT_MAX:
+        raise UsageError(
+            _("memory limit {value} is more than a cgroup can hold", value=shown(value)),
+            _("use a size below 8 EiB (2**63 bytes), for example 64m"),
         )
     return limit
 
@@ -282,6 +306,25 @@ def rate_mbit(value: str | int) -> int:
         10,
         why=_("the demo measures a 3-second transfer at that rate through a veth pair"),
     )
+
+
+IMAGE_REF_MAX = 255
+
+
+def image_ref(value: str) -> str:
+    """An image as `isodemo images` lists it (a name such as busybox or app:1.0, or an id): 1-255 ASCII
+    characters, none of them a space or a control character, not starting with '-'."""
+    ok = 0 < len(value) <= IMAGE_REF_MAX and value.isascii() and value.isprintable() and " " not in value
+    if not ok or value.startswith("-"):
+        raise UsageError(
+            _("invalid image name {value}", value=shown(value)),
+            _(
+                "use a name or an id as `isodemo images` lists them: 1-{max} ASCII characters without spaces, "
+                "for example busybox",
+                max=IMAGE_REF_MAX,
+            ),
+        )
+    return value
 
 
 def port(value: str | int) -> int:

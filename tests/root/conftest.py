@@ -69,3 +69,31 @@ def unprivileged_userns() -> None:
     blocker = userns_blocker()
     if blocker:
         pytest.skip(f"this machine refuses unprivileged user namespaces: {blocker}")
+
+
+def _store_parent() -> str:
+    """Where a test image store can live: overlayfs refuses an upper directory on an overlay (the VM's /tmp
+    is one), so there /var/tmp (a tmpfs) is used."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = {fields[4]: line.split(" - ")[1].split()[0] for line in f for fields in [line.split()]}
+    return "/var/tmp" if mounts.get("/tmp") == "overlay" else "/tmp"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def image_store() -> Iterator[str]:
+    """Every `isodemo run` of the root tests uses a store of this session (ISODEMO_STORE), never the
+    machine's /var/lib/isodemo; removed at the end of the session."""
+    import shutil
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="isodemotest-store-", dir=_store_parent())
+    previous = os.environ.get("ISODEMO_STORE")
+    os.environ["ISODEMO_STORE"] = root
+    try:
+        yield root
+    finally:
+        if previous is None:
+            os.environ.pop("ISODEMO_STORE", None)
+        else:
+            os.environ["ISODEMO_STORE"] = previous
+        shutil.rmtree(root, ignore_errors=True)

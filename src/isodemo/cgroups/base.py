@@ -247,6 +247,11 @@ class Cgroup(ABC):
         """Forbid swap, so that the limit is reached and the OOM killer acts; None where no swap file exists."""
 
     @abstractmethod
+    def set_swap_limit(self, memory: int, memory_swap: int) -> CgroupWrite | None:
+        """docker's --memory-swap: memory plus swap in bytes (-1: unlimited swap). None where the kernel
+        has no swap accounting (v1 without memory.memsw.*, v2 without memory.swap.max)."""
+
+    @abstractmethod
     def memory_current(self) -> int: ...
 
     @property
@@ -275,6 +280,10 @@ class Cgroup(ABC):
         """A relative weight on the v2 scale (100 = default); v1 writes cpu.shares = weight * 1024 / 100."""
 
     @abstractmethod
+    def set_cpu_shares(self, shares: int) -> CgroupWrite:
+        """docker's --cpu-shares (1024 = default): cpu.shares on v1; on v2 cpu.weight by runc's conversion."""
+
+    @abstractmethod
     def cpu_usage_usec(self) -> int: ...
 
     @property
@@ -300,5 +309,15 @@ class Cgroup(ABC):
     def set_io_limit(self, device: str, *, rbps: int, wbps: int) -> list[CgroupWrite]:
         """Throttle reads and writes on a whole block device `MAJ:MIN`, in bytes per second."""
 
+    @abstractmethod
+    def set_io_write_limit(self, device: str, wbps: int) -> CgroupWrite:
+        """docker's --device-write-bps: throttle writes only, on a whole block device `MAJ:MIN`."""
+
     def controller_dir(self, controller: str) -> str:
         return self.path
+
+
+def shares_to_weight(shares: int) -> int:
+    """cpu.shares (2..262144) to cpu.weight (1..10000) as runc converts them (libcontainer/cgroups/utils.go
+    ConvertCPUSharesToCgroupV2Value): 1024 shares, docker's default, become weight 39, not 100."""
+    return 1 + ((shares - 2) * 9999) // 262142

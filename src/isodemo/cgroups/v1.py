@@ -120,6 +120,12 @@ class CgroupV1(Cgroup):
             return None
         return write_file(memsw, read_file(self._file("memory", "memory.limit_in_bytes")))
 
+    def set_swap_limit(self, memory: int, memory_swap: int) -> CgroupWrite | None:
+        memsw = self._file("memory", "memory.memsw.limit_in_bytes")
+        if not os.path.exists(memsw):
+            return None
+        return write_file(memsw, str(memory_swap))
+
     def memory_current(self) -> int:
         return int(read_file(self.memory_usage_file))
 
@@ -149,6 +155,9 @@ class CgroupV1(Cgroup):
     def set_cpu_weight(self, weight: int) -> CgroupWrite:
         return write_file(self._file("cpu", "cpu.shares"), str(weight * 1024 // 100))
 
+    def set_cpu_shares(self, shares: int) -> CgroupWrite:
+        return write_file(self._file("cpu", "cpu.shares"), str(shares))
+
     def cpu_usage_usec(self) -> int:
         return int(read_file(self.cpu_usage_file)) // 1000  # nanoseconds on v1
 
@@ -169,3 +178,6 @@ class CgroupV1(Cgroup):
             write_file(self._file("blkio", "blkio.throttle.read_bps_device"), f"{device} {rbps}"),
             write_file(self._file("blkio", "blkio.throttle.write_bps_device"), f"{device} {wbps}"),
         ]
+
+    def set_io_write_limit(self, device: str, wbps: int) -> CgroupWrite:
+        return write_file(self._file("blkio", "blkio.throttle.write_bps_device"), f"{device} {wbps}")

@@ -21,6 +21,7 @@ from isodemo.cgroups.base import (
     parse_keyed,
     read_file,
     release,
+    shares_to_weight,
     write_file,
 )
 from isodemo.errors import MissingFeature
@@ -139,6 +140,12 @@ class CgroupV2(Cgroup):
         swap = os.path.join(self._path, "memory.swap.max")
         return write_file(swap, "0") if os.path.exists(swap) else None
 
+    def set_swap_limit(self, memory: int, memory_swap: int) -> CgroupWrite | None:
+        swap = os.path.join(self._path, "memory.swap.max")
+        if not os.path.exists(swap):
+            return None
+        return write_file(swap, "max" if memory_swap < 0 else str(max(0, memory_swap - memory)))
+
     def memory_current(self) -> int:
         return int(read_file(self.memory_usage_file))
 
@@ -165,6 +172,9 @@ class CgroupV2(Cgroup):
     def set_cpu_weight(self, weight: int) -> CgroupWrite:
         return write_file(os.path.join(self._path, "cpu.weight"), str(weight))
 
+    def set_cpu_shares(self, shares: int) -> CgroupWrite:
+        return write_file(os.path.join(self._path, "cpu.weight"), str(shares_to_weight(shares)))
+
     def cpu_usage_usec(self) -> int:
         return self.cpu_stat()["usage_usec"]
 
@@ -182,3 +192,6 @@ class CgroupV2(Cgroup):
     # io
     def set_io_limit(self, device: str, *, rbps: int, wbps: int) -> list[CgroupWrite]:
         return [write_file(os.path.join(self._path, "io.max"), f"{device} rbps={rbps} wbps={wbps}")]
+
+    def set_io_write_limit(self, device: str, wbps: int) -> CgroupWrite:
+        return write_file(os.path.join(self._path, "io.max"), f"{device} wbps={wbps}")

@@ -20,7 +20,11 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     found = [item for item in leftovers.find() if item.run_id != ctx.run.id]
     recorded = runs.recorded_runs()
     live = runs.live_runs()
-    vouched = [item for item in found if item.run_id in recorded and _vouches(recorded[item.run_id], item)]
+    vouched = [
+        item
+        for item in found
+        if item.proven_stale or (item.run_id in recorded and _vouches(recorded[item.run_id], item))
+    ]
     stale = [item for item in vouched if item.run_id not in live]
     skipped = sorted({item.run_id for item in vouched if item.run_id in live})
     unrecorded = [item for item in found if item not in vouched]

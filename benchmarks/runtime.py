@@ -1,0 +1,256 @@
+"""How long a whole container takes, start to end: `isodemo run busybox /bin/true` next to runc, unshare(1),
+docker (where a daemon answers) and bare Python. Needs root.
+
+    sudo python benchmarks/runtime.py [--rounds 30]
+
+Each contender runs once to warm up (isodemo builds its busybox image on first use), then `--rounds` times,
+interleaved: round i runs every contender once, in the listed order on even rounds and reversed on odd
+ones, so a slow patch of the machine falls on all of them. Wall time of the whole process, from fork to
+exit; the median and the 90th percentile (nearest rank) are quoted.
+
+- `isodemo run busybox /bin/true`: the default network (none), a new cgroup, overlay rootfs, caps, seccomp.
+- `runc run`: the bundle of tests/runcref.py (Docker's settings: pid, mount, uts, ipc, net and cgroup
+  namespaces, a cgroup, Docker's 14 capabilities, masked paths, a seccomp filter), its rootfs an overlay
+  mounted by this script on a busybox tree, as containerd mounts one for Docker. Two rows: runc alone (the
+  overlay already mounted, config.json written), and the whole sequence a caller needs (mount the overlay,
+  write config.json, `runc run`, `runc delete`, unmount).
+- the `unshare(1)` chain: the same namespaces and a /proc, chroot into the busybox tree: no cgroup, no
+  overlay, no capability or seccomp work: what the kernel part costs from C.
+- `python3 -c pass` and `python3 -S -c pass`: the floor for anything written in Python.
+- isodemo's own stages: `isodemo run --json busybox /bin/true` reports a `timings` fact (milliseconds per
+  stage); the medians of each stage over the rounds are printed.
+
+Everything the script creates (temp dirs under /tmp, the overlay mount, runc's state and cgroups) is
+removed before it exits. Results and method: benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from tests import runcref
+
+ISODEMO = [sys.executable, "-m", "isodemo"]
+script = shutil.which("isodemo")
+if script:
+    ISODEMO = [script]
+
+NAMESPACES = ["--pid", "--mount", "--uts", "--ipc", "--net", "--cgroup"]
+
+
+class Failed(Exception):
+    """A contender did not do its work (non-zero exit): its times would mean nothing."""
+
+
+class Contender:
+    """One row: a label and a function that runs it once and returns the seconds it took."""
+
+    def __init__(self, label: str, once: Callable[[], float]) -> None:
+        self.label = label
+        self.once = once
+        self.times: list[float] = []
+        self.failure: str | None = None
+
+    def run(self, record: bool = True) -> None:
+        if self.failure is not None:
+            return
+        try:
+            seconds = self.once()
+        except Failed as e:
+            self.failure = str(e)
+        else:
+            if record:
+                self.times.append(seconds)
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(no message)"
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, check=False
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise Failed(f"exit {proc.returncode}: {_last_line(proc.stderr)}")
+    return seconds
+
+
+def p90(times: list[float]) -> float:
+    """The 90th percentile, nearest rank."""
+    ordered = sorted(times)
+    return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
+
+
+def docker_state() -> str | None:
+    """None when `docker run busybox` can be timed here, else why not."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return "absent (no docker command, no daemon)"
+    try:
+        info = subprocess.run([docker, "info"], capture_output=True, timeout=10, check=False)
+    except subprocess.TimeoutExpired:
+        return "absent (the daemon does not answer)"
+    if info.returncode != 0:
+        return "absent (no daemon answers)"
+    image = subprocess.run([docker, "image", "inspect", "busybox"], capture_output=True, check=False)
+    if image.returncode != 0:
+        return "no busybox image (nothing can be pulled here)"
+    return None
+
+
+class IsodemoStages:
+    """`isodemo run --json busybox /bin/true`, timed, keeping the `timings` fact of each run."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, float]] = []
+        self.walls: list[float] = []  # the whole process of each report, ms
+        self.problem: str | None = None
+
+    def __call__(self) -> float:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [*ISODEMO, "run", "--json", "busybox", "/bin/true"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise Failed(f"exit {proc.returncode}: {_last_line(proc.stderr)}")
+        try:
+            timings = json.loads(proc.stdout.strip().splitlines()[-1])["facts"]["timings"]
+        except (ValueError, IndexError, KeyError, TypeError):
+            self.problem = "no `timings` fact in the JSON object"
+        else:
+            if isinstance(timings, dict):
+                self.reports.append({str(k): float(v) for k, v in timings.items() if isinstance(v, (int, float))})
+                self.walls.append(seconds * 1000)
+            else:
+                self.problem = f"`timings` is a {type(timings).__name__}, not an object of milliseconds"
+        return seconds
+
+
+def table(rows: list[Contender], docker: str | None) -> list[str]:
+    baseline = statistics.median(rows[0].times) if rows[0].times else None
+    lines = ["| command | median ms | p90 ms | min ms | / python -c pass |", "|---|---|---|---|---|"]
+    for row in rows:
+        if row.failure or not row.times:
+            lines.append(f"| {row.label} | failed: {row.failure or 'no run'} | | | |")
+            continue
+        median = statistics.median(row.times)
+        ratio = f"{median / baseline:.1f}x" if baseline else ""
+        cells = [f"{median * 1000:.1f}", f"{p90(row.times) * 1000:.1f}", f"{min(row.times) * 1000:.1f}", ratio]
+        lines.append(f"| {row.label} | {' | '.join(cells)} |")
+    if docker is not None:
+        lines.append(f"| docker run --rm busybox /bin/true | {docker} | | | |")
+    return lines
+
+
+def stage_table(stages: IsodemoStages) -> list[str]:
+    """Medians of each stage. Where a report's values never decrease they are laps (milliseconds since one
+    start, as runtime.py's `lap()` records them): the time of each stage is then its lap minus the one before."""
+    if not stages.reports:
+        return [f"isodemo's stages: none reported ({stages.problem or 'no successful run --json'})"]
+    names = list(stages.reports[0])
+    laps = all(list(r.values()) == sorted(r.values()) for r in stages.reports)
+    lines = [
+        f"isodemo's stages (the `timings` fact of `run --json`, {len(stages.reports)} runs, medians, ms):",
+        "",
+        "| stage | reported | stage alone |" if laps else "| stage | reported |",
+        "|---|---|---|" if laps else "|---|---|",
+    ]
+    for index, name in enumerate(names):
+        values = [report[name] for report in stages.reports if name in report]
+        row = f"| {name} | {statistics.median(values):.2f} |"
+        if laps:
+            previous = names[index - 1] if index else None
+            alone = [r[name] - (r[previous] if previous else 0.0) for r in stages.reports if name in r]
+            row += f" {statistics.median(alone):.2f} |"
+        lines.append(row)
+    if laps:
+        rest = [wall - max(report.values()) for wall, report in zip(stages.walls, stages.reports, strict=True)]
+        lines.append(f"| (whole process minus the last lap) | {statistics.median(rest):.2f} | |")
+        lines += [
+            "",
+            "The last row is what the laps do not cover: the interpreter starting, isodemo's imports before the",
+            "first lap, waiting for the command, tearing down, and the process exiting.",
+        ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("benchmarks/runtime.py needs root (namespaces, cgroups, overlay mounts): run it with sudo")
+    if runcref.runc_path() is None:
+        sys.exit("runc is not installed: sudo apt install runc")
+    python = sys.executable
+    stages = IsodemoStages()
+    docker = docker_state()
+
+    with runcref.Reference(["/bin/true"]) as ref:
+
+        def runc_alone() -> float:
+            result = ref.run()
+            if result.code != 0:
+                raise Failed(f"exit {result.code}: {_last_line(result.stderr)}")
+            return result.seconds
+
+        def runc_whole() -> float:
+            start = time.perf_counter()
+            result = ref.run()
+            if result.code != 0:
+                raise Failed(f"exit {result.code}: {_last_line(result.stderr)}")
+            return time.perf_counter() - start
+
+        unshare = ["unshare", "--fork", *NAMESPACES, "--mount-proc", "chroot", ref.lower, "/bin/true"]
+        rows = [
+            Contender(f"{python} -c pass", lambda: timed([python, "-c", "pass"])),
+            Contender(f"{python} -S -c pass", lambda: timed([python, "-S", "-c", "pass"])),
+            Contender("isodemo run busybox /bin/true", lambda: timed([*ISODEMO, "run", "busybox", "/bin/true"])),
+            Contender("isodemo run --json busybox /bin/true", stages),
+            Contender("runc run (overlay mounted, config.json written)", runc_alone),
+            Contender("runc: mount overlay + config + run + delete + umount", runc_whole),
+            Contender("unshare --fork (6 namespaces) --mount-proc chroot ROOT true", lambda: timed(unshare)),
+        ]
+        if docker is None:
+            docker_run = ["docker", "run", "--rm", "--network", "none", "busybox", "/bin/true"]
+            rows.append(Contender("docker run --rm busybox /bin/true", lambda: timed(docker_run)))
+        for row in rows:  # warm-up: isodemo builds its busybox image once; a contender that fails is dropped
+            row.run(record=False)
+        stages.reports.clear()
+        stages.walls.clear()
+        for number in range(args.rounds):
+            for row in rows if number % 2 == 0 else reversed(rows):
+                row.run()
+
+    print(f"{args.rounds} rounds, order alternating; Python {sys.version.split()[0]}, kernel {os.uname().release},")
+    print(f"{runcref.runc_version()}, cgroup {'v2' if runcref.cgroup_v2() else 'v1/hybrid'}, {os.cpu_count()} CPUs")
+    print()
+    print("\n".join(table(rows, docker)))
+    print()
+    print("\n".join(stage_table(stages)))
+    if os.path.exists(ref.tmp):
+        sys.exit(f"left behind: {ref.tmp}")
+
+
+if __name__ == "__main__":
+    main()

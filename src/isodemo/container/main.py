@@ -1,0 +1,153 @@
+"""`isodemo run`: parse, build the container, wait for it, clean up, and exit with its status.
+
+The start-up path of `run` is kept lean on purpose (no click, no rich: cli.py sends `run` here before it
+imports either), so that a container starts faster than `runc run` starts one. Exit codes are docker's:
+the command's own status; 125 when isodemo fails (a bad option too, as `docker run`), 126 when the command
+cannot be executed, 127 when it does not exist; 77 when only root could do what was asked; 130 when a
+signal ends isodemo before the container started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from typing import Any
+
+from isodemo import signals
+from isodemo.container.spec import RunSpec
+from isodemo.errors import ExitCode, Interrupted, IsodemoError, RunError
+from isodemo.i18n import _
+from isodemo.narrate.runlog import RunLog
+
+
+def main(args: list[str]) -> int:
+    """`args`: what follows `run` on the command line (global options included)."""
+    from isodemo.container import argv
+
+    try:
+        spec = argv.parse(args)
+    except argv.HelpRequested:
+        from isodemo.narrate.output import guarded
+
+        out = guarded(sys.stdout, ends_demo=False)
+        out.write(argv.help_text())
+        out.flush()
+        return int(ExitCode.OUTPUT_CLOSED) if getattr(out, "lost", False) else 0
+    except RunError as error:
+        log = RunLog(json="json" in argv.peek(args))  # not `"--json" in args`: that may be the command's
+        log.fail(type(error).__name__, error.message, error.hint, int(error.exit_code))
+        log.finish(_host_summary(), [])
+        return int(error.exit_code)
+    return execute(spec, RunLog(verbose=spec.verbose, json=spec.json))
+
+
+def execute(spec: RunSpec, log: RunLog) -> int:
+    import contextlib as _contextlib
+
+    from isodemo import host as hostinfo
+    from isodemo.context import DemoContext
+    from isodemo.runs import Run
+
+    host = hostinfo.probe()
+    run = Run.new()
+    code = int(ExitCode.RUN_FAILED)
+    clean = False
+    with signals.interrupts_unwind():
+        try:
+            try:
+                hostinfo.require_linux()
+                rootless = not host.root and _rootless_allowed()
+                run.register()
+                with _contextlib.ExitStack() as stack:
+                    ctx = DemoContext(run, host, stack, False, {}, rootless=rootless)
+                    try:
+                        code = _run_container(spec, ctx, log)
+                    finally:
+                        signals.disarm()  # the teardown must not be cut short by a second signal
+                clean = True
+            finally:
+                signals.disarm()
+        except IsodemoError as error:
+            code = int(error.exit_code)
+            if code in (int(ExitCode.OBSERVATION_FAILED), int(ExitCode.MISSING_FEATURE)):
+                code = int(ExitCode.RUN_FAILED)  # for `run`, every failure of isodemo is docker's 125
+            log.fail(type(error).__name__, error.message, error.hint, code)
+        except Interrupted as interrupt:
+            code = int(ExitCode.INTERRUPTED)
+            log.fail(
+                "Interrupted",
+                _("interrupted by {signal} before the container started; the teardown ran", signal=interrupt.signame),
+                None,
+                code,
+            )
+        except OSError as error:
+            code = int(ExitCode.RUN_FAILED)
+            log.fail(type(error).__name__, _("a system call failed: {error}", error=error), None, code)
+        except Exception as error:  # a bug in isodemo: say so, with the traceback, still 125 like docker
+            import traceback
+
+            traceback.print_exc()
+            code = int(ExitCode.RUN_FAILED)
+            log.fail(
+                type(error).__name__,
+                _("internal error, a bug in isodemo: {kind}: {error}", kind=type(error).__name__, error=error),
+                _("please report it with the traceback above"),
+                code,
+            )
+    left: list[str] = []
+    if spec.json or not clean:
+        from isodemo import leftovers
+
+        left = leftovers.of_run(run)
+    if not left:
+        run.unregister()
+    log.finish(host.summary(), left)
+    signals.report_done(code)
+    return code
+
+
+def _rootless_allowed() -> bool:
+    """Without root: a user namespace first, as rootless podman; NeedsRoot (77) when the machine refuses one."""
+    from isodemo import host as hostinfo
+    from isodemo import rootless
+
+    blocker = rootless.check()
+    if blocker is not None:
+        raise rootless.needs_root_instead("run", hostinfo.command_line(), blocker)
+    return True
+
+
+def _run_container(spec: RunSpec, ctx: Any, log: RunLog) -> int:
+    from isodemo.container import runtime, waiting
+
+    started = runtime.build(spec, ctx, log)
+    with waiting.forwarding() as wakeup:
+        runtime.start(started, log)
+        status = waiting.Waiter(started.box, spec.stop_timeout, log, started.pty).wait(wakeup)
+    log.fact("exit_status", status)
+    oom_killed = False
+    if started.cgroup is not None:
+        kills, source = started.cgroup.oom_kills()
+        oom_killed = kills > 0 and status == 128 + signal.SIGKILL
+        if oom_killed:
+            log.note(
+                _(
+                    "the container was killed by the OOM killer: its memory limit of {limit} bytes was reached "
+                    "({source}: oom_kill {kills})",
+                    limit=spec.memory,
+                    source=source,
+                    kills=kills,
+                )
+            )
+    log.fact("oom_killed", oom_killed)
+    return status
+
+
+def _host_summary() -> dict[str, Any]:
+    with contextlib.suppress(Exception):
+        from isodemo import host as hostinfo
+
+        return hostinfo.probe().summary()
+    return {"linux": sys.platform.startswith("linux"), "root": os.geteuid() == 0}

@@ -1,0 +1,126 @@
+"""The host side of one container's root filesystem: its directories and the overlay mounted on the host.
+
+    <store>/containers/isodemo-<run>-ctr/
+        upper/    the container's writes (overlayfs upperdir): removed with the container
+        work/     overlayfs's scratch directory (workdir), on the same filesystem as upper/
+        merged/   where the overlay is mounted: the image's layers (read-only, shared by every container of
+                  that image) under upper/; `findmnt` on the host shows it, as it shows Docker's
+        etc/      hostname, hosts, resolv.conf: bound over the image's files inside, as Docker does
+
+`ContainerDirs` owns the directory tree, `OverlayMount` the mount on it; both undo themselves at any point
+of their creation (isodemo.owned), and `isodemo cleanup` finds them by the run's record after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Sequence
+from types import TracebackType
+
+from isodemo.errors import KernelError
+from isodemo.i18n import _
+from isodemo.kernel import mount
+
+ROLE = "ctr"
+
+
+class ContainerDirs:
+    """Owns <containers>/isodemo-<run>-ctr and everything under it; never deletes through a mount."""
+
+    def __init__(self, containers_dir: str, name: str) -> None:
+        self.path = os.path.join(containers_dir, name)
+        self.upper = os.path.join(self.path, "upper")
+        self.work = os.path.join(self.path, "work")
+        self.merged = os.path.join(self.path, "merged")
+        self.etc = os.path.join(self.path, "etc")
+
+    def __enter__(self) -> ContainerDirs:
+        os.makedirs(os.path.dirname(self.path), mode=0o711, exist_ok=True)
+        os.mkdir(self.path, 0o710)
+        for directory in (self.upper, self.work, self.merged, self.etc):
+            os.mkdir(directory, 0o755)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        remove(self.path)
+
+    def write_etc(self, files: dict[str, str]) -> dict[str, str]:
+        """Write /etc files of the container here; {"/etc/hosts": host path} for the bind mounts."""
+        bound = {}
+        for target, text in files.items():
+            path = os.path.join(self.etc, os.path.basename(target))
+            with open(path, "w") as f:
+                f.write(text)
+            bound[target] = path
+        return bound
+
+
+def remove(path: str) -> None:
+    """Remove a container directory: first whatever is still mounted under it (a run killed midway), then
+    the tree, without ever following a mount into someone's data (os.path.ismount is checked again)."""
+    if not os.path.lexists(path):
+        return
+    merged = os.path.join(path, "merged")
+    if os.path.ismount(merged):
+        mount.umount2(merged, mount.MNT_DETACH)
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            if os.path.ismount(os.path.join(root, name)):
+                raise OSError(errno.EBUSY, _("{path} is a mount point; refusing to delete through it", path=root))
+    shutil.rmtree(path)
+
+
+class OverlayMount:
+    """The overlay on the host: mount("overlay", merged, "overlay", 0, "lowerdir=...,upperdir=...,workdir=...").
+
+    lowerdir lists the image's layers highest first (overlayfs's order); the lowest is the image's base."""
+
+    def __init__(self, layers: Sequence[str], upper: str, work: str, merged: str) -> None:
+        self.lower = tuple(reversed(layers))  # layers come lowest first, as images are built
+        self.upper = upper
+        self.work = work
+        self.merged = merged
+        self.mounted = False
+
+    @property
+    def options(self) -> str:
+        return f"lowerdir={':'.join(self.lower)},upperdir={self.upper},workdir={self.work}"
+
+    @property
+    def syscall(self) -> str:
+        return f'mount("overlay", "{self.merged}", "overlay", 0, "{self.options}")'
+
+    @property
+    def shell(self) -> str:
+        return f"mount -t overlay overlay -o {self.options} {self.merged}"
+
+    def __enter__(self) -> OverlayMount:
+        try:
+            mount.mount("overlay", self.merged, "overlay", 0, self.options)
+        except OSError as error:
+            code = error.errno or 0
+            raise KernelError(
+                "mount(overlay)",
+                code,
+                os.strerror(code),
+                _(
+                    "overlayfs refused these directories: the upper and work directories must be on one "
+                    "filesystem that supports extended attributes (not an overlay itself); set ISODEMO_STORE "
+                    "to a directory on ext4, xfs or tmpfs"
+                )
+                if code == errno.EINVAL
+                else _("`modprobe overlay` loads overlayfs; `isodemo doctor` shows what this machine supports"),
+            ) from None
+        self.mounted = True
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if os.path.ismount(self.merged):
+            mount.umount2(self.merged, mount.MNT_DETACH)
+        self.mounted = False

@@ -1,0 +1,346 @@
+"""`isodemo run`: one container, assembled from the pieces the demos show one at a time.
+
+    image      the store resolves IMAGE to read-only layers (images/)
+    overlay    upper/work/merged for this container; overlayfs mounted on the host (container/overlay.py)
+    cgroup     isodemo-<run>-ctr with the limits asked for (cgroups/)
+    namespaces an Isolated child: mnt, uts, ipc, cgroup, pid, net (and user) (isolated.py)
+    network    none: only lo; host: the host's; bridge: a veth to a bridge, -p as nftables DNAT (net/)
+    rootfs     inside the child: /proc with masked paths, /dev, /sys, /etc files, volumes, pivot_root
+               (inside/container.py)
+    process    capabilities, seccomp, no_new_privs, user, env, cwd; execve: the child becomes the command
+               (inside/security.py, inside/container.py)
+    wait       signals forwarded to the container's PID 1, SIGKILL after --stop-timeout (container/waiting.py)
+
+Every object is owned by the run's ExitStack from the moment it exists, so a finished, failed or interrupted
+run leaves nothing; `isodemo cleanup` finds the rest of a SIGKILLed run by the run's record.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from isodemo import testpoints
+from isodemo.container import config
+from isodemo.container.overlay import ROLE, ContainerDirs, OverlayMount
+from isodemo.container.spec import RunSpec
+from isodemo.errors import NeedsRoot, RunError
+from isodemo.i18n import _
+from isodemo.inside import container as inside
+from isodemo.kernel import namespaces as kns
+from isodemo.kernel import procfs
+from isodemo.narrate.runlog import RunLog
+
+# --userns as root: container uids 0..65535 are host uids 100000..165535, the first range `useradd` gives
+# in /etc/subuid (Docker's userns-remap takes it from there for its `dockremap` user).
+USERNS_BASE = 100000
+USERNS_SIZE = 65536
+
+
+class Started:
+    """A container ready to start: the child waits in its namespaces, its root filesystem in place."""
+
+    def __init__(self, box: Any, cgroup: Any, pty: Any, process: Any, *, timings: dict[str, float], t0: float) -> None:
+        self.box = box
+        self.cgroup = cgroup
+        self.pty = pty
+        self.process = process
+        self.timings = timings
+        self.t0 = t0
+
+
+def namespaces_for(spec: RunSpec, rootless: bool) -> list[str]:
+    names = ["mnt", "uts", "ipc"]
+    if "cgroup" in kns.available_types():
+        names.append("cgroup")
+    if not spec.pid_host:
+        names.append("pid")
+    if spec.network != "host":
+        names.append("net")
+    if spec.userns or rootless:
+        names.insert(0, "user")
+    return names
+
+
+def refuse_rootless(spec: RunSpec) -> None:
+    """What a user namespace cannot give: the host's network plumbing and cgroup limits."""
+    wanted = []
+    if spec.network == "bridge" or spec.publish:
+        wanted.append("--network bridge / -p")
+    if any(v is not None for v in (spec.memory, spec.memory_swap, spec.cpus, spec.cpu_shares, spec.pids_limit)):
+        wanted.append("--memory/--cpus/--cpu-shares/--pids-limit")
+    if spec.device_write_bps:
+        wanted.append("--device-write-bps")
+    if wanted:
+        raise NeedsRoot(
+            _(
+                "without root, {options} cannot work: a bridge and NAT rules change the host's network, and "
+                "cgroup limits need a cgroup this user may write",
+                options=", ".join(wanted),
+            ),
+            _("run it with sudo, or without those options (rootless, as podman does it)"),
+        )
+
+
+def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
+    """Everything up to the execve of the container's command; the ExitStack of `ctx` owns every object."""
+    from isodemo.container import security
+    from isodemo.images import Store
+
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        timings[stage] = round((time.perf_counter() - t0) * 1000, 2)
+        testpoints.hit(f"run.{stage}")
+
+    rootless = ctx.rootless
+    if rootless:
+        refuse_rootless(spec)
+    store = Store()
+    image = store.rootfs(spec.rootfs) if spec.rootfs else store.resolve(spec.image or "")
+    log.step(
+        _("image {name}: {count} read-only layer(s)", name=image.name, count=len(image.layers)),
+        [],
+        [],
+        image=image.name,
+        image_id=image.id,
+    )
+    lap("image")
+
+    name = ctx.run.object_name(ROLE)
+    dirs_path = os.path.join(store.containers_dir, name)
+    ctx.run.note("container", dirs_path)  # before it exists: `isodemo cleanup` finds it after a SIGKILL
+    dirs = ctx.enter(ContainerDirs(store.containers_dir, name))
+    mapping = None
+    if spec.userns and not rootless:
+        from isodemo.kernel.userns import IdMap, Mapping
+
+        mapping = Mapping(IdMap(0, USERNS_BASE, USERNS_SIZE), IdMap(0, USERNS_BASE, USERNS_SIZE))
+        os.chown(dirs.upper, USERNS_BASE, USERNS_BASE)  # root inside writes here: it must own it
+    overlay = OverlayMount(image.layers, dirs.upper, dirs.work, dirs.merged)
+    child_overlay = None
+    if rootless:  # the host's mount namespace is not ours to mount in: the child mounts it in its own
+        child_overlay = inside.Overlay(overlay.lower, dirs.upper, dirs.work)
+        log.step(_("overlay: mounted by the container itself, in its user namespace"), [overlay.syscall], [])
+    else:
+        ctx.own(overlay)
+        log.step(
+            _("overlay: image layers read-only, this container's writes in upper/"),
+            [overlay.syscall],
+            [overlay.shell, f"findmnt {overlay.merged}"],
+            overlay={"lower": list(overlay.lower), "upper": dirs.upper, "merged": dirs.merged},
+        )
+    lap("overlay")
+
+    cgroup = None if rootless else _cgroup(spec, ctx, log)
+    lap("cgroup")
+
+    names = namespaces_for(spec, rootless)
+    before = cgroup.add if cgroup is not None else None
+    box = ctx.own(_isolated(ctx, names, mapping, before))
+    namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in names}
+    log.step(
+        _("namespaces: {names}", names=", ".join(names)),
+        [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "fork()"],
+        [f"unshare --fork {' '.join('--' + kns.NAMESPACE_TYPES[n].unshare_option for n in names)}"],
+        pid=box.pid,
+        namespaces=namespaces,
+    )
+    lap("namespaces")
+
+    address = None
+    if spec.network == "bridge":
+        address = _network(spec, ctx, box, log)
+    elif spec.network == "none":
+        from isodemo.kernel import netdev
+
+        log.step(_("network: none, only the loopback interface, up"), [box.call(netdev.set_up, "lo")], [])
+    lap("network")
+
+    hostname = spec.hostname or ctx.run.name
+    passwd, group = (
+        _image_file(dirs.merged, image.layers, "etc/passwd"),
+        _image_file(dirs.merged, image.layers, "etc/group"),
+    )
+    uid, gid, groups, home = config.user(spec.user, image.config.user, passwd, group)
+    etc = dirs.write_etc(
+        {
+            "/etc/hostname": hostname + "\n",
+            "/etc/hosts": config.hosts_file(hostname, address),
+            "/etc/resolv.conf": config.resolv_conf(_read("/etc/resolv.conf"), host_network=spec.network == "host"),
+        }
+    )
+    from isodemo.kernel import process as kprocess
+
+    box.call(kprocess.sethostname, hostname)
+    log.step(_("hostname {name}, in the container's UTS namespace", name=hostname), [f'sethostname("{hostname}")'], [])
+    pty = None
+    if spec.tty:
+        from isodemo.container.tty import Pty
+
+        pty = ctx.enter(Pty(interactive=spec.interactive))
+    masked, readonly = security.paths_for(spec)
+    mounts = inside.Mounts(
+        root=dirs.merged,
+        overlay=child_overlay,
+        etc_files=etc,
+        volumes=tuple((v.host, v.container, v.readonly) for v in spec.volumes),
+        masked_paths=masked,
+        readonly_paths=readonly,
+        privileged=spec.privileged,
+        mknod=not (rootless or spec.userns),
+        sysfs="net" in names,
+        cgroup_version=2 if ctx.host.cgroup_mode == "v2" else 1,
+        tty=pty.slave_path if pty is not None else None,
+    )
+    steps = box.call(inside.prepare_root, mounts)
+    log.step(_("root filesystem: /proc, /dev, /sys, /etc files, then pivot_root"), steps, [])
+    lap("rootfs")
+
+    process = inside.Process(
+        argv=config.command(image.config.entrypoint, image.config.cmd, spec.command),
+        env=config.environment(image.config.env, spec.env, hostname=hostname, home=home, tty=spec.tty),
+        cwd=spec.workdir or image.config.workdir or "/",
+        uid=uid,
+        gid=gid,
+        groups=groups,
+        security=security.security_for(spec),
+        init=spec.init,
+        stdin=spec.interactive,
+        tty=spec.tty,
+    )
+    return Started(box, cgroup, pty, process, timings=timings, t0=t0)
+
+
+def start(started: Started, log: RunLog) -> None:
+    """execve in the child: from here on it is the container's command. Called with the signals already
+    forwarded (container/waiting.py), so none that arrives as it starts is lost or ends isodemo instead."""
+    box, process = started.box, started.process
+    box.exec(inside.exec_process, process)
+    if started.pty is not None:
+        started.pty.child_has_opened()
+    started.timings["exec"] = round((time.perf_counter() - started.t0) * 1000, 2)
+    testpoints.hit("run.exec")
+    _observe(box.pid, log)
+    log.step(
+        _("execve: the container runs {argv}", argv=" ".join(process.argv)),
+        [f"execve({process.argv[0]!r}, ...)"],
+        [],
+        start_ms=started.timings["exec"],
+        timings=started.timings,
+    )
+
+
+def _isolated(ctx: Any, names: list[str], mapping: Any, before: Any) -> Any:
+    from isodemo.isolated import Isolated
+
+    return Isolated(names, comm=ctx.run.name, mapping=mapping, before_unshare=before)
+
+
+def _observe(pid: int, log: RunLog) -> None:
+    """What the kernel says about the container's PID 1 right after its execve. A command as short as
+    /bin/true may already be gone: then the facts say null rather than guess."""
+    try:
+        status = procfs.status(pid)
+    except OSError:
+        status = {}
+    log.fact("cap_eff", status.get("CapEff"))
+    log.fact("cap_bnd", status.get("CapBnd"))
+    log.fact("no_new_privs", status["NoNewPrivs"] == "1" if "NoNewPrivs" in status else None)
+    log.fact("seccomp_mode", int(status["Seccomp"]) if "Seccomp" in status else None)
+
+
+def _cgroup(spec: RunSpec, ctx: Any, log: RunLog) -> Any:
+    controllers = ["memory", "pids", "cpu"]
+    if spec.device_write_bps:
+        controllers.append("io")
+    cgroup = ctx.cgroup(ROLE, controllers)
+    writes = []
+    if spec.memory is not None:
+        writes += cgroup.set_memory_limit(spec.memory)
+        swap = None if spec.memory_swap is None else spec.memory_swap
+        if swap is not None:
+            write = cgroup.set_swap_limit(spec.memory, swap)
+            if write is not None:
+                writes.append(write)
+    if spec.cpus is not None:
+        period = 100_000
+        writes += cgroup.set_cpu_quota(round(spec.cpus * period), period)
+    if spec.cpu_shares is not None:
+        writes.append(cgroup.set_cpu_shares(spec.cpu_shares))
+    if spec.pids_limit is not None:
+        writes.append(cgroup.set_pids_max(spec.pids_limit))
+    for device, rate in spec.device_write_bps:
+        writes.append(cgroup.set_io_write_limit(_whole_disk(device), rate))
+    log.step(
+        _("cgroup {path}", path=cgroup.path),
+        [f"mkdir {path}" for path in cgroup.paths] + [f"write {w.file} {w.value!r}" for w in writes],
+        [w.shell for w in writes],
+        cgroup_paths=cgroup.paths,
+    )
+    return cgroup
+
+
+def _whole_disk(device: str) -> str:
+    """MAJ:MIN of the whole disk a device node is (or is a partition of): io.max refuses a partition."""
+    try:
+        rdev = os.stat(device).st_rdev
+    except OSError as error:
+        raise RunError(_("--device-write-bps: {device}: {reason}", device=device, reason=error.strerror)) from None
+    majmin = f"{os.major(rdev)}:{os.minor(rdev)}"
+    partition = f"/sys/dev/block/{majmin}/partition"
+    if os.path.exists(partition):
+        parent = os.path.realpath(f"/sys/dev/block/{majmin}/..")
+        majmin = _read(os.path.join(parent, "dev")).strip()
+    return majmin
+
+
+def _network(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> str:
+    from isodemo.container.network import bridge_network
+
+    return bridge_network(spec, ctx, box, log)
+
+
+def _image_file(merged: str, layers: tuple[str, ...], relative: str) -> str:
+    """A file of the image as the container will see it, read on the host: through the overlay when it is
+    mounted here, else from the highest layer that has it (rootless: the child mounts the overlay)."""
+    if os.path.ismount(merged):
+        return _read_beneath(merged, relative)
+    for layer in reversed(layers):
+        text = _read_beneath(layer, relative)
+        if text:
+            return text
+    return ""
+
+
+def _read_beneath(root: str, relative: str) -> str:
+    """Read root/relative without following any symlink: an image's `etc/passwd -> /etc/shadow` must not
+    make isodemo read the host's file (it is resolved inside the container, never here)."""
+    parts = relative.split("/")
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        for part in parts[:-1]:
+            next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        file_fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
+        with os.fdopen(file_fd, "rb") as f:
+            return f.read(1 << 20).decode(errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""

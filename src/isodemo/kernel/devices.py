@@ -1,0 +1,67 @@
+"""Device nodes: mknod(2), and the character and block devices a /dev holds (man 2 mknod, man 4 mem)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import NamedTuple
+
+
+class Device(NamedTuple):
+    """One device node: /dev/null is Device("/dev/null", "c", 1, 3, 0o666, 0, 0)."""
+
+    path: str  # where it is, under /dev
+    kind: str  # "c" character, "b" block (the type letter of mknod(1))
+    major: int
+    minor: int
+    mode: int  # permission bits only
+    uid: int = 0
+    gid: int = 0
+
+
+_TYPE_BITS = {"c": stat.S_IFCHR, "b": stat.S_IFBLK}
+
+# What a runtime skips when it copies the host's devices (`--privileged`): filesystems of their own (pts, shm,
+# mqueue), links to /proc (fd), and the console, which belongs to the container's terminal.
+SKIPPED = frozenset({"pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev", "console", "ptmx"})
+
+
+def mknod(path: str, device: Device) -> str:
+    """mknod(2) of `device` at `path` with exactly its mode (the umask would take bits away), then its owner.
+    Returns the call as strace prints it."""
+    os.mknod(path, device.mode | _TYPE_BITS[device.kind], os.makedev(device.major, device.minor))
+    os.chmod(path, device.mode)
+    if device.uid or device.gid:
+        os.chown(path, device.uid, device.gid)
+    kind = "S_IFCHR" if device.kind == "c" else "S_IFBLK"
+    return f'mknod("{path}", {kind}|{device.mode:04o}, makedev({device.major}, {device.minor}))'
+
+
+def host_devices(root: str = "/dev") -> list[Device]:
+    """Every character and block device under `root`, as `docker run --privileged` copies them."""
+    found: list[Device] = []
+    for entry in os.scandir(root):
+        if entry.name in SKIPPED:
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                found.extend(host_devices(entry.path))
+                continue
+            info = entry.stat(follow_symlinks=False)
+        except OSError:  # gone meanwhile (udev), or unreadable
+            continue
+        kind = "c" if stat.S_ISCHR(info.st_mode) else "b" if stat.S_ISBLK(info.st_mode) else ""
+        if kind:
+            rdev = info.st_rdev
+            found.append(
+                Device(
+                    entry.path,
+                    kind,
+                    os.major(rdev),
+                    os.minor(rdev),
+                    stat.S_IMODE(info.st_mode),
+                    info.st_uid,
+                    info.st_gid,
+                )
+            )
+    return sorted(found)
