@@ -18,8 +18,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 
-packages=(python3 python3-venv busybox-static iproute2 util-linux procps nftables)
-[ -n "$extras" ] && packages+=(shellcheck vagrant strace)
+packages=(python3 python3-venv busybox-static iproute2 util-linux procps nftables libseccomp2)
+[ -n "$extras" ] && packages+=(shellcheck vagrant strace runc)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

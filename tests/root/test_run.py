@@ -331,3 +331,100 @@ def test_json_after_the_container_s_output() -> None:
     result = run("--json", "busybox", "echo", "hello")
     assert result.stdout.splitlines()[0] == "hello"
     assert json.loads(result.stdout.splitlines()[-1])["facts"]["exit_status"] == 0
+
+
+# -- a terminal, a network, no root --------------------------------------------------------------------------
+
+
+def test_it_gives_the_container_a_terminal_and_ctrl_c_reaches_it() -> None:
+    """`-it` through a pty: the container's sh is on a terminal of the size of ours, Ctrl-C (the byte 0x03)
+    interrupts its foreground command, not isodemo, and the exit status is the shell's."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes isodemo
+        os.execv(isodemo_argv()[0], [*isodemo_argv("run", "-it", "busybox", "sh")])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    output = b""
+
+    def read_until(marker: bytes, seconds: float = 30) -> None:
+        nonlocal output
+        end = time.monotonic() + seconds
+        while marker not in output and time.monotonic() < end:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    output += os.read(fd, 4096)
+                except OSError:
+                    return
+
+    try:
+        read_until(b"# ")
+        os.write(fd, b"tty; stty size; sleep 30\r")
+        read_until(b"30 100")
+        os.write(fd, b"\x03")
+        os.write(fd, b"echo after-ctrl-c; exit 7\r")
+        read_until(b"after-ctrl-c\r\n")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    text = output.decode(errors="replace")
+    assert "/dev/console" in text and "30 100" in text, text
+    assert os.waitstatus_to_exitcode(status) == 7, text
+
+
+@pytest.mark.host_only  # the network plumbing is the net demo's, tested on both hierarchies there
+def test_bridge_network_and_a_published_port() -> None:
+    import socket
+
+    proc = subprocess.Popen(
+        isodemo_argv(
+            "run", "--json", "-p", "18080:8080", "busybox", "sh", "-c",
+            "ip -4 -o addr show eth0; echo ready; echo -e 'HTTP/1.0 200 OK\\r\\n\\r\\nhello' | nc -l -p 8080",
+        ),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    address_line = proc.stdout.readline()
+    assert proc.stdout.readline().strip() == "ready", address_line
+    address = address_line.split()[3].split("/")[0]
+    gateway = address.rsplit(".", 1)[0] + ".1"
+    reply = b""
+    for _ in range(50):
+        try:
+            with socket.create_connection((gateway, 18080), timeout=2) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                reply = conn.recv(1024)
+                break
+        except OSError:
+            time.sleep(0.1)
+    out, err = proc.communicate(timeout=60)
+    assert b"hello" in reply, err
+    facts = json.loads(out.strip().splitlines()[-1])["facts"]
+    assert facts["ip_address"] == address and facts["published"] == {"18080": 8080}
+
+
+def test_rootless_run_in_a_user_namespace(
+    test_user: object, any_user_env: dict[str, str], unprivileged_userns: None, image_store: str
+) -> None:
+    from tests.root.users import run_as
+
+    store = os.path.join(os.path.dirname(image_store), f"isodemotest-user-store-{os.getpid()}")
+    os.mkdir(store, 0o700)
+    os.chown(store, test_user.uid, test_user.gid)  # type: ignore[attr-defined]
+    env = {**any_user_env, "ISODEMO_STORE": store}
+    try:
+        result = run_as(test_user, ["run", "busybox", "sh", "-c", "id -u; grep CapEff /proc/self/status"], env)  # type: ignore[arg-type]
+        assert result.code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[0] == "0" and int(lines[1].split()[1], 16) == DOCKER_CAPS
+        refused = run_as(test_user, ["run", "--memory", "64m", "busybox", "true"], env)  # type: ignore[arg-type]
+        assert refused.code == 77 and "sudo" in refused.stderr
+        assert os.listdir(os.path.join(store, "containers")) == []
+    finally:
+        import shutil
+
+        shutil.rmtree(store, ignore_errors=True)

@@ -71,7 +71,19 @@ def remove(path: str) -> None:
         for name in dirs:
             if os.path.ismount(os.path.join(root, name)):
                 raise OSError(errno.EBUSY, _("{path} is a mount point; refusing to delete through it", path=root))
+    if os.geteuid() != 0:
+        _open_up(path)
     shutil.rmtree(path)
+
+
+def _open_up(path: str) -> None:
+    """overlayfs leaves work/work with mode 000 (owned by root in the container's user namespace, so by this
+    user): without root, rmtree cannot enter it until this user, its owner, opens the mode up again."""
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            child = os.path.join(root, name)
+            if not os.path.islink(child):
+                os.chmod(child, 0o700)
 
 
 class OverlayMount:

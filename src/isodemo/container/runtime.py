@@ -205,7 +205,7 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
         cwd=spec.workdir or image.config.workdir or "/",
         uid=uid,
         gid=gid,
-        groups=groups,
+        groups=() if rootless else groups,  # setgroups is denied in a user namespace an unprivileged user made
         security=security.security_for(spec),
         init=spec.init,
         stdin=spec.interactive,

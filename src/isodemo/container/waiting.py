@@ -64,14 +64,18 @@ class Waiter:
     def wait(self, wakeup: int) -> int:
         """Until the container's PID 1 exits, forwarding signals; its exit code (128+N if signal N killed it)."""
         exited = self.box.wait_fd()
-        pty_fds = set(self.pty.fds()) if self.pty is not None else set()
+        pty = self.pty
         try:
             while True:
                 timeout = None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
-                ready, _w, _x = select.select([exited, wakeup, *pty_fds], [], [], timeout)
-                if exited in ready:
+                pty_read = pty.fds() if pty is not None else []  # asked anew each round: they change
+                pty_write = pty.write_fds() if pty is not None else []
+                readable, writable, _x = select.select([exited, wakeup, *pty_read], pty_write, [], timeout)
+                if pty is not None:
+                    pty.pump({*readable, *writable})
+                if exited in readable:
                     break
-                if wakeup in ready:
+                if wakeup in readable:
                     self.forward(_drain(wakeup))
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     self.log.note(
@@ -79,12 +83,10 @@ class Waiter:
                     )
                     self.box.send_signal(signal.SIGKILL)
                     self.deadline = None
-                if pty_fds & set(ready) and not self.pty.pump(set(ready)):
-                    pty_fds = set()  # the terminal's far end is closed: only the exit is left to wait for
         finally:
             os.close(exited)
-        if self.pty is not None:
-            self.pty.drain()
+        if pty is not None:
+            pty.drain()
         return int(self.box.reap())
 
     def forward(self, received: list[int]) -> None:

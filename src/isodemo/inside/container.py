@@ -95,6 +95,7 @@ def prepare_root(mounts: Mounts) -> list[str]:
         if mounts.tty:  # a host path: open it while the host's /dev is still reachable
             tty = os.open(mounts.tty, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
             steps.append(f'open("{mounts.tty}", O_RDWR|O_NOCTTY) = {tty}')
+        _become_root_inside(steps)
         _build(steps, mounts)
         if tty is not None:  # the terminal is the container's standard input, output and error
             for fd in (0, 1, 2):
@@ -108,11 +109,27 @@ def prepare_root(mounts: Mounts) -> list[str]:
     return list(steps)
 
 
+def _become_root_inside(steps: rootfs.Steps) -> None:
+    """In a user namespace whose map makes root inside another host user than the child's own (--userns as
+    root: 0 inside is 100000 outside), the child is the overflow user until it takes uid and gid 0, and the
+    kernel refuses to create a file for an unmapped owner (EOVERFLOW). runc's nsexec does the same after the
+    maps. Rootless, root inside is the child's own user already: nothing to do."""
+    if os.getuid() == 0 and os.getgid() == 0:
+        return
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    kprocess.set_pdeathsig(signal.SIGKILL)  # a change of uid cleared it
+    steps.extend(["setresgid(0, 0, 0)", "setresuid(0, 0, 0)"])
+
+
 def _build(steps: rootfs.Steps, mounts: Mounts) -> None:
     root = mounts.root
     if mounts.overlay is not None:
         rootfs.mount_overlay(steps, root, mounts.overlay.lower, mounts.overlay.upper, mounts.overlay.work)
-    elif not rootfs.is_mount_point(root):  # pivot_root needs a mount point
+    else:
+        # pivot_root needs a mount point, and one made in this mount namespace: a mount copied from the host's
+        # into a user namespace's is locked to its parent, and pivot_root refuses it (EINVAL). runc too binds
+        # the root onto itself, always.
         steps.mount(root, root, None, mount.MS_BIND | mount.MS_REC)
     rootfs.mount_proc(steps, root)
     rootfs.mount_dev(steps, root)

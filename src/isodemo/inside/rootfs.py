@@ -55,11 +55,6 @@ class Steps(list[str]):
         self.append(mount.call_text(None, target, None, flags))
 
 
-def is_mount_point(path: str) -> bool:
-    real = os.path.realpath(path)
-    return any(m.mount_point == real for m in procfs.mountinfo())
-
-
 # -- paths inside the new root ------------------------------------------------------------------------------
 
 
