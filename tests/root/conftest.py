@@ -87,6 +87,7 @@ def image_store() -> Iterator[str]:
     import tempfile
 
     root = tempfile.mkdtemp(prefix="isodemotest-store-", dir=_store_parent())
+    os.chmod(root, 0o711)  # as /var/lib/isodemo: root of a --userns container (uid 100000) passes through
     previous = os.environ.get("ISODEMO_STORE")
     os.environ["ISODEMO_STORE"] = root
     try:

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -27,6 +28,7 @@ from isodemo.inside import container, filesystem, security
 from isodemo.isolated import ChildGone, Isolated
 from isodemo.kernel import devices, namespaces, procfs
 from isodemo.kernel import process as kprocess
+from isodemo.kernel.userns import IdMap, Mapping
 from tests.root.test_kernel import _NoImportsNow
 
 # Kubernetes' and moby's lists (shared/design/k8s-reference.md, section 7), as container/security.py passes them.
@@ -63,6 +65,7 @@ DEV = {
 }
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CGROUP_VERSION = 2 if host.probe().cgroup_mode == "v2" else 1
+ROOT_OUTSIDE = 100000  # who root inside is with --userns as root (container/runtime.py's USERNS_BASE)
 
 
 def _namespaces(*extra: str, net: bool = True) -> list[str]:
@@ -277,6 +280,40 @@ def test_in_a_user_namespace_the_child_mounts_the_overlay_itself(box_dirs: Conta
         assert box.call(mounts_by_point)["/"].fstype == "overlay"
         assert _run(box, _process("echo hello > /out/hello")) == 0
     assert box_dirs.output("hello") == "hello\n"
+
+
+def test_a_remapped_root_becomes_root_in_its_user_namespace() -> None:
+    """--userns as root: 0 inside is 100000 outside, so the child (host root, unmapped in its namespace) is
+    the overflow user until it takes uid 0 there, as runc does after the maps; files it makes are 100000's.
+    Everything it reaches lives in /dev/shm: uid 100000 may not enter pytest's 0700 temporary directories."""
+    busybox = shutil.which("busybox")
+    assert busybox is not None
+    base = Path(tempfile.mkdtemp(prefix="hchild-userns-", dir="/dev/shm"))
+    try:
+        os.chmod(base, 0o755)
+        filesystem.populate_busybox(str(base / "lower"), busybox)
+        for name in ("upper", "work", "merged", "out"):
+            (base / name).mkdir()
+            os.chown(base / name, ROOT_OUTSIDE, ROOT_OUTSIDE)
+        mapping = Mapping(IdMap(0, ROOT_OUTSIDE, 65536), IdMap(0, ROOT_OUTSIDE, 65536))
+        mounts = container.Mounts(
+            root=str(base / "merged"),
+            overlay=container.Overlay((str(base / "lower"),), str(base / "upper"), str(base / "work")),
+            volumes=((str(base / "out"), "/out", False),),
+            masked_paths=MASKED,
+            readonly_paths=READONLY,
+            mknod=False,
+            cgroup_version=CGROUP_VERSION,
+        )
+        with Isolated(_namespaces("user"), mapping=mapping) as box:
+            steps = box.call(container.prepare_root, mounts)
+            assert steps[:2] == ["setresgid(0, 0, 0)", "setresuid(0, 0, 0)"]
+            assert box.call(os.getuid) == 0
+            assert _run(box, _process("id -u > /out/id; touch /made")) == 0
+        assert (base / "out" / "id").read_text() == "0\n"
+        assert os.stat(base / "upper" / "made").st_uid == ROOT_OUTSIDE
+    finally:
+        shutil.rmtree(base)
 
 
 # -- bind mounts --------------------------------------------------------------------------------------------

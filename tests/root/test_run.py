@@ -428,3 +428,12 @@ def test_rootless_run_in_a_user_namespace(
         import shutil
 
         shutil.rmtree(store, ignore_errors=True)
+
+
+def test_userns_maps_root_inside_to_an_unprivileged_range() -> None:
+    result = run("--userns", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox")
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "0"
+    assert lines[1].split() == ["0", "100000", "65536"]
+    assert lines[2] == "65534"  # the image's files belong to the host's root: unmapped inside, shown as nobody

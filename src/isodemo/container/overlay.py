@@ -38,7 +38,7 @@ class ContainerDirs:
 
     def __enter__(self) -> ContainerDirs:
         os.makedirs(os.path.dirname(self.path), mode=0o711, exist_ok=True)
-        os.mkdir(self.path, 0o710)
+        os.mkdir(self.path, 0o711)  # root of a --userns container (uid 100000) passes through to merged/
         for directory in (self.upper, self.work, self.merged, self.etc):
             os.mkdir(directory, 0o755)
         return self

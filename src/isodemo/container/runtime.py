@@ -117,7 +117,7 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     if spec.userns and not rootless:
         from isodemo.kernel.userns import IdMap, Mapping
 
-        mapping = Mapping(IdMap(0, USERNS_BASE, USERNS_SIZE), IdMap(0, USERNS_BASE, USERNS_SIZE))
+        mapping = Mapping(IdMap(0, USERNS_BASE, USERNS_SIZE), IdMap(0, USERNS_BASE, USERNS_SIZE), "allow")
         os.chown(dirs.upper, USERNS_BASE, USERNS_BASE)  # root inside writes here: it must own it
     overlay = OverlayMount(image.layers, dirs.upper, dirs.work, dirs.merged)
     child_overlay = None
@@ -165,6 +165,9 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
         _image_file(dirs.merged, image.layers, "etc/group"),
     )
     uid, gid, groups, home = config.user(spec.user, image.config.user, passwd, group)
+    if spec.userns and not rootless:  # root inside cannot write the image's root-owned /etc: make them here
+        for target in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
+            _create_beneath(dirs.merged, target)
     etc = dirs.write_etc(
         {
             "/etc/hostname": hostname + "\n",
@@ -334,6 +337,25 @@ def _read_beneath(root: str, relative: str) -> str:
             return f.read(1 << 20).decode(errors="replace")
     except OSError:
         return ""
+    finally:
+        os.close(fd)
+
+
+def _create_beneath(root: str, relative: str) -> None:
+    """Create the empty file root/relative (a mount point) if it is missing, never through a symlink."""
+    *parents, name = relative.split("/")
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        for part in parents:
+            next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = next_fd
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd))
+    except OSError:
+        pass  # there already, or behind a symlink: the child says so if it cannot mount there
     finally:
         os.close(fd)
 

@@ -60,6 +60,7 @@ class Waiter:
         self.log = log
         self.pty = pty
         self.deadline: float | None = None  # set by the first ending signal
+        self.seconds = f"{stop_timeout:g}"  # as the learner wrote it: 10, 0.5
 
     def wait(self, wakeup: int) -> int:
         """Until the container's PID 1 exits, forwarding signals; its exit code (128+N if signal N killed it)."""
@@ -79,7 +80,7 @@ class Waiter:
                     self.forward(_drain(wakeup))
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     self.log.note(
-                        _("the container did not stop within {seconds} s: SIGKILL", seconds=f"{self.stop_timeout:g}")
+                        _("the container did not stop within {seconds} s: SIGKILL", seconds=self.seconds)
                     )
                     self.box.send_signal(signal.SIGKILL)
                     self.deadline = None

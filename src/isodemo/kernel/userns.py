@@ -33,6 +33,9 @@ class Mapping:
 
     uid: IdMap
     gid: IdMap
+    # "deny" is required when the writer is unprivileged; a root writer may leave setgroups(2) allowed
+    # (what a container runtime does for its remapped range: the groups of its /etc/group then apply)
+    setgroups: str = "deny"
 
     @classmethod
     def root_as(cls, uid: int, gid: int) -> Mapping:
@@ -40,7 +43,7 @@ class Mapping:
 
     def files(self) -> list[tuple[str, str]]:
         """(file in /proc/PID, content), in the order the kernel requires: setgroups before gid_map."""
-        return [("uid_map", self.uid.line), ("setgroups", "deny"), ("gid_map", self.gid.line)]
+        return [("uid_map", self.uid.line), ("setgroups", self.setgroups), ("gid_map", self.gid.line)]
 
 
 def write_mapping(pid: int, mapping: Mapping) -> list[tuple[str, str]]:
