@@ -16,9 +16,18 @@ exit; the median and the 90th percentile (nearest rank) are quoted.
   write config.json, `runc run`, `runc delete`, unmount).
 - the `unshare(1)` chain: the same namespaces and a /proc, chroot into the busybox tree: no cgroup, no
   overlay, no capability or seccomp work: what the kernel part costs from C.
-- `python3 -c pass` and `python3 -S -c pass`: the floor for anything written in Python.
+- `python3 -c pass` and `python3 -S -c pass`: the floor for anything written in Python; and the same
+  interpreter importing exactly the isodemo modules a run imports (found by one run in this process first):
+  what isodemo's imports cost on their own.
 - isodemo's own stages: `isodemo run --json busybox /bin/true` reports a `timings` fact (milliseconds per
-  stage); the medians of each stage over the rounds are printed.
+  stage, up to the execve of the command, then until its end is seen and until the teardown is over); the
+  medians of each stage over the rounds are printed.
+
+Bytecode: isodemo runs as an installed program does, its modules' bytecode compiled once (pip compiles it at
+install time; an editable install writes it on first use). A shell with PYTHONDONTWRITEBYTECODE set (this
+project's sessions have it) would compile every module at every start instead: the Python contenders run
+without it, with PYTHONPYCACHEPREFIX pointing at a directory of this script's (removed at the end), and one
+more row shows `isodemo run` with PYTHONDONTWRITEBYTECODE=1 and no cache, for comparison.
 
 Everything the script creates (temp dirs under /tmp, the overlay mount, runc's state and cgroups) is
 removed before it exits. Results and method: benchmarks/RESULTS.md.
@@ -34,6 +43,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -79,10 +89,42 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no message)"
 
 
-def timed(argv: list[str]) -> float:
+# The environment of the Python contenders: bytecode written once and read after (see the docstring).
+PYTHON_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+NO_CACHE_ENV = {**PYTHON_ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+
+# Runs `isodemo run busybox /bin/true` in this process, then lists the isodemo modules it imported.
+MODULES_PROBE = (
+    "import sys\nfrom isodemo.cli import main\ncode = main(['run', 'busybox', '/bin/true'])\n"
+    "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'isodemo')))\nsys.exit(code)"
+)
+
+
+def run_modules(python: str) -> list[str]:
+    """The isodemo modules `isodemo run busybox /bin/true` imports (in the parent process)."""
+    proc = subprocess.run(
+        [python, "-c", MODULES_PROBE],
+        capture_output=True,
+        text=True,
+        env=PYTHON_ENV,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise SystemExit(f"cannot list the modules of a run: {_last_line(proc.stderr)}")
+    return proc.stdout.split()
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     proc = subprocess.run(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, check=False
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        check=False,
+        env=env or PYTHON_ENV,
     )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
@@ -129,6 +171,7 @@ class IsodemoStages:
             text=True,
             stdin=subprocess.DEVNULL,
             check=False,
+            env=PYTHON_ENV,
         )
         seconds = time.perf_counter() - start
         if proc.returncode != 0:
@@ -188,8 +231,8 @@ def stage_table(stages: IsodemoStages) -> list[str]:
         lines.append(f"| (whole process minus the last lap) | {statistics.median(rest):.2f} | |")
         lines += [
             "",
-            "The last row is what the laps do not cover: the interpreter starting, isodemo's imports before the",
-            "first lap, waiting for the command, tearing down, and the process exiting.",
+            "The last row is what the laps do not cover: the interpreter starting, isodemo's imports and its",
+            "work before build() (the host's probe, the run's record), and the process exiting.",
         ]
     return lines
 
@@ -205,6 +248,9 @@ def main() -> None:
     python = sys.executable
     stages = IsodemoStages()
     docker = docker_state()
+    pycache = tempfile.mkdtemp(prefix="isodemo-bench-pycache-")
+    PYTHON_ENV["PYTHONPYCACHEPREFIX"] = pycache
+    modules = run_modules(python)
 
     with runcref.Reference(["/bin/true"]) as ref:
 
@@ -222,10 +268,19 @@ def main() -> None:
             return time.perf_counter() - start
 
         unshare = ["unshare", "--fork", *NAMESPACES, "--mount-proc", "chroot", ref.lower, "/bin/true"]
+        isodemo_true = [*ISODEMO, "run", "busybox", "/bin/true"]
         rows = [
             Contender(f"{python} -c pass", lambda: timed([python, "-c", "pass"])),
             Contender(f"{python} -S -c pass", lambda: timed([python, "-S", "-c", "pass"])),
-            Contender("isodemo run busybox /bin/true", lambda: timed([*ISODEMO, "run", "busybox", "/bin/true"])),
+            Contender(
+                f"{python} -c 'import' the {len(modules)} isodemo modules of a run",
+                lambda: timed([python, "-c", "import " + ", ".join(modules)]),
+            ),
+            Contender("isodemo run busybox /bin/true", lambda: timed(isodemo_true)),
+            Contender(
+                "isodemo run busybox /bin/true, PYTHONDONTWRITEBYTECODE=1 (no bytecode cache)",
+                lambda: timed(isodemo_true, NO_CACHE_ENV),
+            ),
             Contender("isodemo run --json busybox /bin/true", stages),
             Contender("runc run (overlay mounted, config.json written)", runc_alone),
             Contender("runc: mount overlay + config + run + delete + umount", runc_whole),
@@ -248,6 +303,7 @@ def main() -> None:
     print("\n".join(table(rows, docker)))
     print()
     print("\n".join(stage_table(stages)))
+    shutil.rmtree(pycache)
     if os.path.exists(ref.tmp):
         sys.exit(f"left behind: {ref.tmp}")
 

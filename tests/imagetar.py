@@ -1,10 +1,12 @@
 """Image tarballs for tests, written here from layers given as dicts: what `docker save` and an OCI image layout
 would hold, so every test builds exactly the image it needs (nothing is pulled from a registry).
 
-A layer is a dict from path to content, in the order the members go into the layer tar:
+A layer is a dict from path to content, in the order the members go into the layer tar (or a list of
+(path, content) pairs, for a layer that names a path twice: a later member replaces an earlier one):
     bytes                  a regular file (mode 0644)          File(data, mode, uid, gid)   the same, its owner
-    Symlink("target")      a symbolic link                     HardLink("path")   a hard link to an earlier member
-    Dir(mode)              a directory                         Device(major, minor, "c"|"b")   a device node
+    Symlink("target")      a symbolic link                     HardLink("path", mode)   a hard link to an earlier
+    Dir(mode)              a directory                                                  member
+    Device(major, minor, "c"|"b", mode)   a device node        Fifo(mode)   a named pipe
     WHITEOUT               `.wh.NAME`: deletes NAME below
     OPAQUE                 the directory, made opaque (`.wh..wh..opq` in it): hides what lower layers have there
 Parent directories are added (mode 0755) before their first entry unless the dict names them itself. A layer
@@ -62,6 +64,12 @@ class Symlink:
 @dataclass(frozen=True)
 class HardLink:
     target: str
+    mode: int = 0o644
+
+
+@dataclass(frozen=True)
+class Fifo:
+    mode: int = 0o644
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,9 @@ class _Marker:
 WHITEOUT = _Marker("WHITEOUT")
 OPAQUE = _Marker("OPAQUE")
 
-Entry = bytes | File | Symlink | HardLink | Dir | Device | _Marker
-Layer = Mapping[str, Entry] | bytes
+Entry = bytes | File | Symlink | HardLink | Dir | Device | Fifo | _Marker
+Entries = Mapping[str, Entry] | Sequence[tuple[str, Entry]]
+Layer = Entries | bytes
 
 
 def sha256(data: bytes) -> str:
@@ -95,21 +104,23 @@ def _info(name: str, kind: bytes, mode: int, size: int = 0, link: str = "") -> t
     return info
 
 
-def layer_tar(entries: Mapping[str, Entry]) -> bytes:
-    """The tar of one layer, members in the dict's order (see the module's docstring)."""
+def layer_tar(entries: Entries) -> bytes:
+    """The tar of one layer, members in the dict's (or the list's) order (see the module's docstring)."""
     out = io.BytesIO()
     made: set[str] = set()
+    pairs = list(entries.items()) if isinstance(entries, Mapping) else list(entries)
+    named = {path for path, _entry in pairs}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
 
         def add(info: tarfile.TarInfo, data: bytes | None = None) -> None:
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
             made.add(info.name)
 
-        for path, entry in entries.items():
+        for path, entry in pairs:
             parts = path.split("/")
             for depth in range(1, len(parts)):
                 parent = "/".join(parts[:depth])
-                if parent and parent not in made and parent not in entries and ".." not in parts and parent[0] != "/":
+                if parent and parent not in made and parent not in named and ".." not in parts and parent[0] != "/":
                     add(_info(parent, tarfile.DIRTYPE, 0o755))
             head, _, base = path.rpartition("/")
             prefix = f"{head}/" if head else ""
@@ -131,7 +142,9 @@ def layer_tar(entries: Mapping[str, Entry]) -> bytes:
             elif isinstance(entry, Symlink):
                 add(_info(path, tarfile.SYMTYPE, 0o777, link=entry.target))
             elif isinstance(entry, HardLink):
-                add(_info(path, tarfile.LNKTYPE, 0o644, link=entry.target))
+                add(_info(path, tarfile.LNKTYPE, entry.mode, link=entry.target))
+            elif isinstance(entry, Fifo):
+                add(_info(path, tarfile.FIFOTYPE, entry.mode))
             elif isinstance(entry, Dir):
                 add(_info(path, tarfile.DIRTYPE, entry.mode))
             else:

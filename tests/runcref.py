@@ -618,7 +618,9 @@ class Reference:
 # section starts with a line "== NAME"; every command's stderr goes to stdout and its exit status follows
 # as "rc=N", so a refusal and its errno text are compared too. /proc/sys/kernel/domainname is the sysctl
 # written: it belongs to the UTS namespace, so where the write succeeds (--privileged) the host is untouched.
-# /proc/sysrq-trigger 'h' only prints the sysrq help to the kernel log where it is allowed.
+# /proc/sysrq-trigger 'h' only prints the sysrq help to the kernel log where it is allowed. "devices": root may
+# mknod any node (CAP_MKNOD), but the device cgroup lets it open only the allowed ones: /dev/null's c 1:3,
+# not a loop device (b 7:0) or /dev/loop-control (c 10:237), which fail with EPERM (--privileged: allowed).
 PROBE = r"""
 mkdir -p /mnt 2>/dev/null
 echo "== pid"; echo $$
@@ -637,6 +639,10 @@ echo "== proc-sys"; { echo isodemo > /proc/sys/kernel/domainname; } 2>&1; echo "
 echo "== sysrq"; { echo h > /proc/sysrq-trigger; } 2>&1; echo "rc=$?"
 echo "== unshare"; unshare -U true 2>&1; echo "rc=$?"
 echo "== mount"; mount -t tmpfs x /mnt 2>&1; echo "rc=$?"; umount /mnt 2>/dev/null
+echo "== devices"
+for n in "c 1 3" "b 7 0" "c 10 237"; do
+  mknod /tmp/probe-node $n 2>&1 && head -c1 /tmp/probe-node 2>&1 >/dev/null; echo "$n rc=$?"; rm -f /tmp/probe-node
+done
 echo "== end"
 exit 7
 """

@@ -45,7 +45,12 @@ def main(argv: list[str] | None = None) -> int:
 
         seen = run_argv.peek(run_args)  # only the options before IMAGE: the rest is the command's
         i18n.set_language("en" if "json" in seen else i18n.choose(seen.get("lang"), os.environ))
-        return run_main(run_args)
+        code = run_main(run_args)
+        if argv is None:  # done, cleaned and reported: the interpreter's teardown would only cost time
+            from isodemo import signals
+
+            signals.exit_process(code)
+        return code
     try:
         return _click_main(args)
     except SystemExit as done:

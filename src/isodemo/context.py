@@ -1,37 +1,57 @@
 """What every demo and tool gets: the run, the host, an ExitStack that owns its resources, and its options.
 
 It lives above demos/ and tools/ (runner.py makes one per command), so both import it without reaching into
-each other.
+each other. `isodemo run` makes one too: this module imports at its top only what every run needs (a plain
+class, the narrator, cgroups and Isolated imported where used), so the start of a container does not pay
+for what a demo uses.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
 from isodemo import owned, signals
-from isodemo.cgroups.base import Cgroup
-from isodemo.host import Host
-from isodemo.i18n import _
-from isodemo.isolated import Isolated
-from isodemo.kernel import namespaces as kns
-from isodemo.narrate.base import Narrator
-from isodemo.runs import Run
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    import contextlib
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeVar
+
+    from isodemo.cgroups.base import Cgroup
+    from isodemo.host import Host
+    from isodemo.isolated import Isolated
+    from isodemo.narrate.base import Narrator
+    from isodemo.runs import Run
+
+    T = TypeVar("T")
 
 
-@dataclass
 class DemoContext:
-    run: Run
-    host: Host
-    stack: contextlib.ExitStack
-    hold: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
-    cgroup_top: str | None = None  # rootless: the delegated cgroup v2 to create cgroups in
-    rootless: bool = False  # not root: every Isolated gets a user namespace first, as rootless podman does
+    """The run, the host, the ExitStack that owns every resource, and the command's options."""
+
+    def __init__(
+        self,
+        run: Run,
+        host: Host,
+        stack: contextlib.ExitStack,
+        hold: bool = False,
+        options: dict[str, Any] | None = None,
+        *,
+        cgroup_top: str | None = None,
+        rootless: bool = False,
+    ) -> None:
+        self.run = run
+        self.host = host
+        self.stack = stack
+        self.hold = hold
+        self.options: dict[str, Any] = {} if options is None else options
+        self.cgroup_top = cgroup_top  # rootless: the delegated cgroup v2 to create cgroups in
+        self.rootless = rootless  # not root: every Isolated gets a user namespace first, as rootless podman does
+
+    def __repr__(self) -> str:
+        return (
+            f"DemoContext(run={self.run!r}, host={self.host!r}, stack={self.stack!r}, hold={self.hold!r}, "
+            f"options={self.options!r}, cgroup_top={self.cgroup_top!r}, rootless={self.rootless!r})"
+        )
 
     def enter(self, resource: contextlib.AbstractContextManager[T]) -> T:
         """Own a resource until the demo ends, however it ends. Its creation and the registration of its
@@ -50,6 +70,8 @@ class DemoContext:
 
     def isolated(self, namespaces: Sequence[str], **options: Any) -> Isolated:
         """A child in new namespaces (see Isolated for the options), stopped when the demo ends."""
+        from isodemo.isolated import Isolated
+
         if self.rootless and "user" not in namespaces:
             namespaces = ["user", *namespaces]
         return self.own(Isolated(namespaces, comm=self.run.name, **options))
@@ -98,6 +120,9 @@ class DemoContext:
 
 def look_commands(pids: dict[str, int]) -> list[str]:
     """The commands that show a held process from the host: its namespaces when it has new ones, its cgroups."""
+    from isodemo.i18n import _
+    from isodemo.kernel import namespaces as kns
+
     lines = []
     for role, pid in pids.items():
         lines += [_("# {role}: host pid {pid}", role=role, pid=pid), f"cat /proc/{pid}/cgroup"]

@@ -31,16 +31,23 @@ import select
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
 
 from isodemo import channel, isolated_child, signals, testpoints, userns_policy
 from isodemo.errors import IsodemoError
 from isodemo.i18n import _
-from isodemo.kernel import namespaces, userns
+from isodemo.kernel import namespaces
+from isodemo.kernel.libc import libc
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from types import TracebackType
+    from typing import Any, TypeVar
+
+    from isodemo.kernel import userns
+
+    T = TypeVar("T")
+
 # How long stop() waits for a helper that has not reported its child to end it and exit: its longest step is
 # an unshare or a fork (milliseconds; ten times that in an emulated VM).
 ABANDON_TIMEOUT = 5.0
@@ -66,21 +73,27 @@ class Isolated:
         mapping: userns.Mapping | None = None,
         before_unshare: Callable[[int], object] | None = None,
         time_offsets: dict[str, int] | None = None,
+        preload: Sequence[str] = (),
     ) -> None:
         """`as_user`: (uid, gid) the helper drops to before anything else (isodemo must be root).
         `mapping`: the uid/gid maps of a new user namespace; by default root inside is the helper's ids.
         `before_unshare(helper_pid)`: runs in the parent while the helper waits, before it unshares
         (to put it into a cgroup that a new cgroup namespace will take as its root).
-        `time_offsets`: seconds added to the monotonic and boottime clocks of a new time namespace."""
+        `time_offsets`: seconds added to the monotonic and boottime clocks of a new time namespace.
+        `preload`: modules the helper imports while the parent runs `before_unshare`, so that the child has
+        them without the parent importing them (isolated_child says why); never with `as_user`."""
         unknown = [n for n in namespaces_ if n not in namespaces.NAMESPACE_TYPES]
         if unknown:
             raise ValueError(f"unknown namespace types: {unknown}")
+        if preload and as_user is not None:
+            raise ValueError("preload imports after the fork: a helper that becomes another user must not")
         self.namespaces = tuple(namespaces_)
         self.comm = comm
         self.as_user = as_user
         self.mapping = mapping
         self.before_unshare = before_unshare
         self.time_offsets = time_offsets
+        self.preload = tuple(preload)
         self.pid = 0  # the child's pid as the host sees it
         self.helper_pid = 0
         self.exit_status: int | None = None
@@ -111,9 +124,11 @@ class Isolated:
             as_user=self.as_user,
             pause_before_unshare=self.before_unshare is not None,
             time_offsets=self.time_offsets,
+            preload=self.preload,
         )
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # a buffer copied by fork would otherwise be written twice
+        libc()  # loaded here, once: the helper and the child inherit it (ctypes.CDLL and its prototypes)
         parent_pid = os.getpid()
         try:
             # Held from before the socketpair and the fork until both are known to stop(): an interrupt that
@@ -169,6 +184,8 @@ class Isolated:
             self.before_unshare(self.helper_pid)
         elif stage == channel.PAUSE_USERNS:
             # The parent, in the parent user namespace, writes the maps: man 7 user_namespaces.
+            from isodemo.kernel import userns
+
             self.user_report = info
             # Computed here, never taken from the helper's report: the parent trusts only what it knows.
             uid, gid = self.as_user or (os.geteuid(), os.getegid())

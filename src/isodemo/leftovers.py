@@ -12,6 +12,7 @@ import contextlib
 import functools
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -115,13 +116,23 @@ def _directories() -> Iterable[Leftover]:
 
 def _containers() -> Iterable[Leftover]:
     """`isodemo run`'s container directories (upper, work, merged, etc): in the image store, found by the
-    run's record (noted before they exist); their overlay mount goes first (_mounts), then the tree."""
+    run's record (noted before they exist); their overlay mount goes first (_mounts), then the tree. A user's
+    record (a rootless run) vouches only for a directory that user owns, in the user's own store."""
     from isodemo.container import overlay
 
-    for run_id, paths in runs.recorded_objects("container").items():
-        for path in paths:
-            if runs.run_id_of(os.path.basename(path)) == run_id and os.path.lexists(path):
-                yield Leftover(N_("container directory"), path, run_id, functools.partial(overlay.remove, path))
+    for run_id, record in runs.recorded_runs().items():
+        for line in record.text.splitlines()[1:]:
+            kind, _sep, path = line.partition(" ")
+            if kind != "container" or runs.run_id_of(os.path.basename(path)) != run_id:
+                continue
+            try:
+                found = os.lstat(path)
+            except OSError:
+                continue
+            owner = found.st_uid
+            if stat.S_ISDIR(found.st_mode) and record.owner in (0, owner):  # never a symlink to elsewhere
+                remove = functools.partial(overlay.remove, path)
+                yield Leftover(N_("container directory"), path, run_id, remove, owner)
 
 
 def _image_temp() -> Iterable[Leftover]:

@@ -10,37 +10,71 @@ A run without root (rootless mode) cannot write /run/isodemo: its record goes to
 found under that name is not trusted). A user's record vouches only for objects that user owns; a record in
 /run/isodemo (root's) vouches for everything. Records are read without following symlinks, and only when
 they are regular files of their directory's owner: a FIFO planted there must not hang `isodemo cleanup`.
+
+This module is on `isodemo run`'s start-up path: no pathlib, dataclasses or secrets at import time (together
+~10 ms). RUN_DIR, SHARED_TMP and USER_RUN_DIRS are still pathlib Paths for their users, made on first use.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
-import secrets
 import stat
-from dataclasses import dataclass
-from pathlib import Path
 
 from isodemo.kernel import procfs
 
+TYPE_CHECKING = False  # `typing` costs `isodemo run` ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    import re
+    from pathlib import Path
+    from typing import Final
+
+    RUN_DIR: Path
+    SHARED_TMP: Path
+    USER_RUN_DIRS: Path
+
 PREFIX = "isodemo"
-RUN_DIR = Path("/run/isodemo")
+RUN_DIR_NAME = "/run/isodemo"
 # Not $TMPDIR: root's cleanup must find a user's records and directories whatever that user's TMPDIR was.
-SHARED_TMP = Path("/tmp")
-USER_RUN_DIRS = SHARED_TMP
+SHARED_TMP_NAME = "/tmp"
+_PATHS = {"RUN_DIR": RUN_DIR_NAME, "SHARED_TMP": SHARED_TMP_NAME, "USER_RUN_DIRS": SHARED_TMP_NAME}
 USER_RUN_PREFIX = "isodemo-runs-"
 RECORD_MAX = 64 << 10
 SYSV_KEY_TAG = 0x15000000  # SysV IPC keys isodemo creates: 0x15 in the top byte, the run id below
 
 
-@dataclass(frozen=True)
+def __getattr__(name: str) -> Path:
+    """RUN_DIR, SHARED_TMP and USER_RUN_DIRS: pathlib Paths, made when first asked for (PEP 562)."""
+    if name not in _PATHS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from pathlib import Path
+
+    path = globals()[name] = Path(_PATHS[name])
+    return path
+
+
 class Run:
-    id: str
+    """One run: its id (6 hex digits) names every object it creates."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id: str) -> None:
+        self.id: Final = id
 
     @classmethod
     def new(cls) -> Run:
-        return cls(secrets.token_hex(3))
+        return cls(os.urandom(3).hex())  # what secrets.token_hex(3) returns, without its ~3 ms import
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Run) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.id == other.id
+
+    def __hash__(self) -> int:
+        return hash((self.id,))
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id!r})"
 
     @property
     def name(self) -> str:
@@ -55,8 +89,16 @@ class Run:
 
     @property
     def record(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.record_path)
+
+    @property
+    def record_path(self) -> str:
+        """`record` as a string: /run/isodemo/<id> for root, /tmp/isodemo-runs-<uid>/<id> for a user."""
         uid = os.geteuid()
-        return (RUN_DIR if uid == 0 else user_run_dir(uid)) / self.id
+        directory = RUN_DIR_NAME if uid == 0 else _user_run_dir_name(uid)
+        return os.path.join(directory, self.id)
 
     def register(self) -> None:
         """Write the owner record: `PID STARTTIME`, created exclusively, never through a symlink.
@@ -67,50 +109,57 @@ class Run:
         line = f"{pid} {procfs.start_time(pid)}\n"
         uid = os.geteuid()
         if uid == 0:
-            RUN_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
-            _write_new(self.record, line)
+            os.makedirs(RUN_DIR_NAME, mode=0o755, exist_ok=True)
+            _write_new(self.record_path, line)
             return
         with contextlib.suppress(OSError):
             with contextlib.suppress(FileExistsError):
-                user_run_dir(uid).mkdir(mode=0o700)
-            if _trusted_user_dir(user_run_dir(uid), uid):
-                _write_new(self.record, line)
+                os.mkdir(_user_run_dir_name(uid), mode=0o700)
+            if _trusted_user_dir(_user_run_dir_name(uid), uid):
+                _write_new(self.record_path, line)
 
     def note(self, kind: str, value: str) -> None:
         """Add an object to the record, for objects cleanup could not find by name alone (a v1 cgroup under
         another session's cgroup)."""
         with contextlib.suppress(OSError):
-            fd = os.open(self.record, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
+            fd = os.open(self.record_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
             with os.fdopen(fd, "a") as f:
                 f.write(f"{kind} {value}\n")
 
     def unregister(self) -> None:
+        record = self.record_path
         with contextlib.suppress(FileNotFoundError, PermissionError):
-            self.record.unlink()
+            os.unlink(record)
         if os.geteuid() != 0:
-            remove_user_run_dir(self.record.parent)
+            remove_user_run_dir(os.path.dirname(record))
 
 
 def user_run_dir(uid: int) -> Path:
-    return USER_RUN_DIRS / f"{USER_RUN_PREFIX}{uid}"
+    from pathlib import Path
+
+    return Path(_user_run_dir_name(uid))
 
 
-def remove_user_run_dir(directory: Path) -> None:
+def _user_run_dir_name(uid: int) -> str:
+    return os.path.join(SHARED_TMP_NAME, f"{USER_RUN_PREFIX}{uid}")
+
+
+def remove_user_run_dir(directory: str | Path) -> None:
     """rmdir a user's record directory once it is empty (it fails while any record is in it)."""
     with contextlib.suppress(OSError):
-        directory.rmdir()
+        os.rmdir(directory)
 
 
-def _write_new(path: Path, text: str) -> None:
+def _write_new(path: str | Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w") as f:
         f.write(text)
 
 
-def _trusted_user_dir(path: Path, uid: int) -> bool:
+def _trusted_user_dir(path: str | Path, uid: int) -> bool:
     """A real directory (not a symlink), owned by `uid`, that no one else may write to."""
     try:
-        st = path.lstat()
+        st = os.lstat(path)
     except OSError:
         return False
     return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022
@@ -136,9 +185,11 @@ def _read_record(path: Path, owner: int) -> str | None:
 
 def _record_dirs() -> list[tuple[Path, int]]:
     """(directory, the uid its records belong to): root's, then every trusted user directory."""
-    found = [(RUN_DIR, 0)]
+    from pathlib import Path
+
+    found = [(Path(RUN_DIR_NAME), 0)]
     with contextlib.suppress(OSError):
-        for entry in USER_RUN_DIRS.iterdir():
+        for entry in Path(SHARED_TMP_NAME).iterdir():
             uid = entry.name.removeprefix(USER_RUN_PREFIX)
             # uid 0 never gets a user directory: a record owned by 0 would vouch for everything.
             trusted = uid.isdigit() and int(uid) != 0 and _trusted_user_dir(entry, int(uid))
@@ -147,18 +198,35 @@ def _record_dirs() -> list[tuple[Path, int]]:
     return found
 
 
-@dataclass(frozen=True)
 class Record:
     """A run's record as found on disk: who started the run, and which uid may vouch for its objects."""
 
-    path: Path
-    pid: int
-    start: str
-    owner: int  # 0: a root record, vouches for every object of the run; else only for that uid's objects
-    text: str = ""
+    __slots__ = ("owner", "path", "pid", "start", "text")
+
+    def __init__(self, path: Path, pid: int, start: str, owner: int, text: str = "") -> None:
+        self.path: Final = path
+        self.pid: Final = pid
+        self.start: Final = start
+        self.owner: Final = owner  # 0: a root record, vouches for every object of the run; else only that uid's
+        self.text: Final = text
+
+    def _fields(self) -> tuple[Path, int, str, int, str]:
+        return (self.path, self.pid, self.start, self.owner, self.text)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Record(path={!r}, pid={!r}, start={!r}, owner={!r}, text={!r})".format(*self._fields())
 
 
-_NAME = re.compile(r"^isodemo-([0-9a-f]{6})(?:[g-z]|-[a-z0-9][a-z0-9.-]*)?$")  # links: one letter after the id
+_NAME = r"^isodemo-([0-9a-f]{6})(?:[g-z]|-[a-z0-9][a-z0-9.-]*)?$"  # links: one letter after the id
+_compiled: list[re.Pattern[str]] = []  # _NAME compiled on first use: cleanup needs it, a run does not
 
 
 def run_id_of(name: str) -> str | None:
@@ -166,7 +234,11 @@ def run_id_of(name: str) -> str | None:
 
     The shape alone proves nothing (`isodemo-facade` fits it): cleanup also requires the run's record.
     """
-    match = _NAME.match(name)
+    if not _compiled:
+        import re
+
+        _compiled.append(re.compile(_NAME))
+    match = _compiled[0].match(name)
     return match[1] if match else None
 
 

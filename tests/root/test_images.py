@@ -29,7 +29,10 @@ from tests.imagetar import (
     MOTD,
     WHITEOUT,
     Device,
+    Entry,
+    Fifo,
     File,
+    HardLink,
     busybox_two_layers,
     docker_save,
     filesystem_of,
@@ -224,3 +227,65 @@ def test_a_store_on_an_overlayfs_is_refused_clearly(store: Store) -> None:
     docker_save(lower / "wh.tar", [{"etc/motd": b"x"}, {"etc/motd": WHITEOUT}])
     said = in_mount_namespace([str(lower)], str(merged), import_into, upper=str(upper))
     assert "cannot keep the whiteout etc/.wh.motd" in said and "ISODEMO_STORE" in said, said
+
+
+def test_device_nodes_never_carry_setuid_bits(store: Store, tmp_path: Path) -> None:
+    """Device nodes are made as the image has them (Docker does; the container's device cgroup decides what
+    may be opened), but with their permission bits only: setuid, setgid and sticky mean nothing on a device
+    or a FIFO and are dropped, also when a hard link brings them."""
+    layer: dict[str, Entry] = {
+        "dev/mem": Device(1, 1, "c", 0o4666),
+        "dev/sda": Device(8, 0, "b", 0o6660),
+        "dev/again": Device(1, 3, "c", 0o640),
+        "dev/linked": HardLink("dev/again", mode=0o4777),
+        "run/pipe": Fifo(0o7644),
+    }
+    root = Path(store.resolve(str(docker_save(tmp_path / "suid-dev.tar", [layer]))).layers[0])
+    found = {name: os.lstat(root / name) for name in ("dev/mem", "dev/sda", "dev/again", "run/pipe")}
+    assert stat.S_ISCHR(found["dev/mem"].st_mode) and found["dev/mem"].st_rdev == os.makedev(1, 1)
+    assert stat.S_ISBLK(found["dev/sda"].st_mode) and found["dev/sda"].st_rdev == os.makedev(8, 0)
+    assert {name: stat.S_IMODE(info.st_mode) for name, info in found.items()} == {
+        "dev/mem": 0o666,
+        "dev/sda": 0o660,
+        "dev/again": 0o777,  # the hard link's mode, as tar gives it, without its setuid bit
+        "run/pipe": 0o644,
+    }
+
+
+def test_a_host_user_cannot_reach_the_stores_layers_or_containers(tmp_path: Path) -> None:
+    """An image's setuid files are no host user's to run: as `nobody`, neither layers/ nor containers/ can be
+    listed, and nothing in a layer can be reached by its path. The store's root itself is 0711: a --userns
+    container's root (uid 100000) passes through it to its own directory."""
+    from isodemo.container.overlay import ContainerDirs
+
+    parent = Path(tempfile.mkdtemp(prefix="isodemo-images-modes-", dir=_shared_tmp()))
+    try:
+        os.chmod(parent, 0o755)  # mkdtemp's 0700 would hide the store whatever its own modes
+        store = Store(str(parent / "store"))
+        image = store.resolve(str(docker_save(parent / "suid.tar", [{"bin/su": File(b"#!/bin/sh\n", 0o4755)}])))
+        suid = Path(image.layers[0]) / "bin/su"
+        assert os.stat(suid).st_mode & stat.S_ISUID
+        with ContainerDirs(store.containers_dir, "isodemo-abcdef-ctr") as dirs:
+            Path(dirs.merged, "probe").write_bytes(b"x")
+            assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o711
+            assert stat.S_IMODE(os.stat(Path(store.root) / "layers").st_mode) == 0o700
+            nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            script = 'for p in "$@"; do ls "$p" >/dev/null 2>&1 && echo "listed $p"; done; ' + (
+                f'test -e {suid} && echo "reached {suid}"; cat {suid} >/dev/null 2>&1 && echo "read {suid}"; true'
+            )
+            seen = subprocess.run(
+                [*nobody, "/bin/sh", "-c", script, "sh", f"{store.root}/layers", store.containers_dir],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert seen.stdout == "", seen.stdout
+            passes = subprocess.run([*nobody, "test", "-d", f"{store.root}/."], check=False)
+            assert passes.returncode == 0, "the store's root must be passable (0711)"
+    finally:
+        shutil.rmtree(parent)
+
+
+def _shared_tmp() -> str:
+    """A directory every user can pass through, not on an overlayfs (the VM stage's /tmp is one)."""
+    return "/dev/shm" if filesystem_of(Path(tempfile.gettempdir())) == "overlay" else tempfile.gettempdir()

@@ -14,6 +14,7 @@ import pytest
 
 from isodemo import catalog
 from isodemo.errors import ExitCode
+from tests.conftest import run_isodemo
 
 # Runs `isodemo ARGS` in this process, then reports which of the watched packages it loaded.
 PROBE = (
@@ -46,3 +47,58 @@ def test_a_demo_run_never_loads_pyroute2(name: str) -> None:
     loaded = lines[-1].split()[1:]
     assert f"isodemo.demos.{name.replace('-', '_')}" in loaded  # the demo itself ran in this process
     assert not [m for m in loaded if m.split(".")[0] == "pyroute2"]
+
+
+# What `isodemo run busybox true` must never import in the isodemo process: the frameworks (click, rich,
+# pyroute2, psutil), what only other commands need (tarfile: importing an image; argparse), and what was
+# taken off its start-up path to make a container start fast (benchmarks/RESULTS.md says what each costs).
+# The child side (inside/) is imported by the Isolated helper, never by the isodemo process (inside/launch.py).
+RUN_NEVER_IMPORTS = (
+    "click",
+    "rich",
+    "pyroute2",
+    "psutil",
+    "tarfile",
+    "argparse",
+    "dataclasses",
+    "typing",
+    "inspect",
+    "pathlib",
+    "secrets",
+    "hashlib",
+    "platform",
+    "shlex",
+    "tempfile",
+    "isodemo.inside.container",
+    "isodemo.inside.rootfs",
+    "isodemo.inside.security",
+    "isodemo.kernel.seccomp",
+    "isodemo.narrate.base",
+    "isodemo.leftovers",
+)
+RUN_PROBE = (
+    "import sys\nfrom isodemo.cli import main\ncode = main(sys.argv[1:])\n"
+    "print('loaded:', *sorted(sys.modules), file=sys.stderr)\nsys.exit(code)"
+)
+
+
+@pytest.mark.host_only
+def test_isodemo_run_imports_only_what_a_container_needs() -> None:
+    """The lean start-up path of `isodemo run` (container/main.py): none of RUN_NEVER_IMPORTS is loaded by
+    a whole run, start to end (`-X importtime` lists only what the parent imports at its top; this is
+    everything). The busybox image is built first: building it is another path (tarfile, hashlib)."""
+    assert run_isodemo("run", "busybox", "true").code == 0
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_PROBE, "run", "busybox", "true"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("loaded: ")]
+    assert lines, proc.stderr[-2000:]
+    loaded = set(lines[-1].split()[1:])
+    assert "isodemo.container.runtime" in loaded  # the run went through the container runtime, in this process
+    assert sorted(name for name in RUN_NEVER_IMPORTS if name in loaded) == []

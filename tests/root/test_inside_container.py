@@ -1,7 +1,8 @@
 """inside/container.py against the real kernel: a busybox image as an overlay, the container's mounts as runc
 lays them out, pivot_root, execve and its exit codes, --init, a terminal, volumes that cannot leave the root.
 
-Each test drives an Isolated child the way container/runtime.py does: prepare_root, then exec_process. After
+Each test drives an Isolated child the way container/runtime.py does: prepare_root (then, for a terminal,
+console.open_console), then exec_process. After
 prepare_root the child is inside the new root, so what box.call asks it shows the container's view. Its
 output comes back through /out, a volume of a host directory.
 """
@@ -24,7 +25,7 @@ import pytest
 
 from isodemo import host
 from isodemo.errors import CannotExecute, CommandNotFound, RunError
-from isodemo.inside import container, filesystem, security
+from isodemo.inside import console, container, filesystem, security
 from isodemo.isolated import ChildGone, Isolated
 from isodemo.kernel import devices, namespaces, procfs
 from isodemo.kernel import process as kprocess
@@ -494,32 +495,37 @@ def _run_quietly(box: Isolated, process: container.Process) -> None:
 # -- a terminal ---------------------------------------------------------------------------------------------
 
 
+def _rdev(text: str) -> int:
+    major, minor = text.strip().split(":")  # stat -c %t:%T, in hex
+    return os.makedev(int(major, 16), int(minor, 16))
+
+
 @pytest.mark.parametrize("init", [False, True], ids=["plain", "init"])
 def test_the_tty_becomes_the_controlling_terminal(box_dirs: Container, init: bool) -> None:
-    """fds 0-2 are the pty slave, /dev/console is it too; the container's session leader (PID 1) holds it as its
-    controlling terminal, and the command's process group is the terminal's foreground group."""
-    master, slave = os.openpty()
-    slave_path = os.ttyname(slave)
-    rdev = os.fstat(slave).st_rdev
-    try:
-        with Isolated(_namespaces()) as box:
-            box_dirs.prepare(box, tty=slave_path)
-            os.close(slave)
-            slave = -1
-            script = "cat /proc/self/stat > /out/stat; stat -c %t:%T /dev/console > /out/console; echo hi"
+    """A pty of the container's own devpts: its slave is fds 0-2 and /dev/console, its master comes back to the
+    parent (SCM_RIGHTS); the container's session leader (PID 1) holds the slave as its controlling terminal,
+    and the command's process group is the terminal's foreground group."""
+    with Isolated(_namespaces()) as box:
+        box_dirs.prepare(box)
+        master, steps = box.call(console.open_console)
+        try:
+            assert 'mount("/dev/pts/0", "/dev/console", NULL, MS_BIND, NULL)' in steps
+            script = (
+                "cat /proc/self/stat > /out/stat; stat -c %t:%T /dev/console > /out/console;"
+                " stat -L -c %t:%T /proc/self/fd/0 > /out/fd0; tty > /out/tty; echo hi"
+            )
             assert _run(box, _process(script, tty=True, init=init)) == 0
-        assert os.read(master, 100).replace(b"\r", b"") == b"hi\n"
-    finally:
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
+            assert os.read(master.fd, 100).replace(b"\r", b"") == b"hi\n"
+        finally:
+            os.close(master.fd)
+    assert box_dirs.output("tty") == "/dev/pts/0\n"  # a devpts of its own numbers from 0
+    rdev = _rdev(box_dirs.output("fd0"))
+    assert _rdev(box_dirs.output("console")) == rdev
     fields = procfs.parse_stat(box_dirs.output("stat"))
     pgrp, session, tty_nr, tpgid = fields[2:6]
     assert session == "1"
     assert int(tty_nr) == rdev
     assert tpgid == pgrp == ("2" if init else "1")
-    major, minor = box_dirs.output("console").strip().split(":")
-    assert (int(major, 16), int(minor, 16)) == (os.major(rdev), os.minor(rdev))
 
 
 # -- nothing imported once inside ---------------------------------------------------------------------------
@@ -536,16 +542,15 @@ def test_nothing_is_imported_after_pivot_root(
     with Isolated(_namespaces()) as box:  # the parent's own first uses, before imports stop
         box.call(os.getpid)
     monkeypatch.setattr(sys, "meta_path", [_NoImportsNow(), *sys.meta_path])
-    master, slave = os.openpty()
-    try:
-        with Isolated(_namespaces()) as box:
-            box_dirs.prepare(box, tty=os.ttyname(slave))
+    with Isolated(_namespaces()) as box:
+        box_dirs.prepare(box)
+        master, _steps = box.call(console.open_console)
+        try:
             process = container.Process(argv=argv, env=(PATH,), init=True, tty=True)
             if outcome is CommandNotFound:
                 with pytest.raises(CommandNotFound):
                     box.call(container.exec_process, process)
             else:
                 assert _run(box, process) == outcome
-    finally:
-        os.close(master)
-        os.close(slave)
+        finally:
+            os.close(master.fd)

@@ -141,6 +141,29 @@ def test_network_host_sees_the_host_s_links() -> None:
 # -- the root filesystem -------------------------------------------------------------------------------------
 
 
+def test_host_users_cannot_reach_the_container_s_files(image_store: str) -> None:
+    """The container's upper/ and merged/ hold its setuid files: only root may enter the containers dir."""
+    proc = subprocess.Popen(
+        isodemo_argv("run", "--stop-timeout", "1", "busybox", "sh", "-c", "echo secret > /probe; echo ready; sleep 30"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        merged = [
+            line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if " - overlay " in line and image_store in line
+        ]  # fmt: skip
+        assert merged and Path(merged[0], "probe").read_text() == "secret\n"  # root reads it
+        as_nobody = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", f"{merged[0]}/probe"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert as_nobody.returncode != 0 and "Permission denied" in as_nobody.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
 def test_writes_stay_in_the_container() -> None:
     first = run("busybox", "sh", "-c", "echo x > /etc/written && cat /etc/written")
     assert first.code == 0 and first.stdout == "x\n", first.stderr
@@ -256,9 +279,37 @@ def test_cpu_and_pids_limits_are_written() -> None:
     assert lines[1] == "20"
 
 
-def test_pids_limit_refuses_forks() -> None:
-    result = run("--pids-limit", "4", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 2 & done; wait")
-    assert "can't fork" in result.stderr or "Resource temporarily unavailable" in result.stderr, result.stderr
+def test_pids_limit_counts_the_container_s_processes_only() -> None:
+    """pids.max 2: PID 1 and one child (isodemo's own helper is not in the container's cgroup), not two."""
+    one = run("--pids-limit", "2", "busybox", "sh", "-c", "sleep 0 & wait && echo forked")
+    assert one.code == 0 and one.stdout == "forked\n", one.stderr
+    many = run("--pids-limit", "4", "busybox", "sh", "-c", "for i in 1 2 3 4 5 6; do sleep 2 & done; wait")
+    assert "can't fork" in many.stderr or "Resource temporarily unavailable" in many.stderr, many.stderr
+
+
+def test_a_child_killed_by_the_oom_killer_leaves_pid_1_running() -> None:
+    """The OOM killer picks a process of the container: the one that allocates, not PID 1 or isodemo's."""
+    script = "dd if=/dev/zero of=/dev/shm/fill bs=1M count=48 2>/dev/null; echo pid-1-saw $?"
+    result = run("--json", "--memory", "16m", "--memory-swap", "16m", "busybox", "sh", "-c", script)
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "pid-1-saw 137"
+    assert result.json["facts"]["oom_killed"] is False  # PID 1 itself was not killed
+
+
+def test_device_write_bps_by_maj_min() -> None:
+    """--device-write-bps takes a device node or MAJ:MIN; the rule is written for the whole disk."""
+    loop = "/dev/loop0"
+    if not os.path.exists(loop):
+        pytest.skip("no /dev/loop0 here")
+    majmin = f"{os.major(os.stat(loop).st_rdev)}:{os.minor(os.stat(loop).st_rdev)}"
+    script = _cgroup_file("io.max", "blkio/blkio.throttle.write_bps_device")
+    for device in (loop, majmin):
+        result = run("--device-write-bps", f"{device}:1mb", "busybox", "sh", "-c", script)
+        assert result.code == 0, result.stderr
+        assert result.stdout.split()[:2] in ([majmin, "1048576"], [majmin, "rbps=max"]), result.stdout
+        assert "1048576" in result.stdout
+    refused = run("--device-write-bps", "250:250:1mb", "busybox", "true")
+    assert refused.code == 125 and "250:250" in refused.stderr
 
 
 def test_out_of_memory_exits_137_and_says_why() -> None:
@@ -300,12 +351,14 @@ def test_pid_1_without_a_handler_is_killed_after_the_stop_timeout() -> None:
 
 
 def test_a_second_sigint_kills_at_once() -> None:
-    proc = _start("busybox", "sh", "-c", "echo ready; exec sleep 60")
+    proc = _start("--stop-timeout", "60", "busybox", "sh", "-c", "echo ready; exec sleep 60")
+    started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=30)
-    assert proc.returncode == 137
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 137, err
+    assert time.monotonic() - started < 5  # not the 60 s of the stop timeout
 
 
 def test_sigkill_leaves_what_cleanup_removes(isodemo_cleanup_first: None) -> None:
@@ -372,7 +425,7 @@ def test_it_gives_the_container_a_terminal_and_ctrl_c_reaches_it() -> None:
     finally:
         os.close(fd)
     text = output.decode(errors="replace")
-    assert "/dev/console" in text and "30 100" in text, text
+    assert "/dev/pts/0" in text and "30 100" in text, text  # a pty of the container's own devpts, as docker's
     assert os.waitstatus_to_exitcode(status) == 7, text
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import signal
+import stat
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +18,20 @@ from pathlib import Path
 import pytest
 
 from isodemo.errors import ExitCode, ImageError, RunError
-from isodemo.images import Store, stale_temp
+from isodemo.images import Store, layers, stale_temp
 from isodemo.images.layers import Unpacker
-from tests.imagetar import HardLink, Symlink, docker_save, layer_tar, oci_layout, sha256, store_root
+from tests.imagetar import (
+    Dir,
+    Entry,
+    Fifo,
+    HardLink,
+    Symlink,
+    docker_save,
+    layer_tar,
+    oci_layout,
+    sha256,
+    store_root,
+)
 
 GOOD = {"etc/motd": b"hello\n"}  # the store has this layer already: a tarball that has it is not read for it
 NEW = {"etc/motd": b"new\n"}
@@ -251,3 +264,182 @@ def test_unknown_names_and_missing_files(store: Store, tmp_path: Path) -> None:
         store.remove("nosuch")
     with pytest.raises(ImageError, match="not a directory"):
         store.rootfs(str(tmp_path / "good.tar"))
+
+
+# -- nothing outside the layer changes: metadata is never set through a symbolic link ---------------------
+# A symbolic link in a layer may point anywhere (the container resolves it in its own root), so the two
+# layers below are valid tars and `docker load` takes them: they are imported, and the link is harmless
+# because the mode, owner and times the layer gives are set on what was created, never through a link.
+
+
+@pytest.fixture
+def victim(tmp_path: Path) -> Path:
+    """A file outside the store that a layer names by an absolute symbolic link; its mode must not change."""
+    path = tmp_path / "victim"
+    path.write_bytes(b"host file\n")
+    path.chmod(0o600)
+    return path
+
+
+def test_a_hard_link_to_a_symlink_does_not_chmod_its_target(store: Store, tmp_path: Path, victim: Path) -> None:
+    """`h` is a second name of the symlink `evil` (link(2) never follows one): its mode 04777 is not applied
+    through it. Kept, as Docker keeps it: a symlink's mode means nothing, and inside the container the link
+    points at the container's own /tmp/..., not the host's."""
+    layer: dict[str, Entry] = {"evil": Symlink(str(victim)), "h": HardLink("evil", mode=0o4777)}
+    image = store.resolve(str(docker_save(tmp_path / "hl.tar", [layer])))
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600, "chmod went through the link to the host file"
+    root = Path(image.layers[0])
+    assert os.readlink(root / "h") == str(victim) and os.lstat(root / "h").st_ino == os.lstat(root / "evil").st_ino
+
+
+def test_a_directory_replaced_by_a_symlink_is_not_chmodded_through_it(
+    store: Store, tmp_path: Path, victim: Path
+) -> None:
+    """`a/` (04777) then `a -> victim`: the directory is gone, and so is its pending mode. Also one level
+    down: `b/c/` (04777), then `b -> outside`, where outside/c is a host directory."""
+    outside = tmp_path / "outside"
+    (outside / "c").mkdir(parents=True)
+    (outside / "c").chmod(0o700)
+    layer: list[tuple[str, Entry]] = [
+        ("a", Dir(0o4777)),
+        ("a", Symlink(str(victim))),
+        ("b", Dir(0o755)),
+        ("b/c", Dir(0o4777)),
+        ("b", Symlink(str(outside))),
+    ]
+    image = store.resolve(str(docker_save(tmp_path / "dir.tar", [layer])))
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600, "chmod went through the link a"
+    assert stat.S_IMODE((outside / "c").stat().st_mode) == 0o700, "chmod went through the link b"
+    root = Path(image.layers[0])
+    assert os.readlink(root / "a") == str(victim) and os.readlink(root / "b") == str(outside)
+
+
+def test_a_hard_link_through_a_symlink_pointing_outside_is_refused(store: Store, tmp_path: Path, victim: Path) -> None:
+    """A hard link whose target path goes through `out -> tmp_path` would link the host's file into the layer
+    (and chmod it): refused. A hard link to the symlink itself, then used as a directory: refused too."""
+    through: dict[str, Entry] = {"out": Symlink(str(tmp_path)), "h": HardLink("out/victim", mode=0o4777)}
+    refused(store, docker_save(tmp_path / "through.tar", [through]), "symbolic link out")
+    again: dict[str, Entry] = {"out": Symlink(str(tmp_path)), "h": HardLink("out"), "h/victim": b"overwritten"}
+    refused(store, docker_save(tmp_path / "again.tar", [again]), "symbolic link h")
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600 and victim.read_bytes() == b"host file\n"
+    assert victim.stat().st_nlink == 1
+
+
+@pytest.mark.parametrize("mtime", ["1e300", "nan"])
+def test_a_directory_time_no_clock_can_hold(store: Store, tmp_path: Path, mtime: str) -> None:
+    """A PAX header may give any number as a directory's mtime: refused with a message, not a traceback."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("d")
+        info.type, info.pax_headers = tarfile.DIRTYPE, {"mtime": mtime}
+        tar.addfile(info)
+    refused(store, docker_save(tmp_path / "time.tar", [out.getvalue()]), "refusing d")
+
+
+# -- what the import must never open -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deadline() -> Iterator[None]:
+    """Fail instead of hanging: an import that opens a FIFO blocks forever (no writer)."""
+
+    def expired(signum: int, frame: object) -> None:
+        raise TimeoutError("the import blocked: it opened a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(20)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("deadline")
+def test_a_tarball_that_is_a_fifo_is_refused_unopened(store: Store, tmp_path: Path) -> None:
+    fifo = tmp_path / "image.tar"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match="not a regular file"):
+        store.resolve(str(fifo))
+
+
+@pytest.mark.usefixtures("deadline")
+def test_fifos_in_a_layer_are_kept_and_never_opened(store: Store, tmp_path: Path) -> None:
+    """A FIFO is made (Docker keeps them), a hard link to it gets its mode without an open, and a later
+    member of the same name replaces it without writing into it."""
+    layer: list[tuple[str, Entry]] = [
+        ("p", Fifo(0o4644)),
+        ("q", HardLink("p", mode=0o640)),
+        ("r", Fifo(0o600)),
+        ("r", b"a file now"),
+    ]
+    root = Path(store.resolve(str(docker_save(tmp_path / "fifo.tar", [layer]))).layers[0])
+    found = os.lstat(root / "p")
+    assert stat.S_ISFIFO(found.st_mode) and found.st_ino == os.lstat(root / "q").st_ino
+    assert stat.S_IMODE(found.st_mode) == 0o640  # the link's mode, as tar gives it; never setuid
+    assert (root / "r").read_bytes() == b"a file now"
+
+
+# -- the image config: what execve would refuse later is refused now ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"Env": ["PATH=/bin", "A=x\u0000y"]}, "Env"),
+        ({"Cmd": ["sh", "-c", "echo\u0000"]}, "Cmd"),
+        ({"Entrypoint": ["/bin/sh\u0000"]}, "Entrypoint"),
+        ({"WorkingDir": "/data\u0000"}, "WorkingDir"),
+        ({"User": "root\u0000"}, "User"),
+        ({"WorkingDir": "data"}, "WorkingDir"),
+        ({"User": "root; rm -rf /"}, "User"),
+        ({"User": "1000:1000:1000"}, "User"),
+        ({"User": "nob\u00f6dy"}, "User"),
+    ],
+)
+def test_an_image_config_execve_cannot_take(
+    store: Store, tmp_path: Path, settings: dict[str, object], field: str
+) -> None:
+    tarball = docker_save(tmp_path / "config.tar", [NEW], settings={"Cmd": ["sh"], **settings})
+    refused(store, tarball, field)
+
+
+@pytest.mark.parametrize("user", ["", "root", "1000", "1000:1000", "www-data:www-data", "svc.user_1:0"])
+def test_an_image_config_with_an_ordinary_user_is_taken(store: Store, tmp_path: Path, user: str) -> None:
+    tarball = docker_save(tmp_path / "ok.tar", [NEW], settings={"Cmd": ["sh"], "User": user, "WorkingDir": "/"})
+    assert store.resolve(str(tarball)).config.user == user
+
+
+# -- a layer may not fill the store's filesystem ----------------------------------------------------------------
+
+
+def test_a_layer_larger_than_the_free_space_is_refused(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gzip bomb (a few KiB that unpack to far more than the disk holds) is refused before the member that
+    would cross the margin is written; nothing is left behind. The margin is made so that 1 MiB is left."""
+    vfs = os.statvfs(store.root)
+    free = vfs.f_bavail * vfs.f_frsize
+    monkeypatch.setattr(layers, "LIMITS", layers.Limits(keep_free=free - (1 << 20)), raising=False)
+    bomb = {"small": b"x" * 1000, "zeros": bytes(8 << 20)}
+    assert len(gzip.compress(layer_tar(bomb), mtime=0)) < 64 << 10
+    tarball = oci_layout(tmp_path / "bomb.tar", [bomb])
+    error = refused(store, tarball, "zeros", "free")
+    assert "8.0 MiB" in error.message, error.message
+
+
+def test_a_layer_with_too_many_members_is_refused(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(layers, "LIMITS", layers.Limits(max_members=5), raising=False)
+    refused(store, docker_save(tmp_path / "many.tar", [{f"f{i}": b"" for i in range(6)}]), "more than 5 members")
+    store.resolve(str(docker_save(tmp_path / "few.tar", [{f"f{i}": b"" for i in range(5)}])))
+
+
+def test_the_default_margin() -> None:
+    def vfs(size: int) -> os.statvfs_result:
+        return os.statvfs_result((4096, 4096, size // 4096, 0, 0, 0, 0, 0, 0, 255))
+
+    assert layers.Limits().margin(vfs(100 << 30)) == 256 << 20  # 100 GiB: 5% would be 5 GiB
+    assert layers.Limits().margin(vfs(1 << 30)) == (1 << 30) // 20  # 1 GiB: 5%, 51 MiB
+    assert layers.Limits(keep_free=0).margin(vfs(1 << 30)) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -14,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from isodemo import images
+from isodemo import images, runs
 from isodemo.errors import ImageError
 from isodemo.images import Store, busybox, staging
 from isodemo.images.config import DEFAULT_PATH
@@ -163,3 +164,102 @@ def test_a_tampered_ref_is_not_followed(store: Store, tmp_path: Path) -> None:
     store.resolve(str(docker_save(tmp_path / "a.tar", [{"f": b"1"}], tag="a:1")))
     (Path(store.root) / "refs" / "evil").write_text("../../../etc/passwd")
     assert store.find("evil") is None
+
+
+# -- who may reach the store's files -----------------------------------------------------------------------
+
+
+def test_the_store_root_is_passable_and_layers_private(store: Store, tmp_path: Path) -> None:
+    """root's store: 0711 (a --userns container's root, uid 100000, passes through it to its own container
+    directory), layers/ 0700 (an image's setuid files are no host user's). A user's store: 0700. The store
+    never makes containers/: the runtime does, with the mode it needs."""
+    store.resolve(str(docker_save(tmp_path / "a.tar", [{"f": b"1"}], tag="a:1")))
+    assert stat.S_IMODE(os.stat(store.root).st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
+    assert stat.S_IMODE(os.stat(Path(store.root) / "layers").st_mode) == 0o700
+    assert not os.path.exists(store.containers_dir)
+
+
+def test_the_store_root_mode_does_not_depend_on_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o077)
+    try:
+        with store_root(tmp_path) as root:
+            store = Store(str(root))
+            store.resolve(str(docker_save(tmp_path / "a.tar", [{"f": b"1"}], tag="a:1")))
+            assert stat.S_IMODE(os.stat(store.root).st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
+    finally:
+        os.umask(previous)
+
+
+# -- rmi and running containers -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run records in tmp_path, not /run/isodemo or /tmp/isodemo-runs-<uid>."""
+    records = tmp_path / "records"
+    (records / "run").mkdir(parents=True)
+    monkeypatch.setattr(runs, "RUN_DIR_NAME", str(records / "run"))
+    monkeypatch.setattr(runs, "SHARED_TMP_NAME", str(records))
+    return records
+
+
+@pytest.mark.usefixtures("run_records")
+def test_rmi_refuses_while_a_live_run_noted_the_image(store: Store, tmp_path: Path) -> None:
+    """A rootless container's overlay is mounted in its own mount namespace, where rmi's look at mountinfo does
+    not reach: the run's record says which layers it stacks (`layer <dir>` lines, Store.claim)."""
+    shared = store.resolve(str(docker_save(tmp_path / "a.tar", [{"f": b"1"}], tag="a:1")))
+    image = store.resolve(str(docker_save(tmp_path / "b.tar", [{"f": b"1"}, {"g": b"2"}], tag="b:1")))
+    run = runs.Run.new()
+    run.register()
+    try:
+        for layer in image.layers:
+            run.note("layer", layer)  # what Store.claim writes
+        with pytest.raises(ImageError, match="in use") as caught:
+            store.remove("b:1")
+        assert run.name in caught.value.message
+        assert [i.name for i in store.list()] == ["a:1", "b:1"] and os.path.isdir(image.layers[1])
+        # a:1 shares only b's lower layer, which stays as long as b:1 has it: removing a:1 removes no layer
+        assert store.remove_with_layers("a:1") == (shared, [])
+    finally:
+        run.unregister()
+    assert store.remove("b:1").id == image.id  # the run is over
+
+
+@pytest.mark.usefixtures("run_records")
+def test_a_dead_runs_record_does_not_hold_an_image(store: Store, tmp_path: Path) -> None:
+    image = store.resolve(str(docker_save(tmp_path / "a.tar", [{"f": b"1"}], tag="a:1")))
+    run = runs.Run.new()
+    Path(run.record_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(run.record_path).write_text(f"4194999 12345\nlayer {image.layers[0]}\n")  # beyond pid_max: dead
+    assert store.remove("a:1").id == image.id
+
+
+@pytest.mark.usefixtures("run_records")
+def test_claim_notes_the_layers_under_the_lock_and_sees_an_rmi_that_came_first(store: Store, tmp_path: Path) -> None:
+    image = store.resolve(str(docker_save(tmp_path / "a.tar", [{"f": b"1"}, {"g": b"2"}], tag="a:1")))
+    notes: list[tuple[str, str]] = []
+    store.claim(image, lambda kind, value: notes.append((kind, value)))
+    assert notes == [("layer", layer) for layer in image.layers]
+    store.claim(store.rootfs(str(tmp_path)), lambda kind, value: notes.append((kind, value)))
+    assert len(notes) == 2, "--rootfs: no layer of the store to claim"
+    store.remove("a:1")
+    with pytest.raises(ImageError, match="removed"):
+        store.claim(image, lambda kind, value: None)
+
+
+def test_removing_a_layer_without_root_changes_nothing_through_its_links(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without root a layer's read-only directories are made writable to be removed: only its real ones, never a
+    directory a symbolic link of the layer points at (os.walk lists those among the directories)."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # the path a user's store takes, whoever runs the test
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    outside.chmod(0o555)
+    layer = tmp_path / "layer"
+    (layer / "locked").mkdir(parents=True)
+    (layer / "locked" / "link").symlink_to(outside)
+    (layer / "locked").chmod(0o555)
+    staging.remove_tree(str(layer))
+    assert not layer.exists()
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o555

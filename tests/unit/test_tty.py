@@ -538,3 +538,36 @@ def test_job_control_works_in_the_container(terminal: Terminal, started: list[su
     assert run_driver(terminal, argv, started) == 0, bytes(terminal.screen)
     user.check()
     terminal.wait_for(b"status 130\r\n")
+
+
+# -- a master made elsewhere: the container's own pty (inside/console.py) ------------------------------------
+
+
+def test_a_master_given_is_the_one_relayed_and_the_pty_owns_it(terminal: Terminal) -> None:
+    """`isodemo run -t` gets the master of a pty of the container's devpts over the channel: the Pty relays
+    through it (here a pair of the test's own stands for it), copies the window size onto it, closes it."""
+    master, slave = os.openpty()
+    try:
+        with Pty(stdin=terminal.slave, stdout=terminal.slave, master=master) as pty:
+            assert (pty.master, pty.slave, pty.slave_path) == (master, -1, "")
+            assert window_size(slave) == (37, 101)
+            os.write(slave, b"from the container\n")
+            assert pty.pump({master}) is True
+            terminal.wait_for(b"from the container")
+        with pytest.raises(OSError):
+            os.fstat(master)
+    finally:
+        os.close(slave)
+
+
+def test_a_refused_pty_closes_the_master_it_was_given() -> None:
+    read_end, write_end = os.pipe()
+    master, slave = os.openpty()
+    try:
+        with pytest.raises(RunError):
+            Pty(interactive=True, stdin=read_end, master=master)
+        with pytest.raises(OSError):
+            os.fstat(master)
+    finally:
+        for fd in (read_end, write_end, slave):
+            os.close(fd)

@@ -8,26 +8,48 @@ import os
 import signal
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
-from types import TracebackType
 
 from isodemo.errors import MissingFeature, NeedsRoot
 from isodemo.i18n import _
 
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+    from typing import Final
+
 EMPTY_TIMEOUT_S = 5.0
 
 
-@dataclass(frozen=True)
 class CgroupWrite:
-    """One write to a cgroup file, kept so the narrator can show the shell command that does the same."""
+    """One write to a cgroup file, kept so the narrator can show the shell command that does the same.
+    (Plain classes here, not dataclasses: `isodemo run` makes a cgroup on its start-up path.)"""
 
-    path: str
-    value: str
+    __slots__ = ("path", "value")
+
+    def __init__(self, path: str, value: str) -> None:
+        self.path: Final = path
+        self.value: Final = value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CgroupWrite) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.path, self.value) == (other.path, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.value))
+
+    def __repr__(self) -> str:
+        return f"CgroupWrite(path={self.path!r}, value={self.value!r})"
 
     @property
     def shell(self) -> str:
-        return f"echo {self.value} > {self.path}"
+        value = f"'{self.value}'" if any(c in self.value for c in "*?[") else self.value  # "c *:* m": no glob
+        return f"echo {value} > {self.path}"
+
+    @property
+    def syscall(self) -> str:
+        return f"write {self.file} {self.value!r}"
 
     @property
     def file(self) -> str:
@@ -38,7 +60,33 @@ class CgroupWrite:
         return os.path.dirname(self.path)
 
 
-@dataclass(frozen=True)
+class DeviceProgram(CgroupWrite):
+    """Not a file write: v2's device controller is a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the
+    cgroup (Cgroup.allow_devices). `path` is the cgroup's directory, `value` says what was attached; it is
+    kept with the writes so that the narration shows it too."""
+
+    __slots__ = ("program_id",)
+
+    def __init__(self, path: str, value: str, program_id: int) -> None:
+        super().__init__(path, value)
+        self.program_id: Final = program_id
+
+    @property
+    def shell(self) -> str:
+        return f"bpftool cgroup show {self.path}"  # no shell command attaches one: this shows it
+
+    @property
+    def syscall(self) -> str:
+        return (
+            f"bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE) = prog id {self.program_id}; "
+            f"bpf(BPF_PROG_ATTACH, {self.path}, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)"
+        )
+
+    @property
+    def file(self) -> str:
+        return ""
+
+
 class CgroupfsMount:
     """How to mount a cgroup filesystem that shows a cgroup's hierarchy, as a container runtime does it.
 
@@ -47,8 +95,22 @@ class CgroupfsMount:
     the mount's data, and the directory under ROOT it is mounted on.
     """
 
-    fstype: str
-    options: str = ""
+    __slots__ = ("fstype", "options")
+
+    def __init__(self, fstype: str, options: str = "") -> None:
+        self.fstype: Final = fstype
+        self.options: Final = options
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CgroupfsMount) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.fstype, self.options) == (other.fstype, other.options)
+
+    def __hash__(self) -> int:
+        return hash((self.fstype, self.options))
+
+    def __repr__(self) -> str:
+        return f"CgroupfsMount(fstype={self.fstype!r}, options={self.options!r})"
 
     def target(self, root: str) -> str:
         return os.path.join(root, self.options) if self.options else root
@@ -312,6 +374,15 @@ class Cgroup(ABC):
     @abstractmethod
     def set_io_write_limit(self, device: str, wbps: int) -> CgroupWrite:
         """docker's --device-write-bps: throttle writes only, on a whole block device `MAJ:MIN`."""
+
+    # devices
+    @abstractmethod
+    def allow_devices(self, rules: Sequence[str]) -> list[CgroupWrite]:
+        """Refuse every device node (mknod, open) to the cgroup's processes but what `rules` allow, in the
+        syntax of v1's devices.allow ("c 1:3 rwm", "b *:* m"). v1: `a` to devices.deny, then each rule to
+        devices.allow; v2: one BPF_PROG_TYPE_CGROUP_DEVICE program (a DeviceProgram). Either lasts until the
+        cgroup is removed. Documentation/admin-guide/cgroup-v1/devices.rst, and cgroup-v2.rst "Device
+        controller"."""
 
     def controller_dir(self, controller: str) -> str:
         return self.path

@@ -24,8 +24,14 @@ from isodemo.host import CGROUP_ROOT
 from isodemo.i18n import N_, _
 from isodemo.kernel import procfs
 
-# The v1 hierarchies behind each v2 controller name.
-V1_CONTROLLERS = {"memory": ("memory",), "cpu": ("cpu", "cpuacct"), "pids": ("pids",), "io": ("blkio",)}
+# The v1 hierarchies behind each v2 controller name ("devices": v2 has a BPF program instead, see v2.py).
+V1_CONTROLLERS = {
+    "memory": ("memory",),
+    "cpu": ("cpu", "cpuacct"),
+    "pids": ("pids",),
+    "io": ("blkio",),
+    "devices": ("devices",),
+}
 
 
 def hierarchies() -> dict[str, str]:
@@ -181,3 +187,11 @@ class CgroupV1(Cgroup):
 
     def set_io_write_limit(self, device: str, wbps: int) -> CgroupWrite:
         return write_file(self._file("blkio", "blkio.throttle.write_bps_device"), f"{device} {wbps}")
+
+    # devices
+    def allow_devices(self, rules: Sequence[str]) -> list[CgroupWrite]:
+        """A new cgroup copies its parent's list; `a` in devices.deny empties it and denies by default, then
+        each devices.allow write adds one exception (one rule per write)."""
+        writes = [write_file(self._file("devices", "devices.deny"), "a")]
+        writes += [write_file(self._file("devices", "devices.allow"), rule) for rule in rules]
+        return writes

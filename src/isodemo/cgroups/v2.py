@@ -18,6 +18,7 @@ from isodemo.cgroups.base import (
     CgroupFileError,
     CgroupfsMount,
     CgroupWrite,
+    DeviceProgram,
     parse_keyed,
     read_file,
     release,
@@ -29,6 +30,9 @@ from isodemo.host import CGROUP_ROOT
 from isodemo.i18n import N_, _
 
 TOP = os.path.join(CGROUP_ROOT, "isodemo")
+# Controller names that v2 has no cgroup.subtree_control entry for: "devices" is a BPF program attached to
+# the cgroup (allow_devices), so asking for it enables nothing.
+BPF_CONTROLLERS = ("devices",)
 
 
 def missing_controllers(controllers: Sequence[str], root: str = CGROUP_ROOT) -> MissingFeature | None:
@@ -66,7 +70,7 @@ class CgroupV2(Cgroup):
     weight_note = N_("On v2 cpu.weight takes the weight as it is: 1 to 10000, default 100")
 
     def __init__(self, name: str, controllers: Sequence[str], top: str = TOP) -> None:
-        super().__init__(name, controllers)
+        super().__init__(name, [c for c in controllers if c not in BPF_CONTROLLERS])
         self.top = top
         self._path = os.path.join(top, name)
         self._owns_top = top == TOP  # a delegated cgroup (rootless) is the user's: never removed
@@ -195,3 +199,13 @@ class CgroupV2(Cgroup):
 
     def set_io_write_limit(self, device: str, wbps: int) -> CgroupWrite:
         return write_file(os.path.join(self._path, "io.max"), f"{device} wbps={wbps}")
+
+    # devices
+    def allow_devices(self, rules: Sequence[str]) -> list[CgroupWrite]:
+        """One BPF_PROG_TYPE_CGROUP_DEVICE program made from the rules (kernel/bpf.py), attached to this
+        cgroup. The cgroup holds it, no file descriptor stays open; it goes when the cgroup is removed."""
+        from isodemo.kernel import bpf
+
+        program_id = bpf.attach_device_filter(self._path, rules)
+        value = f"BPF_PROG_ATTACH BPF_CGROUP_DEVICE: {len(rules)} rules"
+        return [DeviceProgram(self._path, value, program_id)]

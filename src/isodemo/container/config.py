@@ -65,18 +65,20 @@ def user(
         if name.isdigit():
             uid = int(name)
         else:
-            match = [fields for fields in users if fields[0] == name]
+            match = [fields for fields in users if fields[0] == name and fields[2].isdigit()]
             if not match:
                 raise RunError(
                     _("unable to find user {name}: no matching entries in the image's /etc/passwd", name=name)
                 )
             uid = int(match[0][2])
-        gid = int(group_part) if group_part.isdigit() else None
+        gid = _group_id(group_part, group) if group_part else None
     else:
         uid, gid = 0, None
     entry = next((fields for fields in users if fields[2] == str(uid)), None)
     if gid is None:
         gid = int(entry[3]) if entry and entry[3].isdigit() else 0
+    if entry is not None and not entry[5].startswith("/"):
+        entry = [*entry[:5], ""]  # a home that is not a path: Docker's default instead
     home = entry[5] if entry and entry[5] else ("/root" if uid == 0 else "/")
     login = entry[0] if entry else None
     groups = [gid]
@@ -84,6 +86,16 @@ def user(
         if len(fields) >= 4 and login and login in fields[3].split(",") and fields[2].isdigit():
             groups.append(int(fields[2]))
     return uid, gid, tuple(dict.fromkeys(groups)), home
+
+
+def _group_id(name: str, group: str) -> int:
+    """The gid of `name` (a number, or a name in the image's /etc/group), as Docker resolves User's group."""
+    if name.isdigit():
+        return int(name)
+    match = [fields for fields in _table(group) if len(fields) >= 3 and fields[0] == name and fields[2].isdigit()]
+    if not match:
+        raise RunError(_("unable to find group {name}: no matching entries in the image's /etc/group", name=name))
+    return int(match[0][2])
 
 
 def hosts_file(hostname: str, address: str | None) -> str:

@@ -27,18 +27,27 @@ ROLE = "ctr"
 
 
 class ContainerDirs:
-    """Owns <containers>/isodemo-<run>-ctr and everything under it; never deletes through a mount."""
+    """Owns <containers>/isodemo-<run>-ctr and everything under it; never deletes through a mount.
 
-    def __init__(self, containers_dir: str, name: str) -> None:
+    The containers directory is root's alone (0700): an image's setuid files are in upper/ and merged/, and a
+    host user must not reach them. With `group` (a --userns container: its root is that host uid) it is
+    root:group 0710, so that the container's root, and nobody else, passes through to merged/."""
+
+    def __init__(self, containers_dir: str, name: str, *, group: int | None = None) -> None:
         self.path = os.path.join(containers_dir, name)
+        self.group = group
         self.upper = os.path.join(self.path, "upper")
         self.work = os.path.join(self.path, "work")
         self.merged = os.path.join(self.path, "merged")
         self.etc = os.path.join(self.path, "etc")
 
     def __enter__(self) -> ContainerDirs:
-        os.makedirs(os.path.dirname(self.path), mode=0o711, exist_ok=True)
-        os.mkdir(self.path, 0o711)  # root of a --userns container (uid 100000) passes through to merged/
+        parent = os.path.dirname(self.path)
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        if self.group is not None:
+            os.chown(parent, 0, self.group)
+        os.chmod(parent, 0o700 if self.group is None else 0o710)  # whatever the umask or an older isodemo made
+        os.mkdir(self.path, 0o711)
         for directory in (self.upper, self.work, self.merged, self.etc):
             os.mkdir(directory, 0o755)
         return self

@@ -19,18 +19,26 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from isodemo import testpoints
 from isodemo.container import config
 from isodemo.container.overlay import ROLE, ContainerDirs, OverlayMount
-from isodemo.container.spec import RunSpec
 from isodemo.errors import NeedsRoot, RunError
 from isodemo.i18n import _
-from isodemo.inside import container as inside
+from isodemo.inside import launch
 from isodemo.kernel import namespaces as kns
-from isodemo.kernel import procfs
+from isodemo.kernel import openat2, procfs
 from isodemo.narrate.runlog import RunLog
+
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    from typing import Any
+
+    from isodemo.container.spec import RunSpec
+
+# The child's side (inside/container.py: mounts, pivot_root, capabilities, seccomp, execve) is called through
+# inside/launch.py with plain dicts: this process never imports it (~10 ms), the Isolated helper does while
+# this process moves it into the container's cgroup (Isolated's preload), and the child has it from the fork.
 
 # --userns as root: container uids 0..65535 are host uids 100000..165535, the first range `useradd` gives
 # in /etc/subuid (Docker's userns-remap takes it from there for its `dockremap` user).
@@ -48,6 +56,11 @@ class Started:
         self.process = process
         self.timings = timings
         self.t0 = t0
+
+    def lap(self, stage: str) -> None:
+        """Milliseconds since build() started, into the `timings` fact (after the execve too: the wait, the
+        teardown)."""
+        self.timings[stage] = round((time.perf_counter() - self.t0) * 1000, 2)
 
 
 def namespaces_for(spec: RunSpec, rootless: bool) -> list[str]:
@@ -100,6 +113,8 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
         refuse_rootless(spec)
     store = Store()
     image = store.rootfs(spec.rootfs) if spec.rootfs else store.resolve(spec.image or "")
+    store.claim(image, ctx.run.note)  # `isodemo rmi` refuses while this run lives (a rootless overlay is in no host
+    # mount table where it could see the layers in use)
     log.step(
         _("image {name}: {count} read-only layer(s)", name=image.name, count=len(image.layers)),
         [],
@@ -110,11 +125,17 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     lap("image")
 
     name = ctx.run.object_name(ROLE)
-    dirs_path = os.path.join(store.containers_dir, name)
-    ctx.run.note("container", dirs_path)  # before it exists: `isodemo cleanup` finds it after a SIGKILL
-    dirs = ctx.enter(ContainerDirs(store.containers_dir, name))
+    remapped = spec.userns and not rootless
+    # Only root may enter the container directories (an image's setuid files are in upper/ and merged/); a
+    # --userns container's root (uid 100000) passes through a directory of its own group, as Docker's
+    # /var/lib/docker/100000.100000 for userns-remap.
+    parent, owner_group = (
+        (f"{store.containers_dir}-{USERNS_BASE}", USERNS_BASE) if remapped else (store.containers_dir, None)
+    )
+    ctx.run.note("container", os.path.join(parent, name))  # before it exists: `isodemo cleanup` finds it
+    dirs = ctx.own(ContainerDirs(parent, name, group=owner_group))
     mapping = None
-    if spec.userns and not rootless:
+    if remapped:
         from isodemo.kernel.userns import IdMap, Mapping
 
         mapping = Mapping(IdMap(0, USERNS_BASE, USERNS_SIZE), IdMap(0, USERNS_BASE, USERNS_SIZE), "allow")
@@ -122,7 +143,7 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     overlay = OverlayMount(image.layers, dirs.upper, dirs.work, dirs.merged)
     child_overlay = None
     if rootless:  # the host's mount namespace is not ours to mount in: the child mounts it in its own
-        child_overlay = inside.Overlay(overlay.lower, dirs.upper, dirs.work)
+        child_overlay = {"lower": overlay.lower, "upper": dirs.upper, "work": dirs.work}  # inside.Overlay
         log.step(_("overlay: mounted by the container itself, in its user namespace"), [overlay.syscall], [])
     else:
         ctx.own(overlay)
@@ -135,16 +156,21 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     lap("overlay")
 
     cgroup = None if rootless else _cgroup(spec, ctx, log)
+    if cgroup is None:
+        log.fact("cgroup_paths", [])  # rootless: no cgroup of its own (the limits were refused above)
+    log.fact("name", spec.name or ctx.run.name)
     lap("cgroup")
 
     names = namespaces_for(spec, rootless)
     before = cgroup.add if cgroup is not None else None
     box = ctx.own(_isolated(ctx, names, mapping, before))
+    if cgroup is not None:
+        _shim_out(spec, ctx, box, log)
     namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in names}
     log.step(
         _("namespaces: {names}", names=", ".join(names)),
         [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "fork()"],
-        [f"unshare --fork {' '.join('--' + kns.NAMESPACE_TYPES[n].unshare_option for n in names)}"],
+        [f"unshare --fork {' '.join(kns.NAMESPACE_TYPES[n].unshare_option for n in names)}"],
         pid=box.pid,
         namespaces=namespaces,
     )
@@ -165,9 +191,9 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
         _image_file(dirs.merged, image.layers, "etc/group"),
     )
     uid, gid, groups, home = config.user(spec.user, image.config.user, passwd, group)
-    if spec.userns and not rootless:  # root inside cannot write the image's root-owned /etc: make them here
+    if remapped:  # root inside cannot write the image's root-owned /etc: the mount points are made here
         for target in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
-            _create_beneath(dirs.merged, target)
+            openat2.create_file(dirs.merged, target)
     etc = dirs.write_etc(
         {
             "/etc/hostname": hostname + "\n",
@@ -179,41 +205,36 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
 
     box.call(kprocess.sethostname, hostname)
     log.step(_("hostname {name}, in the container's UTS namespace", name=hostname), [f'sethostname("{hostname}")'], [])
-    pty = None
-    if spec.tty:
-        from isodemo.container.tty import Pty
-
-        pty = ctx.enter(Pty(interactive=spec.interactive))
     masked, readonly = security.paths_for(spec)
-    mounts = inside.Mounts(
-        root=dirs.merged,
-        overlay=child_overlay,
-        etc_files=etc,
-        volumes=tuple((v.host, v.container, v.readonly) for v in spec.volumes),
-        masked_paths=masked,
-        readonly_paths=readonly,
-        privileged=spec.privileged,
-        mknod=not (rootless or spec.userns),
-        sysfs="net" in names,
-        cgroup_version=2 if ctx.host.cgroup_mode == "v2" else 1,
-        tty=pty.slave_path if pty is not None else None,
-    )
-    steps = box.call(inside.prepare_root, mounts)
+    mounts = {  # the fields of inside/container.py's Mounts
+        "root": dirs.merged,
+        "overlay": child_overlay,
+        "etc_files": etc,
+        "volumes": tuple((v.host, v.container, v.readonly) for v in spec.volumes),
+        "masked_paths": masked,
+        "readonly_paths": readonly,
+        "privileged": spec.privileged,
+        "mknod": not (rootless or spec.userns),
+        "sysfs": "net" in names,
+        "cgroup_version": 2 if ctx.host.cgroup_mode == "v2" else 1,
+    }
+    steps = box.call(launch.prepare_root, mounts)
     log.step(_("root filesystem: /proc, /dev, /sys, /etc files, then pivot_root"), steps, [])
+    pty = _console(spec, ctx, box, log) if spec.tty else None
     lap("rootfs")
 
-    process = inside.Process(
-        argv=config.command(image.config.entrypoint, image.config.cmd, spec.command),
-        env=config.environment(image.config.env, spec.env, hostname=hostname, home=home, tty=spec.tty),
-        cwd=spec.workdir or image.config.workdir or "/",
-        uid=uid,
-        gid=gid,
-        groups=() if rootless else groups,  # setgroups is denied in a user namespace an unprivileged user made
-        security=security.security_for(spec),
-        init=spec.init,
-        stdin=spec.interactive,
-        tty=spec.tty,
-    )
+    process = {  # the fields of inside/container.py's Process
+        "argv": config.command(image.config.entrypoint, image.config.cmd, spec.command),
+        "env": config.environment(image.config.env, spec.env, hostname=hostname, home=home, tty=spec.tty),
+        "cwd": spec.workdir or image.config.workdir or "/",
+        "uid": uid,
+        "gid": gid,
+        "groups": () if rootless else groups,  # setgroups is denied in a user namespace an unprivileged user made
+        "security": security.security_fields(spec),  # inside.security.Security's
+        "init": spec.init,
+        "stdin": spec.interactive,
+        "tty": spec.tty,
+    }
     return Started(box, cgroup, pty, process, timings=timings, t0=t0)
 
 
@@ -221,15 +242,15 @@ def start(started: Started, log: RunLog) -> None:
     """execve in the child: from here on it is the container's command. Called with the signals already
     forwarded (container/waiting.py), so none that arrives as it starts is lost or ends isodemo instead."""
     box, process = started.box, started.process
-    box.exec(inside.exec_process, process)
+    box.exec(launch.exec_process, process)
     if started.pty is not None:
         started.pty.child_has_opened()
-    started.timings["exec"] = round((time.perf_counter() - started.t0) * 1000, 2)
+    started.lap("exec")
     testpoints.hit("run.exec")
     _observe(box.pid, log)
     log.step(
-        _("execve: the container runs {argv}", argv=" ".join(process.argv)),
-        [f"execve({process.argv[0]!r}, ...)"],
+        _("execve: the container runs {argv}", argv=" ".join(process["argv"])),
+        [f"execve({process['argv'][0]!r}, ...)"],
         [],
         start_ms=started.timings["exec"],
         timings=started.timings,
@@ -237,9 +258,40 @@ def start(started: Started, log: RunLog) -> None:
 
 
 def _isolated(ctx: Any, names: list[str], mapping: Any, before: Any) -> Any:
+    """The container's namespaces. While this process moves the helper into the cgroup (`before`: the first
+    write to cgroup.procs can wait ~10 ms for an RCU grace period), the helper imports inside/ for the child
+    (inside/launch.py says why)."""
     from isodemo.isolated import Isolated
 
-    return Isolated(names, comm=ctx.run.name, mapping=mapping, before_unshare=before)
+    return Isolated(names, comm=ctx.run.name, mapping=mapping, before_unshare=before, preload=launch.MODULES)
+
+
+def _shim_out(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> None:
+    """The helper, isodemo's process that waits for PID 1 and reports its end (containerd-shim's job), had to
+    be in the container's cgroup when it created the cgroup namespace; now that PID 1 exists it leaves, so
+    that only the container's processes count against --pids-limit and none of isodemo's can be the OOM
+    killer's victim."""
+    controllers = ["memory", "pids", "cpu", *(["io"] if spec.device_write_bps else [])]
+    if not spec.privileged:
+        controllers.append("devices")
+    shim = ctx.cgroup("shim", controllers)
+    moved = shim.add(box.helper_pid)
+    log.step(
+        _("the helper (pid {pid}) leaves the container's cgroup for {path}", pid=box.helper_pid, path=shim.path),
+        [f"write {w.file} {w.value!r}" for w in moved],
+        [w.shell for w in moved],
+    )
+
+
+def _console(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> Any:
+    """-t: the container's own terminal, made in the child (inside/console.py); its master comes back over
+    the channel (SCM_RIGHTS) and isodemo's relay (container/tty.py) owns it."""
+    from isodemo.container.tty import Pty
+
+    master, steps = box.call(launch.open_console)
+    pty = ctx.enter(Pty(interactive=spec.interactive, master=master.fd))
+    log.step(_("terminal: a pty of the container's own /dev/pts, its /dev/console and fds 0-2"), steps, [])
+    return pty
 
 
 def _observe(pid: int, log: RunLog) -> None:
@@ -259,15 +311,16 @@ def _cgroup(spec: RunSpec, ctx: Any, log: RunLog) -> Any:
     controllers = ["memory", "pids", "cpu"]
     if spec.device_write_bps:
         controllers.append("io")
+    if not spec.privileged:  # the device cgroup (v1; on v2 a BPF program, no controller): see below
+        controllers.append("devices")
     cgroup = ctx.cgroup(ROLE, controllers)
     writes = []
     if spec.memory is not None:
         writes += cgroup.set_memory_limit(spec.memory)
-        swap = None if spec.memory_swap is None else spec.memory_swap
+        # Docker's default without --memory-swap: as much swap as memory (memory + swap = twice the limit)
+        swap = cgroup.set_swap_limit(spec.memory, 2 * spec.memory if spec.memory_swap is None else spec.memory_swap)
         if swap is not None:
-            write = cgroup.set_swap_limit(spec.memory, swap)
-            if write is not None:
-                writes.append(write)
+            writes.append(swap)
     if spec.cpus is not None:
         period = 100_000
         writes += cgroup.set_cpu_quota(round(spec.cpus * period), period)
@@ -283,16 +336,31 @@ def _cgroup(spec: RunSpec, ctx: Any, log: RunLog) -> Any:
         [w.shell for w in writes],
         cgroup_paths=cgroup.paths,
     )
+    if not spec.privileged:  # only runc's allowed devices (container/devices.py); --privileged: all, as Docker
+        from isodemo.container.devices import ALLOWED
+
+        allowed = cgroup.allow_devices(ALLOWED)
+        log.step(
+            _("devices: every device is refused (EPERM) but runc's allow list of {count} rules", count=len(ALLOWED)),
+            [w.syscall for w in allowed],
+            [w.shell for w in allowed],
+        )
     return cgroup
 
 
 def _whole_disk(device: str) -> str:
-    """MAJ:MIN of the whole disk a device node is (or is a partition of): io.max refuses a partition."""
-    try:
-        rdev = os.stat(device).st_rdev
-    except OSError as error:
-        raise RunError(_("--device-write-bps: {device}: {reason}", device=device, reason=error.strerror)) from None
-    majmin = f"{os.major(rdev)}:{os.minor(rdev)}"
+    """MAJ:MIN of the whole disk a device (a node, or MAJ:MIN) is or is a partition of: io.max refuses a
+    partition."""
+    if device[:1].isdigit():
+        majmin = device
+    else:
+        try:
+            rdev = os.stat(device).st_rdev
+        except OSError as error:
+            raise RunError(_("--device-write-bps: {device}: {reason}", device=device, reason=error.strerror)) from None
+        majmin = f"{os.major(rdev)}:{os.minor(rdev)}"
+    if not os.path.exists(f"/sys/dev/block/{majmin}"):
+        raise RunError(_("--device-write-bps: {device} is not a block device of this machine", device=device))
     partition = f"/sys/dev/block/{majmin}/partition"
     if os.path.exists(partition):
         parent = os.path.realpath(f"/sys/dev/block/{majmin}/..")
@@ -308,56 +376,14 @@ def _network(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> str:
 
 def _image_file(merged: str, layers: tuple[str, ...], relative: str) -> str:
     """A file of the image as the container will see it, read on the host: through the overlay when it is
-    mounted here, else from the highest layer that has it (rootless: the child mounts the overlay)."""
-    if os.path.ismount(merged):
-        return _read_beneath(merged, relative)
-    for layer in reversed(layers):
-        text = _read_beneath(layer, relative)
-        if text:
+    mounted here, else from the highest layer that has it (rootless: the child mounts the overlay). Resolved
+    inside the root, and read only when it is a regular file (kernel/openat2.py): an image's
+    `etc/passwd -> /etc/shadow` or device node never makes isodemo open a host file."""
+    for root in (merged,) if os.path.ismount(merged) else reversed(layers):
+        text = openat2.read_regular(root, relative)
+        if text is not None:
             return text
     return ""
-
-
-def _read_beneath(root: str, relative: str) -> str:
-    """Read root/relative without following any symlink: an image's `etc/passwd -> /etc/shadow` must not
-    make isodemo read the host's file (it is resolved inside the container, never here)."""
-    parts = relative.split("/")
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    try:
-        for part in parts[:-1]:
-            next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = next_fd
-        file_fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
-        with os.fdopen(file_fd, "rb") as f:
-            return f.read(1 << 20).decode(errors="replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-
-
-def _create_beneath(root: str, relative: str) -> None:
-    """Create the empty file root/relative (a mount point) if it is missing, never through a symlink."""
-    *parents, name = relative.split("/")
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        for part in parents:
-            next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = next_fd
-        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd))
-    except OSError:
-        pass  # there already, or behind a symlink: the child says so if it cannot mount there
-    finally:
-        os.close(fd)
 
 
 def _read(path: str) -> str:

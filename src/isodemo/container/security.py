@@ -19,12 +19,14 @@ import os
 
 from isodemo.errors import RunError
 from isodemo.i18n import _
-from isodemo.inside.security import Security
 from isodemo.kernel import capabilities
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from isodemo.container.spec import RunSpec
+    from isodemo.inside.security import Security
 
 # moby daemon/pkg/oci/caps/defaults.go, DefaultCapabilities(), in its order.
 DEFAULT_CAPABILITIES = (
@@ -124,11 +126,19 @@ def resolve_capabilities(
 
 def security_for(spec: RunSpec) -> Security:
     """--cap-add/--cap-drop/--privileged/--security-opt of a RunSpec -> what lock_down applies in the child."""
-    return Security(
-        capabilities=resolve_capabilities(spec.cap_add, spec.cap_drop, spec.privileged),
-        no_new_privs=spec.no_new_privileges,
-        seccomp=spec.seccomp and not spec.privileged,
-    )
+    from isodemo.inside.security import Security
+
+    return Security(**security_fields(spec))
+
+
+def security_fields(spec: RunSpec) -> dict[str, Any]:
+    """security_for's Security as a dict of its fields: what container/runtime.py sends to the child, which
+    makes the Security there (the parent does not import inside/: inside/launch.py says why)."""
+    return {
+        "capabilities": resolve_capabilities(spec.cap_add, spec.cap_drop, spec.privileged),
+        "no_new_privs": spec.no_new_privileges,
+        "seccomp": spec.seccomp and not spec.privileged,
+    }
 
 
 def cpu_list(text: str) -> list[int]:

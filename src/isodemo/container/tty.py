@@ -3,12 +3,16 @@
     user's terminal (stdin, raw) --> isodemo --> pty master ==kernel==> pty slave: the container's fds 0-2
     user's terminal (stdout)     <-- isodemo <-- pty master <==kernel== pty slave
 
-The container gets a terminal of its own (`man 7 pty`): the parent opens a pair with openpty(3), the child
-opens the slave by its path (Mounts.tty), calls setsid() and ioctl(TIOCSCTTY) so the slave is its
-controlling terminal, and makes it fds 0-2 (inside/container.py). The slave's line discipline is the
-container's: it echoes, edits lines, and turns Ctrl-C, Ctrl-Z and Ctrl-\\ into SIGINT, SIGTSTP and SIGQUIT
-for the container's foreground process group, so job control works inside (the command is a session
-leader with this terminal as its controlling terminal).
+The container gets a terminal of its own (`man 7 pty`), made as runc makes it: the child opens the ptmx of
+the devpts mounted in the container (inside/console.py), binds the slave on /dev/console, makes it fds 0-2,
+and hands the master to isodemo over the channel (SCM_RIGHTS); `Pty(master=...)` relays through it. Then
+the child calls setsid() and ioctl(TIOCSCTTY), so the slave is its controlling terminal
+(inside/container.py). Never a pty of the host's /dev/pts: with `-u N` the slave is given to uid N, and a
+host pty of uid N could be opened by every process of that user on the host. Without a master, Pty opens a
+pair itself with openpty(3), for a child that opens the slave by its path (`slave_path`; the unit tests).
+The slave's line discipline is the container's: it echoes, edits lines, and turns Ctrl-C, Ctrl-Z and
+Ctrl-\\ into SIGINT, SIGTSTP and SIGQUIT for the container's foreground process group, so job control works
+inside (the command is a session leader with this terminal as its controlling terminal).
 
 For that to happen, isodemo's own terminal is put in raw mode (cfmakeraw(3), as `tty.setraw`) while the
 container runs: no echo, no line editing, no signals from keys. Ctrl-C is then the byte 0x03 that isodemo
@@ -31,8 +35,9 @@ master reads EIO: pump() returns False and fds() is empty from then on, so the l
 the wait goes on for the pidfd (PID 1 may still run with its terminal closed). If isodemo's stdout goes
 away, the container's terminal is hung up (SIGHUP to its session), as when a terminal window closes.
 
-    with Pty(interactive=spec.interactive) as pty:
-        ...  # the child opens pty.slave_path, makes it fds 0-2 and its controlling terminal, execs
+    master, steps = box.call(launch.open_console)  # the container's own pty; the master comes back
+    with Pty(interactive=spec.interactive, master=master.fd) as pty:
+        ...  # the child makes the slave its controlling terminal, execs
         pty.child_has_opened()
         while True:
             readable, writable, _ = select.select([pidfd, wakeup, *pty.fds()], pty.write_fds(), [], timeout)
@@ -113,15 +118,22 @@ class Pty:
     """A pty pair for the container, isodemo's terminal in raw mode for as long as it is open.
 
     `interactive` (-i): relay stdin to the container; without it stdin is neither read nor made raw (docker's
-    `-t` alone). `stdin` and `stdout` are isodemo's own descriptors (other ones in tests).
+    `-t` alone). `stdin` and `stdout` are isodemo's own descriptors (other ones in tests). `master`: the
+    master of the container's own pty (inside/console.py), which the Pty owns from here on, even when this
+    raises; without it, __enter__ opens a pair (openpty) whose slave the child opens by `slave_path`.
     """
 
-    def __init__(self, interactive: bool = True, *, stdin: int = 0, stdout: int = 1) -> None:
-        check_terminal(interactive, True, stdin)
+    def __init__(self, interactive: bool = True, *, stdin: int = 0, stdout: int = 1, master: int = -1) -> None:
+        try:
+            check_terminal(interactive, True, stdin)
+        except BaseException:
+            if master >= 0:
+                os.close(master)
+            raise
         self.interactive = interactive
         self.stdin = stdin
         self.stdout = stdout
-        self.master = -1
+        self.master = master
         self.slave = -1  # the parent's own slave descriptor: keeps the pty alive until the child has it
         self.slave_path = ""
         self._saved: list[Any] | None = None  # stdin's attributes before raw mode
@@ -135,8 +147,9 @@ class Pty:
     # -- the resource -------------------------------------------------------------------------------------
     def __enter__(self) -> Pty:
         try:
-            self.master, self.slave = os.openpty()  # both close-on-exec (PEP 446)
-            self.slave_path = os.ttyname(self.slave)
+            if self.master < 0:
+                self.master, self.slave = os.openpty()  # both close-on-exec (PEP 446)
+                self.slave_path = os.ttyname(self.slave)
             os.set_blocking(self.master, False)
             self._relaying = True
             self._follow_resize()  # first: a resize while the size is copied is not missed
@@ -179,8 +192,8 @@ class Pty:
                         os.close(fd)
 
     def child_has_opened(self) -> None:
-        """The container has the slave open (its fds 0-2): the parent's copy is closed, so that the master
-        reads EIO once the last process of the container has closed it."""
+        """The container has the slave open (its fds 0-2): the parent's copy, if it opened the pair, is
+        closed, so that the master reads EIO once the last process of the container has closed it."""
         if self.slave >= 0:
             fd, self.slave = self.slave, -1
             os.close(fd)

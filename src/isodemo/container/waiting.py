@@ -18,11 +18,15 @@ import os
 import select
 import signal
 import time
-from collections.abc import Iterator
-from typing import Any
 
 from isodemo.i18n import _
-from isodemo.narrate.runlog import RunLog
+
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from isodemo.narrate.runlog import RunLog
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 ENDING = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT})
@@ -79,9 +83,7 @@ class Waiter:
                 if wakeup in readable:
                     self.forward(_drain(wakeup))
                 if self.deadline is not None and time.monotonic() >= self.deadline:
-                    self.log.note(
-                        _("the container did not stop within {seconds} s: SIGKILL", seconds=self.seconds)
-                    )
+                    self.log.note(_("the container did not stop within {seconds} s: SIGKILL", seconds=self.seconds))
                     self.box.send_signal(signal.SIGKILL)
                     self.deadline = None
         finally:

@@ -2,7 +2,10 @@
 
 `ImageConfig` keeps the five fields of an image config's `config` object that `isodemo run` honours
 (OCI image-spec, config.md: Entrypoint, Cmd, Env, WorkingDir, User). `config_from_json` reads them from the
-config JSON of a docker-save or OCI tarball and refuses a malformed one.
+config JSON of a docker-save or OCI tarball and refuses a malformed one, and one execve(2) or the runtime
+could not take: a NUL byte in any of them (no argument, environment string or path can hold one), a
+WorkingDir that is not absolute (Docker requires one), a User other than a name or id of [A-Za-z0-9._-],
+optionally `:` and a group of the same.
 
 Plain classes, not dataclasses: this module is on `isodemo run`'s start-up path, where every import counts.
 """
@@ -13,6 +16,7 @@ from isodemo.errors import ImageError
 from isodemo.i18n import _
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # docker's default PATH
+USER_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 class ImageConfig:
@@ -47,13 +51,17 @@ class ImageConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ImageConfig:
-        """The inverse of as_dict (a record the store wrote itself)."""
-        return cls(
-            entrypoint=_strings(data.get("entrypoint"), "entrypoint", "record"),
-            cmd=_strings(data.get("cmd"), "cmd", "record"),
-            env=_strings(data.get("env"), "env", "record"),
-            workdir=_string(data.get("workdir"), "workdir", "record"),
-            user=_string(data.get("user"), "user", "record"),
+        """The inverse of as_dict (a record the store wrote itself: checked again all the same, it may be older
+        than a check)."""
+        return _checked(
+            cls(
+                entrypoint=_strings(data.get("entrypoint"), "entrypoint", "record"),
+                cmd=_strings(data.get("cmd"), "cmd", "record"),
+                env=_strings(data.get("env"), "env", "record"),
+                workdir=_string(data.get("workdir"), "workdir", "record"),
+                user=_string(data.get("user"), "user", "record"),
+            ),
+            "record",
         )
 
     def __eq__(self, other: object) -> bool:
@@ -119,13 +127,55 @@ def config_from_json(document: object, where: str) -> ImageConfig:
     settings = document.get("config") or {}
     if not isinstance(settings, dict):
         raise ImageError(_("{where}: the image config's `config` is not a JSON object", where=where))
-    return ImageConfig(
-        entrypoint=_strings(settings.get("Entrypoint"), "Entrypoint", where),
-        cmd=_strings(settings.get("Cmd"), "Cmd", where),
-        env=_strings(settings.get("Env"), "Env", where),
-        workdir=_string(settings.get("WorkingDir"), "WorkingDir", where),
-        user=_string(settings.get("User"), "User", where),
+    return _checked(
+        ImageConfig(
+            entrypoint=_strings(settings.get("Entrypoint"), "Entrypoint", where),
+            cmd=_strings(settings.get("Cmd"), "Cmd", where),
+            env=_strings(settings.get("Env"), "Env", where),
+            workdir=_string(settings.get("WorkingDir"), "WorkingDir", where),
+            user=_string(settings.get("User"), "User", where),
+        ),
+        where,
     )
+
+
+def _checked(config: ImageConfig, where: str) -> ImageConfig:
+    """`config`, unless a field holds what execve(2) or the runtime cannot take (see the module's docstring)."""
+    fields = (
+        ("Entrypoint", config.entrypoint),
+        ("Cmd", config.cmd),
+        ("Env", config.env),
+        ("WorkingDir", (config.workdir,)),
+        ("User", (config.user,)),
+    )
+    for field, values in fields:
+        if any("\0" in value for value in values):
+            raise ImageError(
+                _(
+                    "{where}: {field} holds a NUL byte, which no command, environment or path can hold",
+                    where=where,
+                    field=field,
+                )
+            )
+    if config.workdir and not config.workdir.startswith("/"):
+        from isodemo.values import shown
+
+        raise ImageError(
+            _("{where}: WorkingDir {path} is not an absolute path", where=where, path=shown(config.workdir))
+        )
+    user, _sep, group = config.user.partition(":")
+    if not USER_CHARACTERS.issuperset(user) or not USER_CHARACTERS.issuperset(group):
+        from isodemo.values import shown
+
+        raise ImageError(
+            _(
+                "{where}: User {user} is not a user name or id, optionally with :group "
+                "(letters, digits, '.', '_' and '-')",
+                where=where,
+                user=shown(config.user),
+            )
+        )
+    return config
 
 
 def diff_ids_from_json(document: object, where: str) -> list[str]:

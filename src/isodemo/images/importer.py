@@ -3,11 +3,14 @@
 
 Any failure (a bad digest, a truncated tarball, an unsafe member) raises ImageError and leaves nothing: the
 staging directory is removed as the exception passes, and nothing reached the store before the commit.
+The tarball is opened only once it is known to be the regular file that was stat'd (a FIFO would hang the
+import, a device node would be opened).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import tarfile
 import zlib
 
@@ -24,7 +27,7 @@ from isodemo.images.store import Store
 def import_tarball(store: Store, path: str, info: os.stat_result) -> Image:
     """Import the docker-save or OCI image-layout tarball at `path` (absolute; `info` is its stat)."""
     try:
-        with tarfile.open(path, "r:*") as tar:
+        with os.fdopen(_open_regular(path, info), "rb") as file, tarfile.open(fileobj=file, mode="r:*") as tar:
             archive = Archive(tar, path).parse()
             record: dict[str, object] = {
                 "name": archive.name or archive.id[:12],
@@ -49,6 +52,21 @@ def import_tarball(store: Store, path: str, info: os.stat_result) -> Image:
         ) from None
     except OSError as error:
         raise ImageError(_("{path}: cannot read the image tarball: {reason}", path=path, reason=error)) from None
+
+
+def _open_regular(path: str, info: os.stat_result) -> int:
+    """A descriptor to read `path`, opened only after an O_PATH look (which opens nothing) found it to be the
+    regular file `info` describes; then reopened through /proc/self/fd: that very inode."""
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        found = os.fstat(fd)
+        if not stat.S_ISREG(found.st_mode):
+            raise ImageError(_("{path} is not a regular file: an image tarball is one", path=path))
+        if (found.st_dev, found.st_ino) != (info.st_dev, info.st_ino):
+            raise ImageError(_("{path} was replaced while it was read: try again", path=path))
+        return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(fd)
 
 
 def _stage_from(archive: Archive, layer: LayerBlob, number: int, staging: str) -> str:

@@ -6,8 +6,22 @@ by tarfile itself):
 - nothing is written THROUGH a symbolic link: every directory on the way to a member must be a real
   directory of this layer (a layer with `etc -> /etc` and then `etc/passwd` would write the host's
   /etc/passwd: refused). A symbolic link itself may point anywhere: it is resolved inside the container;
+- no mode, owner or time is set through a symbolic link either: each is set on what was just made, through a
+  descriptor of it (the new file's own; a directory opened with O_DIRECTORY|O_NOFOLLOW one component at a
+  time; O_PATH for the rest, its type checked first), or by lchown/utimensat, which never follow a link.
+  A symbolic link has no mode of its own, so a hard link to one (`h` -> `evil`, `evil` -> /etc/shadow) is
+  only a second name for it: its mode is not applied, as Docker does not apply it;
+- a member replaces an earlier one of the same name (tar's rule): a directory replaced, with everything under
+  it, is forgotten, so its mode and time (set last, deepest first) never reach what replaced it;
 - a hard link's target must be a file already unpacked in this layer (same rules as a name);
-- device nodes are made only by root (mknod); without root they are skipped, as rootless podman does.
+- device nodes are made only by root (mknod); without root they are skipped, as rootless podman does. Made,
+  they keep the image's major:minor (Docker keeps them: the container's device cgroup decides which may be
+  opened) but only their permission bits: a setuid, setgid or sticky bit on a device node or a FIFO is dropped.
+  FIFOs are kept. Nothing here opens a device node or a FIFO: a regular file is created with O_EXCL|O_NOFOLLOW
+  (a name taken by anything is removed first), directories are opened with O_DIRECTORY, the rest with O_PATH;
+- the store's filesystem keeps a margin free (`Limits`: 5% of it or 256 MiB, whichever is smaller), checked
+  before each regular file is written with the size its header states, and a layer has at most 1,000,000
+  members: a gzip bomb is refused before it fills the disk (and the import leaves nothing).
 
 Whiteouts become what overlayfs reads in a lower layer (Documentation/filesystems/overlayfs.rst):
 `.wh.NAME` -> a 0:0 character device NAME (it hides NAME of the layers below), `.wh..wh..opq` -> the
@@ -34,12 +48,34 @@ if TYPE_CHECKING:
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 CHUNK = 1 << 20
+MAX_MEMBERS = 1_000_000
+KEEP_FREE_MAX = 256 << 20  # the margin left free: 5% of the filesystem, at most this
+PERMISSIONS = 0o777  # what a device node or a FIFO keeps of its mode: no setuid, setgid or sticky bit
 STORE_FS_HINT = N_("keep the image store (ISODEMO_STORE) on ext4, xfs, btrfs or tmpfs, not on an overlayfs")
 
 
 def opaque_xattr() -> str:
     """The xattr overlayfs reads for an opaque directory: trusted.* needs CAP_SYS_ADMIN, user.* does not."""
     return "trusted.overlay.opaque" if os.geteuid() == 0 else "user.overlay.opaque"
+
+
+class Limits:
+    """What one layer may take: `max_members` members, and the store's filesystem must keep `margin()` bytes
+    free (`keep_free` when given: tests make it small; else 5% of the filesystem or KEEP_FREE_MAX)."""
+
+    __slots__ = ("keep_free", "max_members")
+
+    def __init__(self, *, keep_free: int | None = None, max_members: int = MAX_MEMBERS) -> None:
+        self.keep_free = keep_free
+        self.max_members = max_members
+
+    def margin(self, vfs: os.statvfs_result) -> int:
+        if self.keep_free is not None:
+            return self.keep_free
+        return min(vfs.f_blocks * vfs.f_frsize // 20, KEEP_FREE_MAX)
+
+
+LIMITS = Limits()
 
 
 def unpack_tar(stream: Readable, dest: str, where: str) -> tuple[int, int]:
@@ -63,12 +99,15 @@ def unpack_tar(stream: Readable, dest: str, where: str) -> tuple[int, int]:
 class Unpacker:
     """Writes the members of one layer into `dest`, refusing every unsafe one (see the module's docstring)."""
 
-    def __init__(self, dest: str, where: str) -> None:
+    def __init__(self, dest: str, where: str, limits: Limits | None = None) -> None:
         self.dest = dest
         self.where = where
+        self.limits = limits or LIMITS
         self.size = 0
+        self.members = 0
+        self.free_at_start = _free_bytes(os.statvfs(dest))
         self.root = os.geteuid() == 0
-        self.dirs: list[tuple[str, tarfile.TarInfo]] = []  # their mode and time are set last (finish)
+        self.dirs: dict[str, tarfile.TarInfo] = {}  # their owner, mode and time are set last (finish)
         self.checked: set[str] = set()  # directories known to be real directories of this layer
 
     def fail(self, name: str, reason: str) -> ImageError:
@@ -108,6 +147,16 @@ class Unpacker:
         return path
 
     def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        self.members += 1
+        if self.members > self.limits.max_members:
+            raise ImageError(
+                _(
+                    "{where}: the layer has more than {limit} members: refused (a layer that large is most "
+                    "likely made to exhaust the disk)",
+                    where=self.where,
+                    limit=self.limits.max_members,
+                )
+            )
         parts = self.parts(member.name)
         if not parts:
             return  # the layer's root directory itself: the container's / keeps the upper layer's
@@ -127,31 +176,58 @@ class Unpacker:
         if member.isdir():
             if not self.clear(path, keep_dir=True):
                 os.mkdir(path, 0o700)
-            self.own(path, member)
-            self.dirs.append((path, member))
+            self.dirs[path] = member
             return
+        if member.isreg():
+            self.room(member)
         self.clear(path)
         if member.isreg():
             self.write(tar, member, path)
-        elif member.issym():
+            return
+        if member.issym():
             os.symlink(member.linkname, path)
+            kind = stat.S_IFLNK
         elif member.islnk():
-            self.hard_link(member, path)
+            kind = self.hard_link(member, path)
         elif member.isfifo():
             os.mkfifo(path, 0o600)
+            kind = stat.S_IFIFO
         elif member.ischr() or member.isblk():
-            if not self.mknod(path, member):
+            made = self.mknod(path, member)
+            if made is None:
                 return
+            kind = made
         else:
             return  # a kind of member that is no file (GNU volume header): nothing to make
-        self.own(path, member)
-        if not member.issym():
-            os.chmod(path, member.mode & 0o7777)
-        os.utime(path, ns=(int(member.mtime * 1e9),) * 2, follow_symlinks=False)
+        self.settle(path, member, kind)
+
+    def room(self, member: tarfile.TarInfo) -> None:
+        """Refuse a regular file whose size (as its header states it) would eat into the margin left free."""
+        if member.size <= 0:
+            return
+        vfs = os.statvfs(self.dest)
+        margin = self.limits.margin(vfs)
+        if _free_bytes(vfs) - member.size >= margin:
+            return
+        from isodemo.values import format_bytes
+
+        raise ImageError(
+            _(
+                "{where}: not enough free space in the image store for {name}: the image needs at least {needed} "
+                "for this layer, {free} was free when it began, and isodemo keeps {margin} free",
+                where=self.where,
+                name=member.name,
+                needed=format_bytes(self.size + member.size),
+                free=format_bytes(self.free_at_start),
+                margin=format_bytes(margin),
+            ),
+            _("free some space, or set ISODEMO_STORE to a directory on a larger filesystem"),
+        )
 
     def clear(self, path: str, *, keep_dir: bool = False) -> bool:
         """Make room at `path` (a later member replaces an earlier one, as tar does); with keep_dir an existing
-        real directory stays: True then. A directory replaced drops what was known about its contents."""
+        real directory stays: True then. A directory replaced drops what was known about it and its contents:
+        its pending mode and time must never be set on what takes its place."""
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
@@ -163,11 +239,15 @@ class Unpacker:
 
             remove_tree(path)
             self.checked.clear()
+            inside = path + "/"
+            self.dirs = {key: value for key, value in self.dirs.items() if key != path and not key.startswith(inside)}
         else:
             os.unlink(path)
         return False
 
     def write(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> None:
+        """A regular file: created (never opened if anything is there), written, its owner, mode and time set
+        through its own descriptor."""
         source = tar.extractfile(member)
         if source is None:  # tarfile gives no data only for members that are no regular file
             raise self.fail(member.name, _("no data for a regular file"))
@@ -178,11 +258,15 @@ class Unpacker:
                 if not chunk:
                     break
                 os.write(fd, chunk)
+            self.own(fd, member)
+            os.chmod(fd, member.mode & 0o7777)
+            os.utime(fd, ns=_times(member))
         finally:
             os.close(fd)
         self.size += member.size
 
-    def hard_link(self, member: tarfile.TarInfo, path: str) -> None:
+    def hard_link(self, member: tarfile.TarInfo, path: str) -> int:
+        """link(2) to a file of this layer; the type of what it links (a symbolic link is linked, not followed)."""
         target_parts = self.parts(member.linkname)
         if not target_parts:
             raise self.fail(member.name, _("a hard link to the layer's root"))
@@ -194,23 +278,46 @@ class Unpacker:
         if stat.S_ISDIR(mode):
             raise self.fail(member.name, _("a hard link to a directory"))
         os.link(target, path, follow_symlinks=False)
+        return stat.S_IFMT(mode)
 
-    def mknod(self, path: str, member: tarfile.TarInfo) -> bool:
-        """A device node, as root only; False when skipped (no root, or no CAP_MKNOD in a user namespace)."""
+    def mknod(self, path: str, member: tarfile.TarInfo) -> int | None:
+        """A device node, as root only; its type, or None when skipped (no root, or no CAP_MKNOD in a user
+        namespace). Its mode is set by settle(), without setuid, setgid or sticky bits."""
         if not self.root:
-            return False
+            return None
         kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
         try:
             os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
         except PermissionError:
-            return False
-        return True
+            return None
+        return kind
 
-    def own(self, path: str, member: tarfile.TarInfo) -> None:
+    def settle(self, path: str, member: tarfile.TarInfo, kind: int) -> None:
+        """Owner, mode and time of what was just made at `path` (of type `kind`), never through a symbolic link.
+
+        A symbolic link (or a hard link to one) gets lchown and utimensat(AT_SYMLINK_NOFOLLOW), no mode. Anything
+        else is held by an O_PATH|O_NOFOLLOW descriptor, which opens nothing (a FIFO or a device stays closed),
+        its type checked, and changed through /proc/self/fd/N: that inode, whatever the path names by then."""
+        if kind == stat.S_IFLNK:
+            self.own(path, member, follow=False)
+            os.utime(path, ns=_times(member), follow_symlinks=False)
+            return
+        fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            if stat.S_IFMT(os.fstat(fd).st_mode) != kind:
+                raise self.fail(member.name, _("it changed while it was unpacked"))
+            inode = f"/proc/self/fd/{fd}"
+            self.own(inode, member)
+            os.chmod(inode, member.mode & (0o7777 if kind == stat.S_IFREG else PERMISSIONS))
+            os.utime(inode, ns=_times(member))
+        finally:
+            os.close(fd)
+
+    def own(self, target: str | int, member: tarfile.TarInfo, *, follow: bool = True) -> None:
         if not self.root:
             return  # without root every file is the importer's (a user namespace maps it to root inside)
         try:
-            os.chown(path, member.uid, member.gid, follow_symlinks=False)
+            os.chown(target, member.uid, member.gid, follow_symlinks=follow)
         except OSError as error:  # an id this (user) namespace does not map
             if error.errno not in (errno.EINVAL, errno.EPERM):
                 raise
@@ -271,10 +378,45 @@ class Unpacker:
         )
 
     def finish(self) -> None:
-        """The directories' own mode and time, deepest first: writing into a directory changes its mtime."""
-        for path, member in sorted(self.dirs, key=lambda item: item[0].count("/"), reverse=True):
+        """The directories' owner, mode and time, deepest first (writing into a directory changes its mtime),
+        each through a descriptor of the directory itself (open_dir): never through a symbolic link."""
+        for path, member in sorted(self.dirs.items(), key=lambda item: item[0].count("/"), reverse=True):
             try:
-                os.chmod(path, member.mode & 0o7777)
-                os.utime(path, ns=(int(member.mtime * 1e9),) * 2, follow_symlinks=False)
+                fd = self.open_dir(path)
             except OSError as error:
                 raise self.fail(member.name, str(error)) from None
+            try:
+                self.own(fd, member)
+                os.chmod(fd, member.mode & 0o7777)
+                os.utime(fd, ns=_times(member))
+            except (OSError, ValueError, OverflowError) as error:  # a time too large, or NaN, in a PAX header
+                raise self.fail(member.name, str(error)) from None
+            finally:
+                os.close(fd)
+
+    def open_dir(self, path: str) -> int:
+        """A descriptor of the directory `path` of this layer, opened one component at a time from `dest`, each
+        with O_DIRECTORY|O_NOFOLLOW: a symbolic link anywhere on the way fails (ELOOP or ENOTDIR)."""
+        parts = os.path.relpath(path, self.dest).split("/")
+        fd = os.open(self.dest, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                flags = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_RDONLY if last else os.O_PATH)
+                inner = os.open(part, flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+
+def _free_bytes(vfs: os.statvfs_result) -> int:
+    return vfs.f_bavail * vfs.f_frsize
+
+
+def _times(member: tarfile.TarInfo) -> tuple[int, int]:
+    """(atime, mtime) in ns for utime: both the member's mtime."""
+    mtime = int(member.mtime * 1e9)
+    return (mtime, mtime)

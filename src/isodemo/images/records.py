@@ -20,6 +20,27 @@ def default_root() -> str:
     return os.path.join(data, "isodemo")
 
 
+def make_root(root: str) -> None:
+    """Make the store's root directory if it is missing: 0711 for root (a --userns container's root, a host uid
+    of its own, must pass through it to its container's directory), 0700 for a user. Whatever the umask."""
+    try:
+        os.mkdir(root, 0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(root), exist_ok=True)
+        try:
+            os.mkdir(root, 0o700)
+        except FileExistsError:
+            return
+    if os.geteuid() == 0:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.chmod(fd, 0o711)
+        finally:
+            os.close(fd)
+
+
 def escape(name: str) -> str:
     """A name as one file name: every byte but [A-Za-z0-9._-] (and a leading dot) as %XX."""
     out = []

@@ -25,7 +25,10 @@ def own_tag() -> str:
 
 
 def new_temp_path(root: str) -> str:
-    """A fresh name in <root>/tmp (made if missing) for this process to create a file or directory at."""
+    """A fresh name in <root>/tmp (made if missing, as <root>) for this process to create a file or directory at."""
+    from isodemo.images.records import make_root
+
+    make_root(root)
     tmp = os.path.join(root, TMP)
     os.makedirs(tmp, 0o700, exist_ok=True)
     return os.path.join(tmp, f"{own_tag()}-{os.urandom(4).hex()}")
@@ -108,10 +111,25 @@ def remove_tree(path: str) -> None:
 
 
 def _make_writable(top: str) -> None:
-    os.chmod(top, 0o700)
+    _open_up(top)
     for parent, dirnames, _files in os.walk(top):
         for name in dirnames:  # os.walk lists a directory after this loop has made it readable
-            os.chmod(os.path.join(parent, name), 0o700, follow_symlinks=False)
+            _open_up(os.path.join(parent, name))
+
+
+def _open_up(path: str) -> None:
+    """Mode 0700 on the real directory `path`, through a descriptor of it; a symbolic link to a directory (os.walk
+    lists those among the directories) is left alone: nothing is changed through a link."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+            return
+        raise
+    try:
+        os.chmod(f"/proc/self/fd/{fd}", 0o700)  # an O_PATH descriptor takes no fchmod: its inode, by /proc
+    finally:
+        os.close(fd)
 
 
 def _remove_quietly(path: str) -> None:

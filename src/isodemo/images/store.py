@@ -6,12 +6,20 @@
     <root>/sources/<path>.json       a tarball already imported: its stat, so it is not read again
     <root>/tmp/                      what is being made (staging.py); <root>/containers/: for the runtime
 
+Who may reach it: made by root, <root> is 0711 (a --userns container's root, a host uid of its own, passes
+through it to its container's directory, which the runtime makes) and everything the store makes in it 0700:
+an image's setuid files and device nodes are no host user's to run or open. A user's store is 0700.
+
 A layer is keyed by the sha256 of its uncompressed tar (the config's rootfs.diff_ids entry), so two images
 with a layer in common store it once. Every change is made in <root>/tmp and renamed into place under a lock
 (<root>/lock, flock), with the signals that end a run held for those few renames.
 
 Resolving an image already stored reads two small files; tarfile and hashlib are imported only to import or
 build one (this is on `isodemo run`'s start-up path).
+
+A run notes the layers it stacks in its run record (`claim`: `layer <dir>` lines, under the lock), and `rmi`
+refuses while a live run noted one of the layers it would remove: a rootless container's overlay is mounted in
+its own mount namespace, which the host's mount table (also checked) does not show.
 """
 
 from __future__ import annotations
@@ -22,7 +30,11 @@ import os
 from isodemo.errors import ImageError
 from isodemo.i18n import _
 from isodemo.images.config import DEFAULT_PATH, Image, ImageConfig
-from isodemo.images.records import Lock, default_root, escape, mounted_among, stat_key
+from isodemo.images.records import Lock, default_root, escape, make_root, mounted_among, stat_key
+
+TYPE_CHECKING = False  # `typing` is not needed on `isodemo run`'s start-up path; mypy takes this as true
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 MIN_ID_PREFIX = 6
@@ -39,7 +51,8 @@ class Store:
 
     @property
     def containers_dir(self) -> str:
-        """<root>/containers: where the runtime puts each container's directories (it makes it)."""
+        """<root>/containers: where the runtime puts each container's directories. The store never makes it:
+        the runtime does, 0700 (and <root>/containers-<uid>/ for --userns containers)."""
         return self.path("containers")
 
     def layer_dir(self, diff_id: str) -> str:
@@ -92,6 +105,8 @@ class Store:
                 _("{path} is a directory, not an image tarball", path=path),
                 _("use --rootfs DIR to run a root filesystem directory"),
             )
+        if (info.st_mode & 0o170000) != 0o100000:  # a FIFO would hang the import, a device node be opened
+            raise ImageError(_("{path} is not a regular file: an image tarball is one", path=path))
         cached = self._source(path, info)
         if cached is not None:
             return cached
@@ -206,6 +221,7 @@ class Store:
 
         image_id = str(record["id"]).removeprefix("sha256:")
         layers = [str(layer) for layer in record["layers"]]  # type: ignore[attr-defined]
+        make_root(self.root)
         os.makedirs(self.path("layers"), 0o700, exist_ok=True)
         with self.locked(), signals.held():
             for diff_id, staged in new_layers.items():
@@ -253,12 +269,29 @@ class Store:
     def _write(self, target: str, data: bytes) -> None:
         from isodemo.images import staging
 
+        make_root(self.root)
         os.makedirs(os.path.dirname(target), 0o700, exist_ok=True)
         staging.write_file(self.root, target, data)
 
     def locked(self) -> Lock:
-        os.makedirs(self.root, 0o700, exist_ok=True)
+        make_root(self.root)
         return Lock(self.path("lock"))
+
+    def claim(self, image: Image, note: Callable[[str, str], None]) -> None:
+        """Note each layer `image` stacks in a run's record (`note` is Run.note: `layer <dir>` lines), then
+        check they are all still there, under the store's lock: an `isodemo rmi` (which holds it to check the
+        records and remove) either came first, and this fails, or comes after and sees the notes. Nothing for
+        a --rootfs image: its one layer is no layer of the store."""
+        if not image.id:
+            return
+        with self.locked():
+            for layer in image.layers:
+                note("layer", layer)
+            if not all(os.path.isdir(layer) for layer in image.layers):
+                raise ImageError(
+                    _("the image {name} was removed from the store as this container started", name=image.name),
+                    _("import it again, or run another image"),
+                )
 
     def remove(self, ref: str) -> Image:
         """Remove an image (by name or id) and the layers no other image uses."""
@@ -285,6 +318,13 @@ class Store:
                     _("{ref} is in use: a container's overlay is mounted on {path}", ref=ref, path=mounted[0]),
                     _("let the container end first"),
                 )
+            using = runs_using([self.layer_dir(layer) for layer in sorted(mine)])
+            if using:
+                run, path = using[0]
+                raise ImageError(
+                    _("{ref} is in use: the running container of {run} stacks {path}", ref=ref, run=run, path=path),
+                    _("let the container end first"),
+                )
             for directory in ("refs", "sources"):
                 self._unlink_pointing_at(directory, image_id)
             os.unlink(self.path("images", image_id + ".json"))
@@ -308,6 +348,26 @@ class Store:
                 continue
             if image_id.encode() in content:
                 os.unlink(path)
+
+
+def runs_using(layers: builtins.list[str]) -> builtins.list[tuple[str, str]]:
+    """(run name, layer) for each of `layers` that a live run noted (Store.claim) in its record. A user's
+    record vouches only for what that user owns (a rootless run, in the user's own store), root's for all."""
+    from isodemo import runs
+
+    owners: dict[str, int] = {}
+    for layer in layers:
+        try:
+            owners[layer] = os.lstat(layer).st_uid
+        except OSError:
+            continue
+    found = []
+    for run_id, record in sorted(runs.recorded_runs().items()):
+        noted = [line[len("layer ") :] for line in record.text.splitlines()[1:] if line.startswith("layer ")]
+        held = [path for path in noted if path in owners and record.owner in (0, owners[path])]
+        if held and runs.owner_alive(record):
+            found += [(runs.Run(run_id).name, path) for path in held]
+    return found
 
 
 def is_id(text: str) -> bool:

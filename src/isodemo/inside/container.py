@@ -5,6 +5,8 @@ The parent (container/runtime.py) calls, in the Isolated child, which is already
     prepare_root(mounts)   mount what the container sees inside mounts.root (proc with masked and
                            read-only paths, /dev, /sys, cgroupfs, /etc files, volumes), pivot_root into it,
                            detach the old root; returns the steps taken (syscall strings, for --verbose)
+    console.open_console() with -t (inside/console.py): a pty of the container's own devpts, its slave
+                           fds 0-2 and /dev/console, its master handed back to the parent
     exec_process(process)  the session and its terminal, the working directory, inside.security.lock_down,
                            then execve: the child becomes the command. The channel to the parent is
                            close-on-exec, so its end is the parent's "it runs". Never returns; raises
@@ -67,7 +69,6 @@ class Mounts:
     mknod: bool = True  # False in a user namespace: device nodes are bind-mounted from the host
     sysfs: bool = True  # False when sysfs cannot be mounted (no own net namespace): rbind the host's /sys
     cgroup_version: int = 2  # which cgroupfs to mount read-only at /sys/fs/cgroup
-    tty: str | None = None  # host path of the pty slave: becomes fds 0-2 and /dev/console
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class Process:
     security: Security = field(default_factory=lambda: Security(capabilities=()))
     init: bool = False  # PID 1 is a small reaper that forks the command, forwards signals, reaps zombies
     stdin: bool = False  # -i: keep stdin; otherwise /dev/null
-    tty: bool = False  # fd 0 is a terminal (mounts.tty): it becomes the controlling terminal (TIOCSCTTY)
+    tty: bool = False  # fd 0 is a terminal (inside/console.py): it becomes the controlling terminal (TIOCSCTTY)
 
 
 # -- the root filesystem ------------------------------------------------------------------------------------
@@ -90,22 +91,11 @@ class Process:
 def prepare_root(mounts: Mounts) -> list[str]:
     """Build the container's view of the machine in mounts.root and pivot_root into it, in runc's order."""
     steps = rootfs.Steps()
-    tty = None
     try:
-        if mounts.tty:  # a host path: open it while the host's /dev is still reachable
-            tty = os.open(mounts.tty, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
-            steps.append(f'open("{mounts.tty}", O_RDWR|O_NOCTTY) = {tty}')
         _become_root_inside(steps)
         _build(steps, mounts)
-        if tty is not None:  # the terminal is the container's standard input, output and error
-            for fd in (0, 1, 2):
-                os.dup2(tty, fd)
-                steps.append(f"dup2({tty}, {fd})")
     except OSError as error:
         raise RunError(_("the container's root filesystem could not be set up: {reason}", reason=str(error))) from None
-    finally:
-        if tty is not None:
-            os.close(tty)
     return list(steps)
 
 
@@ -141,8 +131,6 @@ def _build(steps: rootfs.Steps, mounts: Mounts) -> None:
         rootfs.bind_into(steps, root, host_path, path, readonly=readonly, recursive=True)
     nodes = rootfs.host_device_nodes() if mounts.privileged else list(rootfs.DEFAULT_DEVICES)
     rootfs.create_devices(steps, root, nodes, mknod=mounts.mknod)
-    if mounts.tty:
-        rootfs.bind_console(steps, root, mounts.tty)
     rootfs.dev_links(steps, root)
     _load_libraries()
     rootfs.pivot(steps, root)

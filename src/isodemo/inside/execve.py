@@ -51,10 +51,19 @@ def close_on_exec_from(first: int) -> None:
 
 def own_terminal(uid: int) -> None:
     """The pty slave belongs to the container's user, as runc's fixStdioPermissions does: `tty` and
-    reopening /dev/console then work for a user other than root."""
+    reopening /dev/console then work for a user other than root.
+
+    Only a terminal of the container's own devpts (/dev/pts, mounted with newinstance; inside/console.py) is
+    given away: that pty is reachable only through the container's mount namespace. A descriptor of anything else
+    (a pty of the host's /dev/pts, a file) keeps its owner: given to uid N, a host pty could be opened by
+    every process of host uid N, to read the container's keystrokes or type into it."""
+    try:
+        devpts = os.stat("/dev/pts").st_dev
+    except OSError:
+        return
     for fd in (0, 1, 2):
         info = os.fstat(fd)
-        if info.st_uid != uid:
+        if info.st_dev == devpts and stat.S_ISCHR(info.st_mode) and info.st_uid != uid:
             try:
                 os.fchown(fd, uid, info.st_gid)
             except OSError as error:

@@ -280,7 +280,8 @@ def dev_links(steps: Steps, root: str) -> None:
 
 
 def bind_console(steps: Steps, root: str, tty: str) -> None:
-    """/dev/console is the container's terminal: the pty slave bound over an empty file."""
+    """/dev/console is the container's terminal: its pty slave `tty` (a path in the container's own devpts,
+    inside/console.py) bound over an empty file."""
     path = os.path.join(root, "dev", "console")
     os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
     steps.mount(tty, path, None, mount.MS_BIND)

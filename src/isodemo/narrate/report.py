@@ -1,29 +1,69 @@
 """What a demo observed, independent of how it is shown: steps, facts, claims, and the JSON object.
 
 The JSON object is INTERFACE.md's contract (schema 1); extra keys are allowed, renamed keys are not.
+
+Plain classes, not dataclasses: `isodemo run` reports through these, and its start-up path cannot afford
+`dataclasses` (~5 ms with the `inspect` it imports).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 
 
-@dataclass
 class Claim:
-    text: str
-    holds: bool
+    def __init__(self, text: str, holds: bool) -> None:
+        self.text = text
+        self.holds = holds
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Claim) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.text, self.holds) == (other.text, other.holds)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was: not hashable
+
+    def __repr__(self) -> str:
+        return f"Claim(text={self.text!r}, holds={self.holds!r})"
 
 
-@dataclass
 class Step:
-    title: str
-    syscalls: list[str] = field(default_factory=list)
-    shell: list[str] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-    claims: list[Claim] = field(default_factory=list)
+    def __init__(
+        self,
+        title: str,
+        syscalls: list[str] | None = None,
+        shell: list[str] | None = None,
+        facts: dict[str, Any] | None = None,
+        claims: list[Claim] | None = None,
+    ) -> None:
+        self.title = title
+        self.syscalls: list[str] = [] if syscalls is None else syscalls
+        self.shell: list[str] = [] if shell is None else shell
+        self.facts: dict[str, Any] = {} if facts is None else facts
+        self.claims: list[Claim] = [] if claims is None else claims
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Step) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.title, self.syscalls, self.shell, self.facts, self.claims) == (
+            other.title,
+            other.syscalls,
+            other.shell,
+            other.facts,
+            other.claims,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Step(title={self.title!r}, syscalls={self.syscalls!r}, shell={self.shell!r}, facts={self.facts!r}, "
+            f"claims={self.claims!r})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -35,25 +75,66 @@ class Step:
         }
 
 
-@dataclass
 class ErrorInfo:
-    kind: str
-    message: str
-    hint: str | None
-    exit_code: int
+    def __init__(self, kind: str, message: str, hint: str | None, exit_code: int) -> None:
+        self.kind = kind
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ErrorInfo) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ErrorInfo(kind={self.kind!r}, message={self.message!r}, hint={self.hint!r}, exit_code={self.exit_code!r})"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "hint": self.hint, "exit_code": self.exit_code}
 
 
-@dataclass
 class Report:
-    demo: str | None = None
-    host: dict[str, Any] = field(default_factory=dict)
-    steps: list[Step] = field(default_factory=list)
-    facts: dict[str, Any] = field(default_factory=dict)
-    error: ErrorInfo | None = None
-    leftovers: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        demo: str | None = None,
+        *,
+        host: dict[str, Any] | None = None,
+        steps: list[Step] | None = None,
+        facts: dict[str, Any] | None = None,
+        error: ErrorInfo | None = None,
+        leftovers: list[str] | None = None,
+    ) -> None:
+        self.demo = demo
+        self.host: dict[str, Any] = {} if host is None else host
+        self.steps: list[Step] = [] if steps is None else steps
+        self.facts: dict[str, Any] = {} if facts is None else facts
+        self.error = error
+        self.leftovers: list[str] = [] if leftovers is None else leftovers
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Report) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.demo, self.host, self.steps, self.facts, self.error, self.leftovers) == (
+            other.demo,
+            other.host,
+            other.steps,
+            other.facts,
+            other.error,
+            other.leftovers,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"Report(demo={self.demo!r}, host={self.host!r}, steps={self.steps!r}, facts={self.facts!r}, "
+            f"error={self.error!r}, leftovers={self.leftovers!r})"
+        )
 
     @property
     def failed_claims(self) -> list[Claim]:

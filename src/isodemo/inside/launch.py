@@ -1,0 +1,44 @@
+"""`isodemo run`'s calls into the child, with plain data: the root filesystem, the terminal (-t), the process.
+
+The parent (container/runtime.py) sends these functions with dicts of the fields of inside/container.py's
+Mounts and Process, so that it never imports inside/container.py itself: with what that brings (dataclasses,
+typing, the seccomp filter, ctypes structures) it costs ~10 ms of the start of a container. The Isolated
+helper imports it instead (`Isolated(preload=MODULES)`), while the parent moves it into the container's
+cgroup, and the child has it from the fork. This module imports nothing at its top: the parent only needs
+the functions' names, to send them.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+# What the child needs before it is asked anything: Isolated(preload=MODULES).
+MODULES = ("isodemo.inside.container", "isodemo.inside.console", "isodemo.kernel.netdev")
+
+
+def prepare_root(mounts: dict[str, Any]) -> list[str]:
+    """inside/container.py's prepare_root(Mounts(**mounts)); `overlay` is a dict of Overlay's fields or None."""
+    from isodemo.inside import container
+
+    overlay = mounts.get("overlay")
+    fields = {**mounts, "overlay": None if overlay is None else container.Overlay(**overlay)}
+    return container.prepare_root(container.Mounts(**fields))
+
+
+def open_console() -> tuple[Any, list[str]]:
+    """-t, after prepare_root: inside/console.py's open_console(), the container's own terminal; returns its
+    master as a kernel.fdpass.Descriptor (the channel passes the descriptor itself) and the steps."""
+    from isodemo.inside import console
+
+    return console.open_console()
+
+
+def exec_process(process: dict[str, Any]) -> NoReturn:
+    """inside/container.py's exec_process(Process(**process)); `security` is a dict of Security's fields.
+    Runs after pivot_root: everything it uses was imported with inside/container.py, before it."""
+    from isodemo.inside import container
+    from isodemo.inside.security import Security
+
+    container.exec_process(container.Process(**{**process, "security": Security(**process["security"])}))
