@@ -234,6 +234,10 @@ def _run_records() -> Iterable[Leftover]:
 
 def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
     """The record goes last, and only once nothing it vouches for is left: it is what lets cleanup retry."""
+    for path in noted_cgroups:  # still there: another cleanup, running at the same time, may be removing it
+        if os.path.exists(path):
+            with contextlib.suppress(FileNotFoundError):
+                _remove_cgroup(path)
     remaining = [path for path in noted_cgroups if os.path.exists(path)]
     if remaining:
         raise OSError(_("kept: {paths} still exist", paths=", ".join(remaining)))

@@ -22,7 +22,8 @@ import pytest
 from tests.conftest import run_isodemo
 from tests.root import matrix
 
-POINTS = matrix.points_in_source()
+# `isodemo run`'s own points (run.*) are swept by test_run_signals.py: its exit codes are docker's, not a demo's.
+POINTS = [point for point in matrix.points_in_source() if not point.startswith("run.")]
 # The cgroup v2 VM stage (10-20x slower) runs only this: the cgroup demos whose teardown differs on v2
 # (cgroup.kill, rmdir of a populated cgroup), SIGINT at each step. The host stage runs the rest.
 V2_DEMOS = ("cgroup-memory", "cgroup-pids")

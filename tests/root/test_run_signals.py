@@ -8,10 +8,12 @@ check it after each case. Test points (isodemo/testpoints.py) make the signal ar
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_isodemo
+from tests.conftest import REPO, run_isodemo
 
 BEFORE_EXEC = ("image", "overlay", "cgroup", "namespaces", "network", "rootfs")
 
@@ -37,3 +39,11 @@ def test_a_signal_as_the_container_starts_is_the_container_s(sig: str, status: i
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["leftovers"] == []
     assert result.code == report["facts"]["exit_status"] == status, result.stderr
+
+
+def test_every_stage_of_the_start_is_swept() -> None:
+    """The stages build() passes (`lap("...")`, each a test point run.<stage>) are the ones swept above."""
+    source = Path(REPO, "src", "isodemo", "container", "runtime.py").read_text()
+    stages = re.findall(r"""(?<![.\w])lap\(\s*["']([a-z]+)["']\s*\)""", source)  # build()'s laps
+    assert stages and sorted(stages) == sorted(BEFORE_EXEC), stages
+    assert 'testpoints.hit("run.exec")' in source
