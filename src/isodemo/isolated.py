@@ -74,6 +74,8 @@ class Isolated:
         before_unshare: Callable[[int], object] | None = None,
         time_offsets: dict[str, int] | None = None,
         preload: Sequence[str] = (),
+        join_cgroup: Sequence[str] = (),
+        leave_cgroup: Sequence[str] = (),
     ) -> None:
         """`as_user`: (uid, gid) the helper drops to before anything else (isodemo must be root).
         `mapping`: the uid/gid maps of a new user namespace; by default root inside is the helper's ids.
@@ -81,12 +83,18 @@ class Isolated:
         (to put it into a cgroup that a new cgroup namespace will take as its root).
         `time_offsets`: seconds added to the monotonic and boottime clocks of a new time namespace.
         `preload`: modules the helper imports while the parent runs `before_unshare`, so that the child has
-        them without the parent importing them (isolated_child says why); never with `as_user`."""
+        them without the parent importing them (isolated_child says why); never with `as_user`.
+        `join_cgroup`: files (v1 `tasks`, v2 `cgroup.procs`) the helper writes "0" to, before it unshares: it
+        moves itself into that cgroup, which a new cgroup namespace then takes as its root, without the wait a
+        move by pid from here costs (isolated_child.join_cgroups); `leave_cgroup`: the same once it has forked
+        the child, which stays. Neither with `as_user` (the helper is no longer root then)."""
         unknown = [n for n in namespaces_ if n not in namespaces.NAMESPACE_TYPES]
         if unknown:
             raise ValueError(f"unknown namespace types: {unknown}")
         if preload and as_user is not None:
             raise ValueError("preload imports after the fork: a helper that becomes another user must not")
+        if (join_cgroup or leave_cgroup) and as_user is not None:
+            raise ValueError("the helper joins a cgroup as root: not with as_user")
         self.namespaces = tuple(namespaces_)
         self.comm = comm
         self.as_user = as_user
@@ -94,6 +102,8 @@ class Isolated:
         self.before_unshare = before_unshare
         self.time_offsets = time_offsets
         self.preload = tuple(preload)
+        self.join_cgroup = tuple(join_cgroup)
+        self.leave_cgroup = tuple(leave_cgroup)
         self.pid = 0  # the child's pid as the host sees it
         self.helper_pid = 0
         self.exit_status: int | None = None
@@ -125,6 +135,8 @@ class Isolated:
             pause_before_unshare=self.before_unshare is not None,
             time_offsets=self.time_offsets,
             preload=self.preload,
+            join_cgroup=self.join_cgroup,
+            leave_cgroup=self.leave_cgroup,
         )
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # a buffer copied by fork would otherwise be written twice

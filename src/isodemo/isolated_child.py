@@ -42,7 +42,16 @@ class Plan:
     namespace (pause for the maps), the other namespaces, time offsets, a private /, then fork the child.
     A plain class: the helper gets it by fork, never pickled."""
 
-    __slots__ = ("as_user", "comm", "flags", "pause_before_unshare", "preload", "time_offsets")
+    __slots__ = (
+        "as_user",
+        "comm",
+        "flags",
+        "join_cgroup",
+        "leave_cgroup",
+        "pause_before_unshare",
+        "preload",
+        "time_offsets",
+    )
 
     def __init__(
         self,
@@ -53,6 +62,8 @@ class Plan:
         pause_before_unshare: bool,
         time_offsets: dict[str, int] | None,
         preload: tuple[str, ...] = (),
+        join_cgroup: tuple[str, ...] = (),
+        leave_cgroup: tuple[str, ...] = (),
     ) -> None:
         self.flags = flags
         self.comm = comm
@@ -60,6 +71,8 @@ class Plan:
         self.pause_before_unshare = pause_before_unshare
         self.time_offsets = time_offsets
         self.preload = preload  # never with as_user (Isolated refuses it): see the module's docstring
+        self.join_cgroup = join_cgroup  # files the helper writes "0" to before it unshares (join_cgroups says why)
+        self.leave_cgroup = leave_cgroup  # the same, once the child is forked: the helper leaves its cgroup
 
 
 def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
@@ -83,6 +96,8 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
         if child == 0:
             _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
             _child_main(sock, helper_pid, plan.comm)
+        with contextlib.suppress(OSError):  # it would stay in the child's cgroup: no harm to the child
+            join_cgroups(plan.leave_cgroup)
         channel.send(sock, (channel.STARTED, child))
         sock.close()
         _, wait_status = os.waitpid(child, 0)
@@ -141,6 +156,21 @@ def _preload(modules: tuple[str, ...]) -> None:
         __import__(name)
 
 
+def join_cgroups(files: tuple[str, ...]) -> None:
+    """Move this process into a cgroup by writing "0" to the files given: v1's `tasks` in each hierarchy
+    (v2's cgroup.procs). The process moves itself, as one thread: the kernel then skips the global lock that
+    moving a whole thread group by pid takes (cgroup_procs_write_start in kernel/cgroup/cgroup.c), whose
+    RCU grace period makes the first such write of a run wait ~15 ms on a cgroup v1 machine. The helper is
+    single-threaded (a fork), so its one thread is all of it; what it forks later starts in the cgroup."""
+    for path in files:
+        try:
+            with open(path, "w") as f:
+                f.write("0")
+        except OSError as error:
+            code = error.errno or 0
+            raise KernelError(f"write {path} '0'", code, os.strerror(code)) from None
+
+
 def _refuse(sock: socket.socket, error: IsodemoError) -> NoReturn:
     channel.send(sock, (channel.ERROR, error))
     os._exit(1)
@@ -158,6 +188,7 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: Plan) -> None:
         _pause(sock, channel.PAUSE_BEFORE_UNSHARE, {}, plan.preload)
     else:
         _preload(plan.preload)  # nothing to hide it behind: imported now, as the parent would have
+    join_cgroups(plan.join_cgroup)
     if flags & namespaces.CLONE_NEWUSER:
         _enter_user_namespace(sock, parent_pid)
     rest = flags & ~namespaces.CLONE_NEWUSER

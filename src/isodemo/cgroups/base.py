@@ -273,6 +273,12 @@ class Cgroup(ABC):
         """Move a process in: write its pid to cgroup.procs (in every hierarchy on v1)."""
         return [write_file(os.path.join(path, "cgroup.procs"), str(pid)) for path in self.paths]
 
+    def self_join_files(self) -> list[str]:
+        """The files a process writes "0" to, to move itself in (isolated_child.join_cgroups): v1's `tasks`
+        in every hierarchy, v2's cgroup.procs."""
+        name = "tasks" if self.version == 1 else "cgroup.procs"
+        return [os.path.join(path, name) for path in self.paths]
+
     def procs(self) -> list[int]:
         return procs_of(self.path)
 

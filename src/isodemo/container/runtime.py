@@ -162,10 +162,19 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     lap("cgroup")
 
     names = namespaces_for(spec, rootless)
-    before = cgroup.add if cgroup is not None else None
-    box = ctx.own(_isolated(ctx, names, mapping, before))
-    if cgroup is not None:
-        _shim_out(spec, ctx, box, log)
+    shim = _shim(spec, ctx) if cgroup is not None else None
+    box = ctx.own(_isolated(ctx, names, mapping, cgroup, shim))
+    if cgroup is not None and shim is not None:
+        joined, left = cgroup.self_join_files(), shim.self_join_files()
+        log.step(
+            _(
+                "the helper (pid {pid}) joined the container's cgroup, unshared, forked PID 1, and left for {path}",
+                pid=box.helper_pid,
+                path=shim.path,
+            ),
+            [f"write {path} '0'" for path in (*joined, *left)],
+            [f"echo 0 > {path}" for path in (*joined, *left)],
+        )
     namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in names}
     log.step(
         _("namespaces: {names}", names=", ".join(names)),
@@ -257,30 +266,30 @@ def start(started: Started, log: RunLog) -> None:
     )
 
 
-def _isolated(ctx: Any, names: list[str], mapping: Any, before: Any) -> Any:
-    """The container's namespaces. While this process moves the helper into the cgroup (`before`: the first
-    write to cgroup.procs can wait ~10 ms for an RCU grace period), the helper imports inside/ for the child
-    (inside/launch.py says why)."""
+def _isolated(ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any) -> Any:
+    """The container's namespaces. The helper moves itself into the container's cgroup before it unshares
+    (the new cgroup namespace takes that cgroup as its root), and out to the shim's once PID 1 is forked;
+    meanwhile it imports inside/ for the child (inside/launch.py says why)."""
     from isodemo.isolated import Isolated
 
-    return Isolated(names, comm=ctx.run.name, mapping=mapping, before_unshare=before, preload=launch.MODULES)
+    return Isolated(
+        names,
+        comm=ctx.run.name,
+        mapping=mapping,
+        preload=launch.MODULES,
+        join_cgroup=cgroup.self_join_files() if cgroup is not None else (),
+        leave_cgroup=shim.self_join_files() if shim is not None else (),
+    )
 
 
-def _shim_out(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> None:
-    """The helper, isodemo's process that waits for PID 1 and reports its end (containerd-shim's job), had to
-    be in the container's cgroup when it created the cgroup namespace; now that PID 1 exists it leaves, so
-    that only the container's processes count against --pids-limit and none of isodemo's can be the OOM
-    killer's victim."""
+def _shim(spec: RunSpec, ctx: Any) -> Any:
+    """Where isodemo's helper goes once PID 1 exists: the helper waits for PID 1 and reports its end
+    (containerd-shim's job) and must not be in the container's cgroup, where it would count against
+    --pids-limit and could be the OOM killer's victim. It had to be there when it made the cgroup namespace."""
     controllers = ["memory", "pids", "cpu", *(["io"] if spec.device_write_bps else [])]
     if not spec.privileged:
         controllers.append("devices")
-    shim = ctx.cgroup("shim", controllers)
-    moved = shim.add(box.helper_pid)
-    log.step(
-        _("the helper (pid {pid}) leaves the container's cgroup for {path}", pid=box.helper_pid, path=shim.path),
-        [f"write {w.file} {w.value!r}" for w in moved],
-        [w.shell for w in moved],
-    )
+    return ctx.cgroup("shim", controllers)
 
 
 def _console(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> Any:

@@ -25,8 +25,6 @@ import os
 import pickle
 import signal
 import termios
-from dataclasses import dataclass, field
-from typing import NoReturn
 
 from isodemo.errors import IsodemoError, RunError
 from isodemo.i18n import _
@@ -34,6 +32,13 @@ from isodemo.inside import execve, rootfs, security
 from isodemo.inside.security import Security
 from isodemo.kernel import mount, seccomp
 from isodemo.kernel import process as kprocess
+
+# `typing` and `dataclasses` (with `inspect`) cost the Isolated helper ~10 ms while it preloads this module, on
+# the path of every container start: plain classes here, read-only for mypy (Final). mypy treats this name as
+# always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final, NoReturn
 
 INIT_COMM = "isodemo-init"
 # What the --init process passes on to the command, as tini does; it reaps every child it is given.
@@ -48,41 +53,87 @@ FORWARDED = (
 )
 
 
-@dataclass(frozen=True)
 class Overlay:
     """An overlay the child mounts itself (rootless: the host cannot mount it for a user namespace)."""
 
-    lower: tuple[str, ...]  # highest layer first, as overlayfs's lowerdir= wants them
-    upper: str
-    work: str
+    __slots__ = ("lower", "upper", "work")
+
+    def __init__(self, lower: tuple[str, ...], upper: str, work: str) -> None:
+        self.lower: Final = lower  # highest layer first, as overlayfs's lowerdir= wants them
+        self.upper: Final = upper
+        self.work: Final = work
 
 
-@dataclass(frozen=True)
 class Mounts:
-    root: str  # the container's root: the merged overlay dir (already mounted unless `overlay` is given)
-    overlay: Overlay | None = None
-    etc_files: dict[str, str] = field(default_factory=dict)  # {"/etc/hosts": host file bound over it}
-    volumes: tuple[tuple[str, str, bool], ...] = ()  # (host path, container path, read-only)
-    masked_paths: tuple[str, ...] = ()  # /dev/null (files) or an empty read-only tmpfs (dirs) over each
-    readonly_paths: tuple[str, ...] = ()  # bound to themselves, then remounted read-only
-    privileged: bool = False  # /sys and /sys/fs/cgroup read-write, every host device, no masks
-    mknod: bool = True  # False in a user namespace: device nodes are bind-mounted from the host
-    sysfs: bool = True  # False when sysfs cannot be mounted (no own net namespace): rbind the host's /sys
-    cgroup_version: int = 2  # which cgroupfs to mount read-only at /sys/fs/cgroup
+    __slots__ = (
+        "cgroup_version",
+        "etc_files",
+        "masked_paths",
+        "mknod",
+        "overlay",
+        "privileged",
+        "readonly_paths",
+        "root",
+        "sysfs",
+        "volumes",
+    )
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        overlay: Overlay | None = None,
+        etc_files: dict[str, str] | None = None,
+        volumes: tuple[tuple[str, str, bool], ...] = (),
+        masked_paths: tuple[str, ...] = (),
+        readonly_paths: tuple[str, ...] = (),
+        privileged: bool = False,
+        mknod: bool = True,
+        sysfs: bool = True,
+        cgroup_version: int = 2,
+    ) -> None:
+        self.root: Final = root  # the container's root: the merged overlay dir (already mounted unless `overlay`)
+        self.overlay: Final = overlay
+        self.etc_files: Final = {} if etc_files is None else etc_files  # {"/etc/hosts": host file bound over it}
+        self.volumes: Final = volumes  # (host path, container path, read-only)
+        self.masked_paths: Final = masked_paths  # /dev/null (files) or an empty read-only tmpfs (dirs) over each
+        self.readonly_paths: Final = readonly_paths  # bound to themselves, then remounted read-only
+        self.privileged: Final = privileged  # /sys and /sys/fs/cgroup read-write, every host device, no masks
+        self.mknod: Final = mknod  # False in a user namespace: device nodes are bind-mounted from the host
+        self.sysfs: Final = sysfs  # False when sysfs cannot be mounted (no own net namespace): rbind the host's /sys
+        self.cgroup_version: Final = cgroup_version  # which cgroupfs to mount read-only at /sys/fs/cgroup
 
 
-@dataclass(frozen=True)
+_NO_CAPABILITIES = Security(capabilities=())  # Process's default: read-only, so one serves every Process
+
+
 class Process:
-    argv: tuple[str, ...]
-    env: tuple[str, ...]  # K=V, PATH and HOME included
-    cwd: str = "/"
-    uid: int = 0
-    gid: int = 0
-    groups: tuple[int, ...] = ()
-    security: Security = field(default_factory=lambda: Security(capabilities=()))
-    init: bool = False  # PID 1 is a small reaper that forks the command, forwards signals, reaps zombies
-    stdin: bool = False  # -i: keep stdin; otherwise /dev/null
-    tty: bool = False  # fd 0 is a terminal (inside/console.py): it becomes the controlling terminal (TIOCSCTTY)
+    __slots__ = ("argv", "cwd", "env", "gid", "groups", "init", "security", "stdin", "tty", "uid")
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        env: tuple[str, ...],
+        *,
+        cwd: str = "/",
+        uid: int = 0,
+        gid: int = 0,
+        groups: tuple[int, ...] = (),
+        security: Security = _NO_CAPABILITIES,
+        init: bool = False,
+        stdin: bool = False,
+        tty: bool = False,
+    ) -> None:
+        self.argv: Final = argv
+        self.env: Final = env  # K=V, PATH and HOME included
+        self.cwd: Final = cwd
+        self.uid: Final = uid
+        self.gid: Final = gid
+        self.groups: Final = groups
+        self.security: Final = security
+        self.init: Final = init  # PID 1 is a small reaper that forks the command, forwards signals, reaps zombies
+        self.stdin: Final = stdin  # -i: keep stdin; otherwise /dev/null
+        self.tty: Final = tty  # fd 0 is a terminal (inside/console.py): it becomes the controlling terminal
 
 
 # -- the root filesystem ------------------------------------------------------------------------------------

@@ -29,8 +29,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from isodemo.errors import KernelError
 from isodemo.i18n import N_, _
@@ -45,6 +43,14 @@ from isodemo.kernel.namespaces import (
     CLONE_NEWUTS,
 )
 
+# `dataclasses` (with `inspect`) and `typing` cost the Isolated helper ~10 ms while it preloads the child's
+# modules (inside/launch.py), on the path of every container start: plain classes here, read-only for mypy
+# (Final). mypy treats this name as always true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Final
+
 FILTER_NOTE = N_(
     "Docker's default seccomp profile is an allow list: about 440 system calls are allowed and every other "
     "one fails with EPERM. isodemo's filter is a deny list: it refuses the calls Docker refuses, with the "
@@ -52,23 +58,48 @@ FILTER_NOTE = N_(
 )
 
 
-@dataclass(frozen=True)
 class Security:
-    capabilities: tuple[str, ...]  # CAP_* names kept in the bounding, permitted and effective sets
-    no_new_privs: bool = False
-    seccomp: bool = True  # the default filter (refuses mount, unshare, setns, ... with EPERM)
+    __slots__ = ("capabilities", "no_new_privs", "seccomp")
+
+    def __init__(self, capabilities: tuple[str, ...], no_new_privs: bool = False, seccomp: bool = True) -> None:
+        self.capabilities: Final = capabilities  # CAP_* names kept in the bounding, permitted and effective sets
+        self.no_new_privs: Final = no_new_privs
+        self.seccomp: Final = seccomp  # the default filter (refuses mount, unshare, setns, ... with EPERM)
+
+    def _fields(self) -> tuple[tuple[str, ...], bool, bool]:
+        return (self.capabilities, self.no_new_privs, self.seccomp)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Security) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Security(capabilities={!r}, no_new_privs={!r}, seccomp={!r})".format(*self._fields())
 
 
-@dataclass(frozen=True)
 class Refusal:
     """One rule of the filter: `syscall` fails with `errno` (when every argument comparison holds), unless
     the container keeps one of the capabilities in `unless` (Docker then allows the call)."""
 
-    syscall: str
-    errno: int = errno.EPERM
-    args: tuple[tuple[int, int, int, int], ...] = ()  # (argument, SCMP_CMP_*, datum_a, datum_b), ANDed
-    unless: tuple[str, ...] = ()
-    label: str = ""  # how to show an argument rule: "clone(CLONE_NEWUSER)"
+    __slots__ = ("args", "errno", "label", "syscall", "unless")
+
+    def __init__(
+        self,
+        syscall: str,
+        errno: int = errno.EPERM,
+        args: tuple[tuple[int, int, int, int], ...] = (),
+        unless: tuple[str, ...] = (),
+        label: str = "",
+    ) -> None:
+        self.syscall: Final = syscall
+        self.errno: Final = errno
+        self.args: Final = args  # (argument, SCMP_CMP_*, datum_a, datum_b), ANDed
+        self.unless: Final = unless
+        self.label: Final = label  # how to show an argument rule: "clone(CLONE_NEWUSER)"
 
     def describe(self) -> str:
         """'mount -> EPERM', 'clone(CLONE_NEWUSER) -> EPERM', 'clone3 -> ENOSYS'."""

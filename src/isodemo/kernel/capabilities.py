@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable
 
 from isodemo.kernel import procfs
 from isodemo.kernel.libc import check, libc
+
+TYPE_CHECKING = False  # mypy treats this name as always true
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Bit number -> name, from <linux/capability.h> (CAP_CHECKPOINT_RESTORE, 40, is Linux 5.9).
 NAMES = (

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import collections
 import os
 import stat
-from typing import NamedTuple
 
+TYPE_CHECKING = False  # mypy treats this name as always true
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-class Device(NamedTuple):
-    """One device node: /dev/null is Device("/dev/null", "c", 1, 3, 0o666, 0, 0)."""
+    class Device(NamedTuple):
+        """One device node: /dev/null is Device("/dev/null", "c", 1, 3, 0o666, 0, 0)."""
 
-    path: str  # where it is, under /dev
-    kind: str  # "c" character, "b" block (the type letter of mknod(1))
-    major: int
-    minor: int
-    mode: int  # permission bits only
-    uid: int = 0
-    gid: int = 0
+        path: str  # where it is, under /dev
+        kind: str  # "c" character, "b" block (the type letter of mknod(1))
+        major: int
+        minor: int
+        mode: int  # permission bits only
+        uid: int = 0
+        gid: int = 0
+
+else:
+    # The same class as typing.NamedTuple makes from the one above (a collections.namedtuple), without the import
+    # of `typing` (~1.5 ms of the Isolated helper's preload, on the path of every container start).
+    Device = collections.namedtuple("Device", ("path", "kind", "major", "minor", "mode", "uid", "gid"), defaults=(0, 0))
+    Device.__doc__ = """One device node: /dev/null is Device("/dev/null", "c", 1, 3, 0o666, 0, 0)."""
 
 
 _TYPE_BITS = {"c": stat.S_IFCHR, "b": stat.S_IFBLK}
