@@ -76,6 +76,7 @@ class Isolated:
         preload: Sequence[str] = (),
         join_cgroup: Sequence[str] = (),
         leave_cgroup: Sequence[str] = (),
+        deferred: bool = False,
     ) -> None:
         """`as_user`: (uid, gid) the helper drops to before anything else (isodemo must be root).
         `mapping`: the uid/gid maps of a new user namespace; by default root inside is the helper's ids.
@@ -87,7 +88,9 @@ class Isolated:
         `join_cgroup`: files (v1 `tasks`, v2 `cgroup.procs`) the helper writes "0" to, before it unshares: it
         moves itself into that cgroup, which a new cgroup namespace then takes as its root, without the wait a
         move by pid from here costs (isolated_child.join_cgroups); `leave_cgroup`: the same once it has forked
-        the child, which stays. Neither with `as_user` (the helper is no longer root then)."""
+        the child, which stays. Neither with `as_user` (the helper is no longer root then).
+        `deferred`: entering only forks the helper (begin()); the caller calls finish() when it needs the
+        child, and may work meanwhile. Leaving stops it in either state."""
         unknown = [n for n in namespaces_ if n not in namespaces.NAMESPACE_TYPES]
         if unknown:
             raise ValueError(f"unknown namespace types: {unknown}")
@@ -104,6 +107,7 @@ class Isolated:
         self.preload = tuple(preload)
         self.join_cgroup = tuple(join_cgroup)
         self.leave_cgroup = tuple(leave_cgroup)
+        self.deferred = deferred
         self.pid = 0  # the child's pid as the host sees it
         self.helper_pid = 0
         self.exit_status: int | None = None
@@ -119,7 +123,10 @@ class Isolated:
     # -- lifecycle -------------------------------------------------------------------------------------
 
     def __enter__(self) -> Isolated:
-        self.start()
+        if self.deferred:
+            self.begin()
+        else:
+            self.start()
         return self
 
     def __exit__(
@@ -128,6 +135,12 @@ class Isolated:
         self.stop()
 
     def start(self) -> None:
+        self.begin()
+        self.finish()
+
+    def begin(self) -> None:
+        """Fork the helper, which goes on by itself (preload, join_cgroup, unshare, fork the child); finish()
+        waits for it. In between, the parent may do work of its own (a `deferred` Isolated)."""
         plan = isolated_child.Plan(
             flags=self.flags,
             comm=self.comm,
@@ -157,9 +170,18 @@ class Isolated:
                         isolated_child.helper_main(child_sock, parent_pid, plan)
                 self.helper_pid = helper
                 testpoints.hit("isolated.forked")
-            self._await_child(parent_sock)
         except BaseException:
             # __exit__ never runs when __enter__ raises: a Ctrl-C right here must not leak the children.
+            self.stop()
+            raise
+
+    def finish(self) -> None:
+        """Wait until the helper reports the child (answering its pauses); the child's pid is then known."""
+        if self._sock is None:
+            raise ChildGone(_("the namespace helper was never started"))
+        try:
+            self._await_child(self._sock)
+        except BaseException:
             self.stop()
             raise
 

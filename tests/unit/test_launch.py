@@ -5,12 +5,16 @@ against the classes they become in the child: this does, on container/runtime.py
 from __future__ import annotations
 
 import ast
-import dataclasses
 import importlib
+import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import isodemo
 from isodemo.inside import container, launch
 from isodemo.isolated import Isolated
 
@@ -33,10 +37,11 @@ def _dict_keys(name: str) -> set[str]:
 
 @pytest.mark.parametrize(("name", "cls"), [("mounts", container.Mounts), ("process", container.Process)])
 def test_what_runtime_sends_is_what_the_child_builds(name: str, cls: type) -> None:
-    fields = {field.name for field in dataclasses.fields(cls)}
+    parameters = inspect.signature(cls).parameters.values()
+    fields = {parameter.name for parameter in parameters}
     keys = _dict_keys(name)
     assert keys <= fields, f"{name}: {sorted(keys - fields)} are not fields of {cls.__name__}"
-    required = {f.name for f in dataclasses.fields(cls) if f.default is f.default_factory is dataclasses.MISSING}
+    required = {parameter.name for parameter in parameters if parameter.default is inspect.Parameter.empty}
     assert required <= keys
 
 
@@ -48,3 +53,26 @@ def test_the_modules_the_helper_preloads_exist() -> None:
 def test_a_helper_that_becomes_another_user_imports_nothing_after_the_fork() -> None:
     with pytest.raises(ValueError, match="preload"):
         Isolated(["uts"], as_user=(65534, 65534), preload=launch.MODULES)
+
+
+# What the Isolated helper must not import with launch.MODULES: the preload is on the path of every container
+# start (benchmarks/RESULTS.md: dataclasses with inspect, and typing, were ~9 of its 10-16 ms).
+PRELOAD_NEVER_IMPORTS = ("dataclasses", "typing", "inspect")
+
+
+def test_the_preload_imports_neither_dataclasses_nor_typing() -> None:
+    """In a fresh interpreter without site (-S: nothing but the interpreter's own modules is loaded before),
+    so that a stdlib module importing one of them on the way is caught too."""
+    probe = (
+        "import sys\nfrom isodemo.inside import launch\nfor name in launch.MODULES:\n    __import__(name)\n"
+        "print(*sorted(sys.modules))"
+    )
+    src = str(Path(isodemo.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src}
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", probe], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = set(proc.stdout.split())
+    assert set(launch.MODULES) <= loaded
+    assert sorted(name for name in PRELOAD_NEVER_IMPORTS if name in loaded) == []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -82,7 +81,31 @@ def remove(path: str) -> None:
                 raise OSError(errno.EBUSY, _("{path} is a mount point; refusing to delete through it", path=root))
     if os.geteuid() != 0:
         _open_up(path)
-    shutil.rmtree(path)
+    _remove_tree(path)
+
+
+def _remove_tree(path: str) -> None:
+    """rm -r through directory descriptors: a symlink is removed, never followed (shutil.rmtree's safe mode;
+    written out because importing shutil costs every run ~2 ms)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        _empty(fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)
+
+
+def _empty(directory: int) -> None:
+    for entry in os.scandir(directory):
+        if entry.is_dir(follow_symlinks=False):
+            child = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
+            try:
+                _empty(child)
+            finally:
+                os.close(child)
+            os.rmdir(entry.name, dir_fd=directory)
+        else:
+            os.unlink(entry.name, dir_fd=directory)
 
 
 def _open_up(path: str) -> None:

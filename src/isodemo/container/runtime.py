@@ -98,7 +98,6 @@ def refuse_rootless(spec: RunSpec) -> None:
 
 def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     """Everything up to the execve of the container's command; the ExitStack of `ctx` owns every object."""
-    from isodemo.container import security
     from isodemo.images import Store
 
     t0 = time.perf_counter()
@@ -163,7 +162,35 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
 
     names = namespaces_for(spec, rootless)
     shim = _shim(spec, ctx) if cgroup is not None else None
-    box = ctx.own(_isolated(ctx, names, mapping, cgroup, shim))
+    box = ctx.own(_isolated(ctx, names, mapping, cgroup, shim))  # forked; it goes on by itself meanwhile:
+
+    # What needs no child, done while the helper joins the cgroup, unshares and forks PID 1.
+    from isodemo.container import security
+    hostname = spec.hostname or ctx.run.name
+    passwd, group = (
+        _image_file(dirs.merged, image.layers, "etc/passwd"),
+        _image_file(dirs.merged, image.layers, "etc/group"),
+    )
+    uid, gid, groups, home = config.user(spec.user, image.config.user, passwd, group)
+    masked, readonly = security.paths_for(spec)
+    process = {  # the fields of inside/container.py's Process
+        "argv": config.command(image.config.entrypoint, image.config.cmd, spec.command),
+        "env": config.environment(image.config.env, spec.env, hostname=hostname, home=home, tty=spec.tty),
+        "cwd": spec.workdir or image.config.workdir or "/",
+        "uid": uid,
+        "gid": gid,
+        "groups": () if rootless else groups,  # setgroups is denied in a user namespace an unprivileged user made
+        "security": security.security_fields(spec),  # inside.security.Security's
+        "init": spec.init,
+        "stdin": spec.interactive,
+        "tty": spec.tty,
+    }
+    resolv = config.resolv_conf(_read("/etc/resolv.conf"), host_network=spec.network == "host")
+    if remapped:  # root inside cannot write the image's root-owned /etc: the mount points are made here
+        for target in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
+            openat2.create_file(dirs.merged, target)
+
+    box.finish()
     if cgroup is not None and shim is not None:
         joined, left = cgroup.self_join_files(), shim.self_join_files()
         log.step(
@@ -194,27 +221,17 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
         log.step(_("network: none, only the loopback interface, up"), [box.call(netdev.set_up, "lo")], [])
     lap("network")
 
-    hostname = spec.hostname or ctx.run.name
-    passwd, group = (
-        _image_file(dirs.merged, image.layers, "etc/passwd"),
-        _image_file(dirs.merged, image.layers, "etc/group"),
-    )
-    uid, gid, groups, home = config.user(spec.user, image.config.user, passwd, group)
-    if remapped:  # root inside cannot write the image's root-owned /etc: the mount points are made here
-        for target in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
-            openat2.create_file(dirs.merged, target)
     etc = dirs.write_etc(
         {
             "/etc/hostname": hostname + "\n",
             "/etc/hosts": config.hosts_file(hostname, address),
-            "/etc/resolv.conf": config.resolv_conf(_read("/etc/resolv.conf"), host_network=spec.network == "host"),
+            "/etc/resolv.conf": resolv,
         }
     )
     from isodemo.kernel import process as kprocess
 
     box.call(kprocess.sethostname, hostname)
     log.step(_("hostname {name}, in the container's UTS namespace", name=hostname), [f'sethostname("{hostname}")'], [])
-    masked, readonly = security.paths_for(spec)
     mounts = {  # the fields of inside/container.py's Mounts
         "root": dirs.merged,
         "overlay": child_overlay,
@@ -232,18 +249,6 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     pty = _console(spec, ctx, box, log) if spec.tty else None
     lap("rootfs")
 
-    process = {  # the fields of inside/container.py's Process
-        "argv": config.command(image.config.entrypoint, image.config.cmd, spec.command),
-        "env": config.environment(image.config.env, spec.env, hostname=hostname, home=home, tty=spec.tty),
-        "cwd": spec.workdir or image.config.workdir or "/",
-        "uid": uid,
-        "gid": gid,
-        "groups": () if rootless else groups,  # setgroups is denied in a user namespace an unprivileged user made
-        "security": security.security_fields(spec),  # inside.security.Security's
-        "init": spec.init,
-        "stdin": spec.interactive,
-        "tty": spec.tty,
-    }
     return Started(box, cgroup, pty, process, timings=timings, t0=t0)
 
 
@@ -276,6 +281,7 @@ def _isolated(ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any) 
         names,
         comm=ctx.run.name,
         mapping=mapping,
+        deferred=True,  # build() works on while the helper prepares; box.finish() waits for PID 1
         preload=launch.MODULES,
         join_cgroup=cgroup.self_join_files() if cgroup is not None else (),
         leave_cgroup=shim.self_join_files() if shim is not None else (),

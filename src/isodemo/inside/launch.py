@@ -1,11 +1,13 @@
 """`isodemo run`'s calls into the child, with plain data: the root filesystem, the terminal (-t), the process.
 
 The parent (container/runtime.py) sends these functions with dicts of the fields of inside/container.py's
-Mounts and Process, so that it never imports inside/container.py itself: with what that brings (dataclasses,
-typing, the seccomp filter, ctypes structures) it costs ~10 ms of the start of a container. The Isolated
-helper imports it instead (`Isolated(preload=MODULES)`), while the parent moves it into the container's
-cgroup, and the child has it from the fork. This module imports nothing at its top: the parent only needs
-the functions' names, to send them.
+Mounts and Process, so that it never imports inside/container.py itself: with what that brings (the seccomp
+filter, the device and capability tables, ctypes structures) it costs ~1.3 ms of the start of a container,
+and cost ~10 ms while its classes were dataclasses and NamedTuples (dataclasses, inspect, typing: none of
+MODULES may import them, tests/unit/test_launch.py checks). The Isolated helper imports it instead
+(`Isolated(preload=MODULES)`), while the parent moves it into the container's cgroup, and the child has it
+from the fork. This module imports nothing at its top: the parent only needs the functions' names, to send
+them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,28 @@
+"""A container's directories on the host: made root-only, removed without following a symlink out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from isodemo.container import overlay
+
+
+def test_remove_takes_the_tree_and_never_follows_a_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("host data\n")
+    dirs = overlay.ContainerDirs(str(tmp_path / "containers"), "isodemo-abc123-ctr")
+    with dirs:
+        deep = Path(dirs.upper, "a", "b")
+        deep.mkdir(parents=True)
+        (deep / "f").write_text("x")
+        Path(dirs.upper, "link").symlink_to(outside)  # an image's or a container's symlink to elsewhere
+        Path(dirs.upper, "a", "dirlink").symlink_to(outside, target_is_directory=True)
+        assert oct(os.stat(tmp_path / "containers").st_mode & 0o777) == "0o700"
+    assert not os.path.lexists(dirs.path)
+    assert (outside / "keep").read_text() == "host data\n"
+
+
+def test_remove_of_what_is_not_there_is_done(tmp_path: Path) -> None:
+    overlay.remove(str(tmp_path / "isodemo-abc123-ctr"))  # a run killed before it made the directory
