@@ -166,6 +166,7 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
 
     # What needs no child, done while the helper joins the cgroup, unshares and forks PID 1.
     from isodemo.container import security
+
     hostname = spec.hostname or ctx.run.name
     passwd, group = (
         _image_file(dirs.merged, image.layers, "etc/passwd"),
