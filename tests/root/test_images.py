@@ -40,7 +40,8 @@ from tests.imagetar import (
 )
 from tests.root.users import TestUser
 
-pytestmark = pytest.mark.skipif(not os.path.exists(BUSYBOX), reason="needs busybox-static")
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = [pytest.mark.host_only, pytest.mark.skipif(not os.path.exists(BUSYBOX), reason="needs busybox-static")]
 
 
 def in_mount_namespace(lowers: list[str], merged: str, look: Callable[[str], Any], *, upper: str = "") -> Any:

@@ -1,7 +1,8 @@
 """`isodemo run`: every option and every exit code, observed from inside the container and from the host.
 
 Each test runs isodemo as a user does (a separate process) with the session's image store; the host
-invariants fixture checks that nothing is left after each one.
+invariants fixture checks that nothing is left after each one. The VM stage (cgroup v2) runs only the tests
+whose outcome depends on the cgroup hierarchy: the others are marked host_only.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def test_the_command_s_exit_status_is_isodemo_s() -> None:
     assert run("busybox", "sh", "-c", "exit 3").code == 3
 
 
+@pytest.mark.host_only
 def test_a_command_that_does_not_exist_exits_127() -> None:
     result = run("busybox", "no-such-command")
     assert result.code == 127, result.stderr
@@ -47,6 +49,7 @@ def test_a_command_that_does_not_exist_exits_127() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.host_only
 def test_a_file_that_cannot_be_executed_exits_126() -> None:
     result = run("busybox", "/etc/passwd")
     assert result.code == 126, result.stderr
@@ -63,6 +66,7 @@ def test_a_file_that_cannot_be_executed_exits_126() -> None:
         ([], "IMAGE"),
     ],
 )
+@pytest.mark.host_only
 def test_isodemo_s_own_failures_exit_125_with_a_message(args: list[str], words: str) -> None:
     result = run(*args)
     assert result.code == 125, result.stderr
@@ -91,6 +95,7 @@ def test_json_reports_the_container(image_store: str) -> None:
 # -- namespaces ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 def test_the_command_is_pid_1_and_sees_only_its_own_processes() -> None:
     result = run("busybox", "sh", "-c", "echo $$; ls -d /proc/[0-9]* | wc -l")
     assert result.code == 0, result.stderr
@@ -98,12 +103,14 @@ def test_the_command_is_pid_1_and_sees_only_its_own_processes() -> None:
     assert pid == "1" and int(count) <= 3
 
 
+@pytest.mark.host_only
 def test_pid_host_keeps_the_host_s_pids() -> None:
     result = run("--pid", "host", "busybox", "sh", "-c", "echo $$")
     assert result.code == 0, result.stderr
     assert int(result.stdout) > 1
 
 
+@pytest.mark.host_only
 def test_init_is_pid_1_and_the_command_its_child() -> None:
     result = run("--init", "busybox", "sh", "-c", "echo $$; cat /proc/1/comm")
     assert result.code == 0, result.stderr
@@ -111,6 +118,7 @@ def test_init_is_pid_1_and_the_command_its_child() -> None:
     assert pid != "1" and comm == "isodemo-init"
 
 
+@pytest.mark.host_only
 def test_hostname_and_etc_files() -> None:
     result = run(
         "--hostname", "web-1", "busybox", "sh", "-c", "hostname; cat /etc/hostname; grep -c localhost /etc/hosts"
@@ -120,6 +128,7 @@ def test_hostname_and_etc_files() -> None:
     assert os.uname().nodename != "web-1"
 
 
+@pytest.mark.host_only
 def test_network_none_has_only_lo_up() -> None:
     result = run(
         "busybox",
@@ -132,6 +141,7 @@ def test_network_none_has_only_lo_up() -> None:
     assert lines[0] == "lo" and lines[-1] == "ok"
 
 
+@pytest.mark.host_only
 def test_network_host_sees_the_host_s_links() -> None:
     result = run("--network", "host", "busybox", "ls", "/sys/class/net")
     assert result.code == 0, result.stderr
@@ -141,6 +151,7 @@ def test_network_host_sees_the_host_s_links() -> None:
 # -- the root filesystem -------------------------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 def test_host_users_cannot_reach_the_container_s_files(image_store: str) -> None:
     """The container's upper/ and merged/ hold its setuid files: only root may enter the containers dir."""
     proc = subprocess.Popen(
@@ -164,12 +175,14 @@ def test_host_users_cannot_reach_the_container_s_files(image_store: str) -> None
         proc.communicate(timeout=60)
 
 
+@pytest.mark.host_only
 def test_writes_stay_in_the_container() -> None:
     first = run("busybox", "sh", "-c", "echo x > /etc/written && cat /etc/written")
     assert first.code == 0 and first.stdout == "x\n", first.stderr
     assert run("busybox", "test", "-e", "/etc/written").code == 1
 
 
+@pytest.mark.host_only
 def test_the_overlay_shows_on_the_host_while_it_runs(image_store: str) -> None:
     proc = subprocess.Popen(
         isodemo_argv("run", "busybox", "sleep", "30"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -189,6 +202,7 @@ def test_the_overlay_shows_on_the_host_while_it_runs(image_store: str) -> None:
         proc.communicate(timeout=60)
 
 
+@pytest.mark.host_only
 def test_volumes_bind_host_directories(tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("from the host\n")
     result = run("-v", f"{tmp_path}:/data", "busybox", "sh", "-c", "cat /data/in.txt; echo back > /data/out.txt")
@@ -199,6 +213,7 @@ def test_volumes_bind_host_directories(tmp_path: Path) -> None:
     assert readonly.code != 0 and "Read-only file system" in readonly.stderr
 
 
+@pytest.mark.host_only
 def test_proc_and_sys_as_runc_sets_them_up() -> None:
     script = (
         "echo 1 > /proc/sys/kernel/ns_last_pid 2>/dev/null && echo sys-writable || echo sys-ro;"
@@ -218,6 +233,7 @@ def test_proc_and_sys_as_runc_sets_them_up() -> None:
 # -- the process ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 def test_env_workdir_and_user(tmp_path: Path) -> None:
     env_file = tmp_path / "env"
     env_file.write_text("# a comment\nFROM_FILE=1\nBOTH=file\n")
@@ -231,6 +247,7 @@ def test_env_workdir_and_user(tmp_path: Path) -> None:
     assert int(lines[4].split()[1], 16) == 0
 
 
+@pytest.mark.host_only
 def test_capabilities_add_drop_and_privileged() -> None:
     def capeff(*args: str) -> int:
         result = run(*args, "busybox", "grep", "CapEff", "/proc/self/status")
@@ -247,6 +264,7 @@ def test_capabilities_add_drop_and_privileged() -> None:
     assert capeff("--privileged") == own
 
 
+@pytest.mark.host_only
 def test_seccomp_and_no_new_privileges() -> None:
     probe = (
         "grep -E 'NoNewPrivs|Seccomp:' /proc/self/status; unshare -U true 2>/dev/null && echo unshared || echo refused"
@@ -333,6 +351,7 @@ def _start(*args: str) -> subprocess.Popen[str]:
     return proc
 
 
+@pytest.mark.host_only
 def test_sigterm_is_forwarded_to_pid_1() -> None:
     proc = _start("busybox", "sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done")
     proc.send_signal(signal.SIGTERM)
@@ -340,6 +359,7 @@ def test_sigterm_is_forwarded_to_pid_1() -> None:
     assert proc.returncode == 42
 
 
+@pytest.mark.host_only
 def test_pid_1_without_a_handler_is_killed_after_the_stop_timeout() -> None:
     proc = _start("--stop-timeout", "1", "busybox", "sh", "-c", "echo ready; exec sleep 60")
     started = time.monotonic()
@@ -350,6 +370,7 @@ def test_pid_1_without_a_handler_is_killed_after_the_stop_timeout() -> None:
     assert "SIGKILL" in err
 
 
+@pytest.mark.host_only
 def test_a_second_sigint_kills_at_once() -> None:
     proc = _start("--stop-timeout", "60", "busybox", "sh", "-c", "echo ready; exec sleep 60")
     started = time.monotonic()
@@ -380,6 +401,7 @@ def test_sigkill_leaves_what_cleanup_removes(isodemo_cleanup_first: None) -> Non
     assert leftovers.find({mine[0]}) == []
 
 
+@pytest.mark.host_only
 def test_json_after_the_container_s_output() -> None:
     result = run("--json", "busybox", "echo", "hello")
     assert result.stdout.splitlines()[0] == "hello"
@@ -389,6 +411,7 @@ def test_json_after_the_container_s_output() -> None:
 # -- a terminal, a network, no root --------------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 def test_it_gives_the_container_a_terminal_and_ctrl_c_reaches_it() -> None:
     """`-it` through a pty: the container's sh is on a terminal of the size of ours, Ctrl-C (the byte 0x03)
     interrupts its foreground command, not isodemo, and the exit status is the shell's."""
@@ -460,6 +483,7 @@ def test_bridge_network_and_a_published_port() -> None:
     assert facts["ip_address"] == address and facts["published"] == {"18080": 8080}
 
 
+@pytest.mark.host_only
 def test_rootless_run_in_a_user_namespace(
     test_user: object, any_user_env: dict[str, str], unprivileged_userns: None, image_store: str
 ) -> None:
@@ -483,6 +507,7 @@ def test_rootless_run_in_a_user_namespace(
         shutil.rmtree(store, ignore_errors=True)
 
 
+@pytest.mark.host_only
 def test_userns_maps_root_inside_to_an_unprivileged_range() -> None:
     result = run("--userns", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin/busybox")
     assert result.code == 0, result.stderr

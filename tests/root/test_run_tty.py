@@ -18,7 +18,12 @@ import struct
 import termios
 import time
 
+import pytest
+
 from tests.conftest import isodemo_argv
+
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
 
 UID = 1000  # no such user needs to exist: the kernel only compares numbers
 

@@ -24,7 +24,11 @@ from isodemo.inside import security as inside
 from isodemo.kernel import capabilities, seccomp
 from isodemo.kernel.namespaces import CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER
 
-pytestmark = pytest.mark.skipif(platform.machine() != "x86_64", reason="the probes use x86_64 syscall numbers")
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = [
+    pytest.mark.host_only,
+    pytest.mark.skipif(platform.machine() != "x86_64", reason="the probes use x86_64 syscall numbers"),
+]
 
 DOCKER_DEFAULT_MASK = 0x00000000A80425FB
 # asm/unistd_64.h

@@ -14,6 +14,9 @@ import pytest
 from isodemo.container.devices import ALLOWED
 from isodemo.kernel import bpf
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 # -- encoding -------------------------------------------------------------------------------------------------
 
 # struct bpf_insn, little-endian: code (1 byte); dst_reg in the low nibble and src_reg in the high nibble of

@@ -14,6 +14,9 @@ import pytest
 from isodemo import channel
 from isodemo.kernel import fdpass
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 
 def open_fds() -> set[int]:
     return {int(name) for name in os.listdir("/proc/self/fd")}

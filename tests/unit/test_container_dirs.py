@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from isodemo.container import overlay
+
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
 
 
 def test_remove_takes_the_tree_and_never_follows_a_symlink(tmp_path: Path) -> None:

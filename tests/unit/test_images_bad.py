@@ -33,6 +33,9 @@ from tests.imagetar import (
     store_root,
 )
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 GOOD = {"etc/motd": b"hello\n"}  # the store has this layer already: a tarball that has it is not read for it
 NEW = {"etc/motd": b"new\n"}
 

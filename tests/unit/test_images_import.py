@@ -30,6 +30,9 @@ from tests.imagetar import (
     store_root,
 )
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 BASE = {"etc/motd": b"hello\n", "bin/tool": File(b"#!/bin/sh\n", 0o755), "data/one": b"1", "data/two": b"2"}
 TOP = {"etc/motd": WHITEOUT, "data": OPAQUE, "data/three": b"3"}
 SETTINGS = {

@@ -24,6 +24,9 @@ from isodemo.narrate.base import Narrator
 from isodemo.tools import images as images_tool
 from tests.imagetar import OPAQUE, WHITEOUT, docker_save, store_root
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 needs_busybox = pytest.mark.skipif(not os.path.exists(busybox.BUSYBOX), reason="needs busybox-static")
 
 

@@ -13,6 +13,9 @@ from isodemo.errors import CannotExecute, CommandNotFound, RunError
 from isodemo.inside import execve, rootfs
 from isodemo.kernel import mount
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 
 @pytest.fixture
 def path_dirs(tmp_path: Path) -> Path:

@@ -18,6 +18,9 @@ import isodemo
 from isodemo.inside import container, launch
 from isodemo.isolated import Isolated
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 RUNTIME = Path(__file__).resolve().parents[2] / "src" / "isodemo" / "container" / "runtime.py"
 
 

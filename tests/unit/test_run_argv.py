@@ -20,6 +20,9 @@ from isodemo.container import argv
 from isodemo.container.spec import DEFAULT_STOP_TIMEOUT, Publish, RunSpec, Volume
 from isodemo.errors import ExitCode, RunError, UsageError
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 ENVIRON = {"HOME": "/root", "FROM_HERE": "here value"}
 
 

@@ -18,6 +18,9 @@ from isodemo.errors import ExitCode, RunError
 from isodemo.inside import security as inside
 from isodemo.kernel import capabilities, seccomp
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 DOCKER_DEFAULT_MASK = 0x00000000A80425FB  # CapEff of `docker run busybox grep Cap /proc/self/status`
 
 
