@@ -50,55 +50,17 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from isodemo.kernel import capabilities
+
 CGROUP_ROOT = "/sys/fs/cgroup"
 V2_SUBTREE = os.path.join(CGROUP_ROOT, "isodemo")  # isodemo's own subtree on cgroup v2 (cgroups/v2.py TOP)
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # moby's defaultUnixPathEnv
 HOSTNAME = "isodemo-ref"
 
-# <linux/capability.h>, bit -> name (runc 1.1.5 knows them all, up to CAP_CHECKPOINT_RESTORE = 40).
-CAP_NAMES = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-)
+# <linux/capability.h>, bit -> name: the kernel's numbering, the same for both runtimes (runc 1.1.5 knows
+# every one up to CAP_CHECKPOINT_RESTORE = 40). What Docker sets below is written here on purpose rather than
+# imported from isodemo: a reference must not inherit a mistake of the code it checks.
+CAP_NAMES = capabilities.NAMES
 
 # moby daemon/pkg/oci/caps/defaults.go (= containerd's defaultUnixCaps), in moby's order.
 DOCKER_CAPS = (

@@ -10,10 +10,8 @@ The parent side, the Isolated class that starts the helper and talks to the chil
 Everything these processes need is imported at the top of this module, which the parent imports before
 it forks: a helper that dropped to nobody may no longer be allowed to read isodemo's source, so it must
 not import anything after the fork. The one exception is `Plan.preload`, which Isolated refuses together
-with `as_user`: modules the child will need (`isodemo run`'s inside/, with dataclasses, typing and ctypes,
-~10 ms) that the helper imports while it waits for the parent, which meanwhile moves it into its cgroup
-(the first write to cgroup.procs waits for an RCU grace period, ~10 ms): time spent twice becomes time
-spent once.
+with `as_user`: modules the child will need (`isodemo run`'s inside/, ~1.3 ms) that the helper imports
+before it unshares, or while it waits for the parent at a pause; the parent need not import them itself.
 """
 
 from __future__ import annotations
@@ -160,8 +158,10 @@ def join_cgroups(files: tuple[str, ...]) -> None:
     """Move this process into a cgroup by writing "0" to the files given: v1's `tasks` in each hierarchy
     (v2's cgroup.procs). The process moves itself, as one thread: the kernel then skips the global lock that
     moving a whole thread group by pid takes (cgroup_procs_write_start in kernel/cgroup/cgroup.c), whose
-    RCU grace period makes the first such write of a run wait ~15 ms on a cgroup v1 machine. The helper is
-    single-threaded (a fork), so its one thread is all of it; what it forks later starts in the cgroup."""
+    RCU grace period makes the first such write of a run wait ~15 ms on a cgroup v1 machine. v2 has no such
+    file for a domain cgroup: "0" to cgroup.procs still moves the whole group and waits (clone3's
+    CLONE_INTO_CGROUP would avoid it, and Python has no clone3). The helper is single-threaded (a fork), so
+    its one thread is all of it; what it forks later starts in the cgroup."""
     for path in files:
         try:
             with open(path, "w") as f:

@@ -54,3 +54,12 @@ def test_create_file_makes_a_mount_point_only_inside(tmp_path: Path) -> None:
     (root / "etc" / "hosts").symlink_to(tmp_path / "made-on-the-host")
     assert not openat2.create_file(str(root), "etc/hosts")
     assert not (tmp_path / "made-on-the-host").exists()
+
+
+def test_present_sees_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    (root / "etc" / "passwd").symlink_to("/nowhere")  # a dangling link is there all the same
+    os.mkfifo(root / "etc" / "group")
+    assert openat2.present(str(root), "etc/passwd")
+    assert openat2.present(str(root), "etc/group")
+    assert not openat2.present(str(root), "etc/shadow")

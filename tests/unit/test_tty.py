@@ -30,6 +30,9 @@ from isodemo import signals
 from isodemo.container.tty import Pty, cfmakeraw, check_terminal, window_size
 from isodemo.errors import ExitCode, Interrupted, RunError
 
+# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
+pytestmark = pytest.mark.host_only
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUSYBOX = "/bin/busybox"
 TIMEOUT = 20.0
@@ -57,8 +60,6 @@ os.execv(sys.argv[3], sys.argv[3:])
 WINDOW_REPORTER = r"""
 import fcntl, os, signal, struct, sys, termios
 
-# The same on cgroup v1 and v2: the VM stage (tests/vm) runs only what differs between them.
-pytestmark = pytest.mark.host_only
 def size():
     return struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, bytes(8)))[:2]
 signal.signal(signal.SIGWINCH, lambda *_: os.write(1, b"winch %d %d\n" % size()))

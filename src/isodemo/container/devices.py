@@ -10,7 +10,7 @@ The rules, in the syntax of v1's devices.allow:
 - runc's AllowedDevices (libcontainer/specconv/spec_linux.go), which runc appends to every container's
   rules: mknod of any character or block device (opening one is another matter), then read, write and mknod
   of null, zero, full, random, urandom, tty, ptmx, the ptys of /dev/pts (major 136; the container's
-  terminal for -t is a host pty, c 136:N), and /dev/net/tun (10:200; dropped in runc 1.2.0-rc1, back
+  terminal for -t is one of its own devpts, c 136:N), and /dev/net/tun (10:200; dropped in runc 1.2.0-rc1, back
   since: opencontainers/runc pull 3468).
 - the console, c 5:1, from moby's DefaultLinuxSpec (daemon/pkg/oci/defaults.go), which Docker adds to
   runc's. moby also denies c 10:229 (fuse) explicitly; here every device not listed is denied anyway.

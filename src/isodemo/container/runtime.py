@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from isodemo.container.spec import RunSpec
 
 # The child's side (inside/container.py: mounts, pivot_root, capabilities, seccomp, execve) is called through
-# inside/launch.py with plain dicts: this process never imports it (~10 ms), the Isolated helper does while
-# this process moves it into the container's cgroup (Isolated's preload), and the child has it from the fork.
+# inside/launch.py with plain dicts: this process never imports it, the Isolated helper does (Isolated's
+# preload) while this process goes on with build(), and the child has it from the fork.
 
 # --userns as root: container uids 0..65535 are host uids 100000..165535, the first range `useradd` gives
 # in /etc/subuid (Docker's userns-remap takes it from there for its `dockremap` user).
@@ -395,10 +395,11 @@ def _image_file(merged: str, layers: tuple[str, ...], relative: str) -> str:
     mounted here, else from the highest layer that has it (rootless: the child mounts the overlay). Resolved
     inside the root, and read only when it is a regular file (kernel/openat2.py): an image's
     `etc/passwd -> /etc/shadow` or device node never makes isodemo open a host file."""
-    for root in (merged,) if os.path.ismount(merged) else reversed(layers):
-        text = openat2.read_regular(root, relative)
-        if text is not None:
-            return text
+    if os.path.ismount(merged):
+        return openat2.read_regular(merged, relative) or ""
+    for layer in reversed(layers):
+        if openat2.present(layer, relative):  # the highest layer that names it decides, a whiteout too
+            return openat2.read_regular(layer, relative) or ""
     return ""
 
 

@@ -5,7 +5,7 @@ Mounts and Process, so that it never imports inside/container.py itself: with wh
 filter, the device and capability tables, ctypes structures) it costs ~1.3 ms of the start of a container,
 and cost ~10 ms while its classes were dataclasses and NamedTuples (dataclasses, inspect, typing: none of
 MODULES may import them, tests/unit/test_launch.py checks). The Isolated helper imports it instead
-(`Isolated(preload=MODULES)`), while the parent moves it into the container's cgroup, and the child has it
+(`Isolated(preload=MODULES)`) while the parent goes on with its own part of the start, and the child has it
 from the fork. This module imports nothing at its top: the parent only needs the functions' names, to send
 them.
 """

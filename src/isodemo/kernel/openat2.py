@@ -71,6 +71,22 @@ def read_regular(root: str, path: str, limit: int = 1 << 20) -> str | None:
         return f.read(limit).decode(errors="replace")
 
 
+def present(root: str, path: str) -> bool:
+    """Whether root/path names anything (a file, a link, a device: an overlayfs whiteout too), resolved inside
+    the root without following its last component."""
+    try:
+        root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        os.close(open_in_root(root_fd, path, os.O_PATH | os.O_NOFOLLOW))
+    except OSError:
+        return False
+    finally:
+        os.close(root_fd)
+    return True
+
+
 def create_file(root: str, path: str, mode: int = 0o644) -> bool:
     """Create the empty regular file root/path (a mount point), resolved inside the root; False when it
     exists already or cannot be made there."""
