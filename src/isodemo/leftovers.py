@@ -228,11 +228,16 @@ def _loop_devices() -> Iterable[Leftover]:
 def _run_records() -> Iterable[Leftover]:
     noted = runs.recorded_objects("cgroup")
     for run_id, record in runs.recorded_runs().items():
-        remove = functools.partial(_remove_record, record.path, noted.get(run_id, []))
+        remove = functools.partial(_remove_record, record.path, noted.get(run_id, []), run_id)
         yield Leftover(N_("run record"), str(record.path), run_id, remove, record.owner)
 
 
-def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
+class RecordKept(Exception):
+    """The record stays: objects of its run exist that this cleanup did not find when it looked (the run was
+    still making them then, and died after). The next cleanup removes them, and then the record."""
+
+
+def _remove_record(record: Path, noted_cgroups: list[str], run_id: str = "") -> None:
     """The record goes last, and only once nothing it vouches for is left: it is what lets cleanup retry."""
     for path in noted_cgroups:  # still there: another cleanup, running at the same time, may be removing it
         if os.path.exists(path):
@@ -241,6 +246,12 @@ def _remove_record(record: Path, noted_cgroups: list[str]) -> None:
     remaining = [path for path in noted_cgroups if os.path.exists(path)]
     if remaining:
         raise OSError(_("kept: {paths} still exist", paths=", ".join(remaining)))
+    if run_id:
+        # Looked at again: a run that died between this cleanup's look and its check of which runs live made
+        # objects the look did not see (a table, a link); without the record nothing would vouch for them.
+        later = [str(item) for item in find({run_id}, include_records=False) if item.kind != N_("process")]
+        if later:
+            raise RecordKept(_("kept: {objects} appeared after cleanup looked", objects=", ".join(later)))
     record.unlink()
     if record.parent != runs.RUN_DIR:
         runs.remove_user_run_dir(record.parent)

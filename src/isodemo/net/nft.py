@@ -7,20 +7,28 @@ each rule with the `nft` text shown beside it. One table per run (`ip isodemo-<r
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
+import os
+import signal
 import subprocess
+import time
 from typing import Any
 
 from isodemo import host as hostinfo
 from isodemo import testpoints
 from isodemo.errors import MissingFeature
 from isodemo.i18n import _
+from isodemo.kernel import process
 from isodemo.net import Resource
 
 
 def nft(*commands: dict[str, Any]) -> None:
-    """Apply a batch of JSON commands atomically (one transaction, like `nft -f`)."""
+    """Apply a batch of JSON commands atomically (one transaction, like `nft -f`).
+
+    The `nft` process dies with isodemo (PR_SET_PDEATHSIG): an isodemo killed while nft runs must not leave
+    it to commit a table after `isodemo cleanup` has looked, where no run record would vouch for it."""
     binary = hostinfo.find_tool("nft")
     result = subprocess.run(
         [binary, "-j", "-f", "-"],
@@ -28,6 +36,7 @@ def nft(*commands: dict[str, Any]) -> None:
         capture_output=True,
         text=True,
         check=False,
+        preexec_fn=functools.partial(_die_with, os.getpid()),  # isodemo forks only single-threaded
     )
     if result.returncode != 0:
         raise MissingFeature(
@@ -36,12 +45,25 @@ def nft(*commands: dict[str, Any]) -> None:
         )
 
 
+def _die_with(parent: int) -> None:
+    """In the forked nft, before its exec: SIGKILL when isodemo dies (or at once, if it already has)."""
+    process.set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _list(*what: str) -> str | None:
+    """`nft list ...`; None without nft. A listing can fail while other nft transactions change the ruleset
+    (several runs and cleanups at once): asked again, up to three times, before it counts as failed."""
     binary = hostinfo.which("nft")
     if binary is None:
         return None
-    out = subprocess.run([binary, *what], capture_output=True, text=True, check=False)
-    return out.stdout if out.returncode == 0 else None
+    for attempt in range(3):
+        out = subprocess.run([binary, *what], capture_output=True, text=True, check=False)
+        if out.returncode == 0:
+            return out.stdout
+        time.sleep(0.05 * (attempt + 1))
+    return None
 
 
 def list_table(name: str) -> dict[str, Any]:
