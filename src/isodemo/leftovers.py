@@ -228,7 +228,7 @@ def _loop_devices() -> Iterable[Leftover]:
 def _run_records() -> Iterable[Leftover]:
     noted = runs.recorded_objects("cgroup")
     for run_id, record in runs.recorded_runs().items():
-        remove = functools.partial(_remove_record, record.path, noted.get(run_id, []), run_id)
+        remove = functools.partial(_remove_record, record.path, noted.get(run_id, []), run_id, record.owner)
         yield Leftover(N_("run record"), str(record.path), run_id, remove, record.owner)
 
 
@@ -237,7 +237,7 @@ class RecordKept(Exception):
     still making them then, and died after). The next cleanup removes them, and then the record."""
 
 
-def _remove_record(record: Path, noted_cgroups: list[str], run_id: str = "") -> None:
+def _remove_record(record: Path, noted_cgroups: list[str], run_id: str = "", owner: int = 0) -> None:
     """The record goes last, and only once nothing it vouches for is left: it is what lets cleanup retry."""
     for path in noted_cgroups:  # still there: another cleanup, running at the same time, may be removing it
         if os.path.exists(path):
@@ -249,7 +249,11 @@ def _remove_record(record: Path, noted_cgroups: list[str], run_id: str = "") -> 
     if run_id:
         # Looked at again: a run that died between this cleanup's look and its check of which runs live made
         # objects the look did not see (a table, a link); without the record nothing would vouch for them.
-        later = [str(item) for item in find({run_id}, include_records=False) if item.kind != N_("process")]
+        later = [
+            str(item)
+            for item in find({run_id}, include_records=False)
+            if item.kind != N_("process") and owner in (0, item.owner)  # what this record vouches for
+        ]
         if later:
             raise RecordKept(_("kept: {objects} appeared after cleanup looked", objects=", ".join(later)))
     record.unlink()
