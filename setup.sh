@@ -19,7 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(python3 python3-venv busybox-static iproute2 util-linux procps nftables libseccomp2)
-[ -n "$extras" ] && packages+=(shellcheck vagrant strace runc)
+# runc: the reference container of tests/runcref.py; podman (with conmon): the real pod tests/root/test_inspect_podman.py
+# compares `isodemo inspect` with.
+[ -n "$extras" ] && packages+=(shellcheck vagrant strace runc podman)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -86,20 +86,20 @@ def global_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def checked(parser: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A click callback that runs isodemo.values.<parser> and turns its UsageError into exit 2.
+def checked(parser: str, module: str = "values") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that runs isodemo.<module>.<parser> (isodemo.values by default) and turns its
+    UsageError into exit 2.
 
     The parser is named, not imported, so that building the commands imports nothing but click.
     """
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        from isodemo import values
         from isodemo.errors import UsageError
 
         if value is None:
             return value
         try:
-            return getattr(values, parser)(value)
+            return getattr(importlib.import_module(f"isodemo.{module}"), parser)(value)
         except UsageError as error:
             raise click.BadParameter(
                 _("{problem}; {hint}", problem=error.message, hint=error.hint) if error.hint else error.message
@@ -366,7 +366,70 @@ def _build() -> dict[str, click.Command]:
                 _("Bytes per second, as docker's --device-write-bps takes it (a size: 512k, 2mb): from 4k to 64m."),
             ),
         ),
+        "limits": demo_command(
+            "limits",
+            click.option(
+                "-f",
+                "--filename",
+                metavar="FILE",
+                callback=checked("pod_file", "kube.options"),
+                help=_(
+                    "A Pod manifest, YAML or JSON (kind: Pod, apiVersion: v1), as `kubectl apply -f` takes it: "
+                    "its containers' requests and limits of cpu and memory are used, instead of the default Pod."
+                ),
+            ),
+            click.option(
+                "--api-cpu",
+                metavar="CPU",
+                default="500m",  # the help says it
+                callback=checked("cpu_quantity", "kube.options"),
+                help=_("The default Pod's api container: requests.cpu = limits.cpu (default 500m)."),
+            ),
+            click.option(
+                "--api-memory",
+                metavar="MEMORY",
+                default="64Mi",  # the help says it
+                callback=checked("memory_quantity", "kube.options"),
+                help=_("The default Pod's api container: requests.memory = limits.memory, 8Mi to 1Gi (default 64Mi)."),
+            ),
+            click.option(
+                "--batch-cpu",
+                metavar="CPU",
+                default="750m",  # the help says it
+                callback=checked("cpu_quantity", "kube.options"),
+                help=_("The default Pod's batch container: requests.cpu, no limit (default 750m)."),
+            ),
+            click.option(
+                "--cache-cpu",
+                metavar="CPU",
+                default="250m",  # the help says it
+                callback=checked("cpu_quantity", "kube.options"),
+                help=_("The default Pod's cache container: requests.cpu, no limit (default 250m)."),
+            ),
+            click.option(
+                "--cpu-weight-formula",
+                type=click.Choice(["new", "old"]),
+                default="new",
+                show_default=True,
+                help=_(
+                    "cgroup v2: how the runtime turns a container's cpu.shares into cpu.weight: new (log-scale, "
+                    "runc 1.3.2+, crun 1.23+) or old (linear, older runc and crun)."
+                ),
+            ),
+        ),
         "run": RunCommand(),
+        "pod": demo_command(
+            "pod",
+            click.option(
+                "--share-processes",
+                is_flag=True,
+                help=_(
+                    "One pid namespace for the pod (shareProcessNamespace: true): pause is PID 1, the containers "
+                    "see each other's processes, and pause reaps their orphans."
+                ),
+            ),
+        ),
+        "volume": demo_command("volume"),
         "images": tool_command(
             "images",
             "images",

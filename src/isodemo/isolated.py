@@ -35,7 +35,7 @@ import sys
 from isodemo import channel, isolated_child, signals, testpoints, userns_policy
 from isodemo.errors import IsodemoError
 from isodemo.i18n import _
-from isodemo.kernel import namespaces
+from isodemo.kernel import mount, namespaces
 from isodemo.kernel.libc import libc
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 # How long stop() waits for a helper that has not reported its child to end it and exit: its longest step is
 # an unshare or a fork (milliseconds; ten times that in an emulated VM).
 ABANDON_TIMEOUT = 5.0
+# A new mount namespace's / right after the unshare: the mount(2) flags (with MS_REC) of each choice.
+ROOT_PROPAGATION = {"rprivate": mount.MS_PRIVATE, "rslave": mount.MS_SLAVE, "rshared": mount.MS_SHARED}
 
 
 class ChildGone(IsodemoError):
@@ -77,6 +79,8 @@ class Isolated:
         join_cgroup: Sequence[str] = (),
         leave_cgroup: Sequence[str] = (),
         deferred: bool = False,
+        join: dict[str, str] | None = None,
+        root_propagation: str = "rprivate",
     ) -> None:
         """`as_user`: (uid, gid) the helper drops to before anything else (isodemo must be root).
         `mapping`: the uid/gid maps of a new user namespace; by default root inside is the helper's ids.
@@ -90,7 +94,13 @@ class Isolated:
         move by pid from here costs (isolated_child.join_cgroups); `leave_cgroup`: the same once it has forked
         the child, which stays. Neither with `as_user` (the helper is no longer root then).
         `deferred`: entering only forks the helper (begin()); the caller calls finish() when it needs the
-        child, and may work meanwhile. Leaving stops it in either state."""
+        child, and may work meanwhile. Leaving stops it in either state.
+        `join`: existing namespaces the helper enters with setns(2) before it unshares the new ones, {type:
+        path such as /proc/PID/ns/net}, as runc joins a pod's: every path opened first, then setns in runc's
+        order (namespaces.SETNS_ORDER). A joined pid namespace is the child's: the helper forks it there.
+        `root_propagation`: what a new mount namespace's / becomes right after the unshare, "rprivate" (the
+        default: nothing crosses to or from the host), "rslave" or "rshared" (runc's rootPropagation: a volume
+        with mountPropagation HostToContainer or Bidirectional needs its copy to stay linked to the host's)."""
         unknown = [n for n in namespaces_ if n not in namespaces.NAMESPACE_TYPES]
         if unknown:
             raise ValueError(f"unknown namespace types: {unknown}")
@@ -98,6 +108,10 @@ class Isolated:
             raise ValueError("preload imports after the fork: a helper that becomes another user must not")
         if (join_cgroup or leave_cgroup) and as_user is not None:
             raise ValueError("the helper joins a cgroup as root: not with as_user")
+        join = join or {}
+        both = [n for n in join if n in namespaces_ or n not in namespaces.NAMESPACE_TYPES]
+        if both:
+            raise ValueError(f"namespaces both joined and new, or unknown: {both}")
         self.namespaces = tuple(namespaces_)
         self.comm = comm
         self.as_user = as_user
@@ -108,6 +122,10 @@ class Isolated:
         self.join_cgroup = tuple(join_cgroup)
         self.leave_cgroup = tuple(leave_cgroup)
         self.deferred = deferred
+        self.join = tuple((name, join[name]) for name in namespaces.SETNS_ORDER if name in join)
+        if root_propagation not in ROOT_PROPAGATION:
+            raise ValueError(f"unknown root propagation: {root_propagation}")
+        self.root_propagation = root_propagation
         self.pid = 0  # the child's pid as the host sees it
         self.helper_pid = 0
         self.exit_status: int | None = None
@@ -150,6 +168,8 @@ class Isolated:
             preload=self.preload,
             join_cgroup=self.join_cgroup,
             leave_cgroup=self.leave_cgroup,
+            join=self.join,
+            root_propagation=ROOT_PROPAGATION[self.root_propagation],
         )
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # a buffer copied by fork would otherwise be written twice

@@ -44,10 +44,12 @@ class Plan:
         "as_user",
         "comm",
         "flags",
+        "join",
         "join_cgroup",
         "leave_cgroup",
         "pause_before_unshare",
         "preload",
+        "root_propagation",
         "time_offsets",
     )
 
@@ -62,6 +64,8 @@ class Plan:
         preload: tuple[str, ...] = (),
         join_cgroup: tuple[str, ...] = (),
         leave_cgroup: tuple[str, ...] = (),
+        join: tuple[tuple[str, str], ...] = (),
+        root_propagation: int = mount.MS_PRIVATE,
     ) -> None:
         self.flags = flags
         self.comm = comm
@@ -71,6 +75,10 @@ class Plan:
         self.preload = preload  # never with as_user (Isolated refuses it): see the module's docstring
         self.join_cgroup = join_cgroup  # files the helper writes "0" to before it unshares (join_cgroups says why)
         self.leave_cgroup = leave_cgroup  # the same, once the child is forked: the helper leaves its cgroup
+        self.join = join  # (type, path) of existing namespaces to setns into, in order, before the unshare
+        # MS_PRIVATE (the default: no mount event crosses), MS_SLAVE or MS_SHARED, applied with MS_REC to / of a
+        # new mount namespace; runc's prepareRoot (rootfs_linux.go) takes it from the config's rootPropagation
+        self.root_propagation = root_propagation
 
 
 def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
@@ -189,6 +197,8 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: Plan) -> None:
     else:
         _preload(plan.preload)  # nothing to hide it behind: imported now, as the parent would have
     join_cgroups(plan.join_cgroup)
+    if plan.join:
+        _join_namespaces(sock, plan.join)
     if flags & namespaces.CLONE_NEWUSER:
         _enter_user_namespace(sock, parent_pid)
     rest = flags & ~namespaces.CLONE_NEWUSER
@@ -203,7 +213,31 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: Plan) -> None:
     if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
         timens.write_offsets(plan.time_offsets)
     if flags & namespaces.CLONE_NEWNS:
-        mount.make_rprivate("/")
+        if plan.root_propagation == mount.MS_PRIVATE:
+            mount.make_rprivate("/")
+        else:  # rslave/rshared: the copies keep their link to the host's peer groups (a volume's propagation)
+            mount.mount(None, "/", None, mount.MS_REC | plan.root_propagation)
+
+
+def _join_namespaces(sock: socket.socket, join: tuple[tuple[str, str], ...]) -> None:
+    """setns(2) into existing namespaces, as runc's nsexec.c join_namespaces: open every path first ("after we
+    join the mnt or user namespaces we might no longer be able to access the paths"), then join them in the
+    order given. A pid namespace joined so only takes effect for the child forked next."""
+    fds: list[tuple[str, str, int]] = []
+    call = ""
+    try:
+        for name, path in join:
+            call = f"open({path})"
+            fds.append((name, path, os.open(path, os.O_RDONLY | os.O_CLOEXEC)))
+        for name, path, fd in fds:
+            call = f"setns({path}, {namespaces.NAMESPACE_TYPES[name].flag_name})"
+            namespaces.setns(fd, namespaces.NAMESPACE_TYPES[name].flag)
+    except OSError as error:
+        code = error.errno or 0
+        _refuse(sock, KernelError(call, code, os.strerror(code)))
+    finally:
+        for _name, _path, fd in fds:
+            os.close(fd)
 
 
 def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:

@@ -85,7 +85,8 @@ def _killer(pid: int, started: str | None) -> Callable[[], None]:
 
 
 def _mounts() -> Iterable[Leftover]:
-    for entry in procfs.mountinfo("self"):
+    # The last made first: a mount under another (a tmpfs under `isodemo volume`'s shared bind) goes before it.
+    for entry in reversed(procfs.mountinfo("self")):
         if entry.mount_point.startswith("/run/netns/"):
             continue  # a named network namespace: _named_netns removes it whole
         for part in entry.mount_point.split("/"):
@@ -133,6 +134,21 @@ def _containers() -> Iterable[Leftover]:
             if stat.S_ISDIR(found.st_mode) and record.owner in (0, owner):  # never a symlink to elsewhere
                 remove = functools.partial(overlay.remove, path)
                 yield Leftover(N_("container directory"), path, run_id, remove, owner)
+
+
+def _volume_trees() -> Iterable[Leftover]:
+    """`isodemo volume`'s stand-ins for /var/lib/kubelet and the node's hostPath files (/tmp/isodemo-<run>-
+    kubelet, -node), found by the run's record (noted before they exist): their mounts first, deepest first,
+    then the tree; never emptied while a mount is under it (volumes/tree.py)."""
+    from isodemo.volumes import kubelet, node, tree
+
+    for kind in (kubelet.KIND, node.KIND):
+        for run_id, paths in runs.recorded_objects(kind).items():
+            for path in paths:
+                if runs.run_id_of(os.path.basename(path)) != run_id or os.path.dirname(path) != runs.SHARED_TMP_NAME:
+                    continue
+                if os.path.isdir(path) and not os.path.islink(path):
+                    yield Leftover(N_("volume directory"), path, run_id, functools.partial(tree.remove, path), 0)
 
 
 def _image_temp() -> Iterable[Leftover]:
@@ -270,6 +286,7 @@ FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
     _cgroups,
     _loop_devices,
     _mounts,
+    _volume_trees,
     _containers,
     _image_temp,
     _directories,

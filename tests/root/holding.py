@@ -28,24 +28,35 @@ class Held:
             **popen,
         )
         self.before: list[str] = []
+        self.rest = ""  # stdout read after the holding line, before release()
         self.info = self._read_holding()
 
     def _read_holding(self, timeout: float = 60) -> dict[str, Any]:
+        """Read stdout up to the holding line. From the descriptor, not the text stream: a readline() that
+        buffers the holding line together with the lines before it would leave select() waiting for data
+        that already arrived. What came after the holding line is kept for release()."""
         assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
+        data = b""
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], deadline - time.monotonic())
+            while b"\n" in data:
+                raw, data = data.split(b"\n", 1)
+                line = raw.decode(errors="replace") + "\n"
+                if line.startswith("holding: "):
+                    self.rest = data.decode(errors="replace")
+                    info: dict[str, Any] = json.loads(line[len("holding: ") :])
+                    return info
+                self.before.append(line)
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
             if not ready:
                 break
-            line = self.proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            if line.startswith("holding: "):
-                info: dict[str, Any] = json.loads(line[len("holding: ") :])
-                return info
-            self.before.append(line)
-        self.kill()
-        raise AssertionError(f"no holding line; stderr: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            data += chunk
+        _out, err = self.kill()
+        raise AssertionError(f"no holding line; stdout: {''.join(self.before)[-2000:]}; stderr: {err[-2000:]}")
 
     def release(self, how: str = "enter", timeout: float = 60) -> tuple[int, str, str]:
         if how == "enter":
@@ -55,12 +66,13 @@ class Held:
         else:
             self.proc.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
         out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, out, err
+        return self.proc.returncode, self.rest + out, err
 
-    def kill(self) -> None:
+    def kill(self) -> tuple[str, str]:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.communicate(timeout=60)
+        out, err = self.proc.communicate(timeout=60)
+        return out, err
 
 
 def run_processes(run_id: str) -> list[int]:

@@ -1,4 +1,5 @@
-"""Every demo but net, run for real as root, never loads pyroute2 (netlink: ~300 ms of import, and threads).
+"""Every demo that builds no network (all but net and pod), run for real as root, never loads pyroute2
+(netlink: ~300 ms of import, and threads).
 
 tests/unit/test_layers.py checks the imports statically; this catches what only a run reaches: an import
 inside a function, or one made with importlib (which `python -X importtime` does not list: the demo modules
@@ -23,12 +24,14 @@ PROBE = (
     "loaded = sorted(m for m in sys.modules if m.split('.')[0] in watched)\n"
     "print('loaded:', *loaded, file=sys.stderr)\nsys.exit(code)"
 )
+# They wire veths and bridges (pod: the CNI bridge plugin's job) through net/, which speaks netlink.
+NETLINK_DEMOS = {"net", "pod"}
 # Their claims are measured rates: under load they may not hold (exit 1), and the run still went to its end.
 MEASURED = {"cgroup-cpu", "cgroup-io"}
 
 
 @pytest.mark.host_only
-@pytest.mark.parametrize("name", [entry.name for entry in catalog.demos() if entry.name != "net"])
+@pytest.mark.parametrize("name", [entry.name for entry in catalog.demos() if entry.name not in NETLINK_DEMOS])
 def test_a_demo_run_never_loads_pyroute2(name: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, "--json", name],

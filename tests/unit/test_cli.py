@@ -55,7 +55,7 @@ def test_list_in_plain_and_json_without_rich(capsys: pytest.CaptureFixture[str])
 def test_unknown_command_exits_2_with_the_closest_names(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["pdi"], capsys)
     assert code == 2
-    assert "no such command 'pdi'" in err and "Did you mean pid" in err
+    assert "no such command 'pdi'" in err and "Did you mean" in err and "pid" in err.split("Did you mean")[1]
     assert "Traceback" not in err
 
 

@@ -214,7 +214,7 @@ def test_every_value_option_is_checked_by_a_parser() -> None:
 def test_defaults_are_accepted() -> None:
     for name, flag in value_options():
         option = next(p for p in commands.COMMANDS[name].params if flag in p.opts)
-        if option.default is not None:
+        if option.default is not None and option.default is not getattr(click.core, "UNSET", None):  # click 8.3+
             code, _, err, stub = run_in_process([name, flag, str(option.default)])
             assert code == 0 and stub.calls, (name, flag, err)
 

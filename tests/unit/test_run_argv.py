@@ -132,6 +132,8 @@ OPTION_CASES: list[tuple[list[str], str, Any]] = [
     (["-p", "8080:80", "--network", "bridge"], "network", "bridge"),
     (["-v", "/tmp:/data"], "volumes", (Volume("/tmp", "/data", False),)),
     (["-v", "/tmp:/data:ro"], "volumes", (Volume("/tmp", "/data", True),)),
+    (["-v", "/tmp:/data:ro,rslave"], "volumes", (Volume("/tmp", "/data", True, "rslave"),)),
+    (["-v", "/tmp:/data:rshared"], "volumes", (Volume("/tmp", "/data", False, "rshared"),)),
     (
         ["--volume=/tmp/:/data/:rw", "-v", "/:/host:ro"],
         "volumes",

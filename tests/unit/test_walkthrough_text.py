@@ -22,7 +22,23 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "demos" / "walkthrough"
 TEXTS = REPO / "demos" / "walkthrough.d"
 LANGUAGES = ("en", "ko")
-CHAPTERS = ("intro", "pid", "uts", "ipc", "mnt", "net", "user", "cgroupns", "timens", "cgroups", "run", "recap")
+CHAPTERS = (
+    "intro",
+    "pid",
+    "uts",
+    "ipc",
+    "mnt",
+    "net",
+    "user",
+    "cgroupns",
+    "timens",
+    "cgroups",
+    "limits",
+    "run",
+    "pod",
+    "volume",
+    "recap",
+)
 SECTION = re.compile(r"^\[([a-z0-9_]+)\]$")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 # the functions that take a text's key, and then NAME=VALUE arguments for its placeholders

@@ -192,6 +192,8 @@ def release(directory: str) -> None:
     """
     if not os.path.isdir(directory):
         return
+    for child in _child_cgroups(directory):  # depth-first: a cgroup with children cannot be removed (EBUSY)
+        release(child)
     kill_file = os.path.join(directory, "cgroup.kill")
     deadline = time.monotonic() + EMPTY_TIMEOUT_S
     while procs := procs_of(directory):
@@ -213,6 +215,15 @@ def release(directory: str) -> None:
         time.sleep(0.01)
     with contextlib.suppress(FileNotFoundError):
         os.rmdir(directory)
+
+
+def _child_cgroups(directory: str) -> list[str]:
+    """The cgroups nested in this one: every subdirectory of a cgroup directory is a cgroup."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(e.path for e in entries if e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
 
 
 def _kill_member(pid: int, directory: str) -> None:
@@ -392,6 +403,22 @@ class Cgroup(ABC):
 
     def controller_dir(self, controller: str) -> str:
         return self.path
+
+    # nested cgroups (a Kubernetes layout: kubepods/burstable/pod<uid>/<container>)
+    def child(self, name: str, controllers: Sequence[str] | None = None) -> Cgroup:
+        """A (not yet created) cgroup `name` inside this one, with the same backend; the controllers are this
+        one's unless named. Creating it enables them for this cgroup's children first (v2's
+        cgroup.subtree_control), or makes the directory in each controller's hierarchy (v1). Removing it
+        removes only it (and what it holds), never this one."""
+        raise NotImplementedError
+
+    def file_path(self, filename: str, controller: str) -> str:
+        """Where one of the controller's files is (v1: in that controller's hierarchy)."""
+        return os.path.join(self.controller_dir(controller), filename)
+
+    def write(self, filename: str, value: str, controller: str) -> CgroupWrite:
+        """Write one control file by its kernel name (the Kubernetes demos write the kubelet's files as is)."""
+        return write_file(self.file_path(filename, controller), value)
 
 
 def shares_to_weight(shares: int) -> int:

@@ -50,13 +50,20 @@ class CgroupV1(Cgroup):
     layout = N_("one hierarchy per controller: each controller has its own tree of cgroups")
     weight_note = N_("On v1 a weight is cpu.shares = weight x 1024 / 100: the v2 default 100 is the v1 default 1024")
 
-    def __init__(self, name: str, controllers: Sequence[str]) -> None:
+    def __init__(self, name: str, controllers: Sequence[str], *, parent: CgroupV1 | None = None) -> None:
+        """`parent`: a cgroup isodemo made, to nest this one in (in each of its hierarchies); by default this
+        process's own cgroup."""
         super().__init__(name, controllers)
         mounts = hierarchies()
         own = procfs.cgroup("self")
         self._dirs: dict[str, str] = {}
         for controller in controllers:
             for v1 in V1_CONTROLLERS.get(controller, (controller,)):
+                if parent is not None:
+                    if v1 not in parent._dirs:
+                        raise ValueError(f"{parent.name} has no {v1} hierarchy to nest {name} in")
+                    self._dirs[v1] = os.path.join(parent._dirs[v1], name)
+                    continue
                 if v1 not in mounts:
                     raise MissingFeature(
                         _("the {controller} cgroup v1 controller is not mounted", controller=v1),
@@ -66,8 +73,8 @@ class CgroupV1(Cgroup):
                             controller=v1,
                         ),
                     )
-                parent = os.path.join(mounts[v1], own.get(v1, "/").lstrip("/"))
-                self._dirs[v1] = os.path.join(parent, name)
+                base = os.path.join(mounts[v1], own.get(v1, "/").lstrip("/"))
+                self._dirs[v1] = os.path.join(base, name)
 
     @property
     def path(self) -> str:
@@ -96,6 +103,11 @@ class CgroupV1(Cgroup):
     def controller_dir(self, controller: str) -> str:
         first = V1_CONTROLLERS.get(controller, (controller,))[0]
         return self._dirs[first]
+
+    def child(self, name: str, controllers: Sequence[str] | None = None) -> CgroupV1:
+        """`mkdir <this>/<name>` in each hierarchy: v1 has no subtree_control, every controller of a
+        hierarchy applies to every cgroup in it."""
+        return CgroupV1(name, self.controllers if controllers is None else controllers, parent=self)
 
     def create(self) -> None:
         for directory in self.paths:

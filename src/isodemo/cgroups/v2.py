@@ -136,6 +136,11 @@ class CgroupV2(Cgroup):
             if error.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT):
                 raise
 
+    def child(self, name: str, controllers: Sequence[str] | None = None) -> CgroupV2:
+        """Inside this cgroup, which then holds no process (v2's no-internal-processes rule): created with
+        `echo "+cpu +memory" > <this>/cgroup.subtree_control` and `mkdir <this>/<name>`."""
+        return CgroupV2(name, self.controllers if controllers is None else controllers, self._path)
+
     # memory
     def set_memory_limit(self, limit: int) -> list[CgroupWrite]:
         return [write_file(os.path.join(self._path, "memory.max"), str(limit))]

@@ -91,9 +91,8 @@ class Line:
         key = option.key
         if value is not None and "\0" in value:
             raise _invalid(option, value, _("it contains a NUL byte"))
-        if key == "help":
-            if boolean(option, value):
-                raise HelpRequested
+        if key == "help":  # parse() asked wants_help() first: the last --help[=BOOL] among the options decides
+            boolean(option, value)  # a value that is no boolean is refused, as for any flag
             return
         if value is None or not option.takes_value:
             self._flag(option, flag, value)

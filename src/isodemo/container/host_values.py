@@ -11,7 +11,7 @@ import os
 
 from isodemo.container.option_values import checked, invalid, shown, whole
 from isodemo.container.options import Option
-from isodemo.container.spec import Publish, Volume
+from isodemo.container.spec import PROPAGATIONS, Publish, Volume
 from isodemo.i18n import _
 
 TYPE_CHECKING = False  # `typing` costs ~7 ms at start-up; mypy treats this name as always true
@@ -74,9 +74,15 @@ def volume(option: Option, value: str) -> Volume:
     if len(parts) not in (2, 3):
         raise invalid(option, value, _("give the host path and the path inside: SRC:DST[:ro]"), hint)
     source, target = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise invalid(option, value, _("unknown mode {mode}", mode=shown(mode)), _("use :ro or :rw"))
+    modes = parts[2].split(",") if len(parts) == 3 else ["rw"]
+    propagation = "rprivate"
+    for mode in modes:
+        if mode in PROPAGATIONS:
+            propagation = mode
+        elif mode not in ("ro", "rw"):
+            raise invalid(
+                option, value, _("unknown mode {mode}", mode=shown(mode)), _("use :ro or :rw, and rslave or rshared")
+            )
     if not source.startswith("/"):
         raise invalid(option, value, _("the host path must be absolute (there are no named volumes)"), hint)
     if not os.path.exists(source):
@@ -86,7 +92,7 @@ def volume(option: Option, value: str) -> Volume:
     target = os.path.normpath(target)
     if target in ("/", "//"):
         raise invalid(option, value, _("a volume cannot be mounted over the container's /"), hint)
-    return Volume(os.path.normpath(source), target, mode == "ro")
+    return Volume(os.path.normpath(source), target, "ro" in modes, propagation)
 
 
 def env(option: Option, value: str, environ: Mapping[str, str]) -> str | None:

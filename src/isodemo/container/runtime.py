@@ -23,6 +23,7 @@ import time
 from isodemo import testpoints
 from isodemo.container import config
 from isodemo.container.overlay import ROLE, ContainerDirs, OverlayMount
+from isodemo.container.spec import root_propagation
 from isodemo.errors import NeedsRoot, RunError
 from isodemo.i18n import _
 from isodemo.inside import launch
@@ -32,6 +33,7 @@ from isodemo.narrate.runlog import RunLog
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from typing import Any
 
     from isodemo.container.spec import RunSpec
@@ -63,9 +65,12 @@ class Started:
         self.timings[stage] = round((time.perf_counter() - self.t0) * 1000, 2)
 
 
-def namespaces_for(spec: RunSpec, rootless: bool) -> list[str]:
+def namespaces_for(spec: RunSpec, rootless: bool, joined: Collection[str] = (), *, cgroup_v2: bool = True) -> list[str]:
+    """The namespaces the container gets new. `joined`: those it enters instead (a pod's container: the
+    sandbox's net, ipc, uts); such a container gets a cgroup namespace only on cgroup v2, as containerd's
+    CRI gives one ("cgroupns is used for hiding /sys/fs/cgroup", internal/cri/server/container_create.go)."""
     names = ["mnt", "uts", "ipc"]
-    if "cgroup" in kns.available_types():
+    if "cgroup" in kns.available_types() and (cgroup_v2 or not joined):
         names.append("cgroup")
     if not spec.pid_host:
         names.append("pid")
@@ -73,7 +78,7 @@ def namespaces_for(spec: RunSpec, rootless: bool) -> list[str]:
         names.append("net")
     if spec.userns or rootless:
         names.insert(0, "user")
-    return names
+    return [name for name in names if name not in joined]
 
 
 def refuse_rootless(spec: RunSpec) -> None:
@@ -96,8 +101,23 @@ def refuse_rootless(spec: RunSpec) -> None:
         )
 
 
-def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
-    """Everything up to the execve of the container's command; the ExitStack of `ctx` owns every object."""
+def build(
+    spec: RunSpec,
+    ctx: Any,
+    log: RunLog,
+    *,
+    role: str = ROLE,
+    join: dict[str, str] | None = None,
+    cgroup_parent: tuple[Any, str] | None = None,
+) -> Started:
+    """Everything up to the execve of the container's command; the ExitStack of `ctx` owns every object.
+
+    `role` names the container's directories and cgroup (isodemo-<run>-<role>): a pod has more than one.
+    `join`: existing namespaces the container enters instead of new ones, {type: /proc/PID/ns/type}, as a
+    pod's containers join its sandbox's (isodemo pod): then the network and the hostname are the sandbox's,
+    and this container sets neither. `cgroup_parent`: (a cgroup isodemo made, a name): the container's cgroup
+    is made inside it under that name (a pod's: kubepods/<qos>/pod<uid>/<container id>), not as a cgroup of its
+    own at isodemo's usual place."""
     from isodemo.images import Store
 
     t0 = time.perf_counter()
@@ -123,7 +143,8 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     )
     lap("image")
 
-    name = ctx.run.object_name(ROLE)
+    join = join or {}
+    name = ctx.run.object_name(role)
     remapped = spec.userns and not rootless
     # Only root may enter the container directories (an image's setuid files are in upper/ and merged/); a
     # --userns container's root (uid 100000) passes through a directory of its own group, as Docker's
@@ -154,15 +175,17 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
         )
     lap("overlay")
 
-    cgroup = None if rootless else _cgroup(spec, ctx, log)
+    cgroup = None if rootless else _cgroup(spec, ctx, log, role, cgroup_parent)
     if cgroup is None:
         log.fact("cgroup_paths", [])  # rootless: no cgroup of its own (the limits were refused above)
     log.fact("name", spec.name or ctx.run.name)
     lap("cgroup")
 
-    names = namespaces_for(spec, rootless)
-    shim = _shim(spec, ctx) if cgroup is not None else None
-    box = ctx.own(_isolated(ctx, names, mapping, cgroup, shim))  # forked; it goes on by itself meanwhile:
+    names = namespaces_for(spec, rootless, join, cgroup_v2=ctx.host.cgroup_mode == "v2")
+    shim = _shim(spec, ctx, role) if cgroup is not None else None
+    box = ctx.own(
+        _isolated(ctx, names, mapping, cgroup, shim, join=join, propagation=root_propagation(spec.volumes))
+    )  # forked; it goes on by itself meanwhile:
 
     # What needs no child, done while the helper joins the cgroup, unshares and forks PID 1.
     from isodemo.container import security
@@ -203,18 +226,41 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
             [f"write {path} '0'" for path in (*joined, *left)],
             [f"echo 0 > {path}" for path in (*joined, *left)],
         )
-    namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in names}
+    namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in [*names, *join]}
+    joined = box.join  # in runc's order
     log.step(
-        _("namespaces: {names}", names=", ".join(names)),
-        [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "fork()"],
-        [f"unshare --fork {' '.join(kns.NAMESPACE_TYPES[n].unshare_option for n in names)}"],
+        _("namespaces: {names}", names=", ".join(names))
+        if not joined
+        else _(
+            "namespaces: joined {joined}, new {names}",
+            joined=", ".join(n for n, _path in joined),
+            names=", ".join(names),
+        ),
+        [f"open({path})" for _n, path in joined]
+        + [f"setns(fd, {kns.NAMESPACE_TYPES[n].flag_name})" for n, _path in joined]
+        + [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "fork()"],
+        [
+            " ".join(
+                [
+                    *(
+                        ["nsenter", *(f"{kns.NAMESPACE_TYPES[n].unshare_option}={path}" for n, path in joined)]
+                        if joined
+                        else []
+                    ),
+                    "unshare --fork",
+                    *(kns.NAMESPACE_TYPES[n].unshare_option for n in names),
+                ]
+            )
+        ],
         pid=box.pid,
         namespaces=namespaces,
     )
     lap("namespaces")
 
     address = None
-    if spec.network == "bridge":
+    if "net" in join:  # the sandbox's network namespace: its interfaces and address are already there
+        log.step(_("network: the pod's, joined (its interfaces, its address)"), [], [])
+    elif spec.network == "bridge":
         address = _network(spec, ctx, box, log)
     elif spec.network == "none":
         from isodemo.kernel import netdev
@@ -231,18 +277,22 @@ def build(spec: RunSpec, ctx: Any, log: RunLog) -> Started:
     )
     from isodemo.kernel import process as kprocess
 
-    box.call(kprocess.sethostname, hostname)
-    log.step(_("hostname {name}, in the container's UTS namespace", name=hostname), [f'sethostname("{hostname}")'], [])
+    if "uts" not in join:  # runc too sets no hostname in a UTS namespace it joined: it is the sandbox's
+        box.call(kprocess.sethostname, hostname)
+        log.step(
+            _("hostname {name}, in the container's UTS namespace", name=hostname), [f'sethostname("{hostname}")'], []
+        )
     mounts = {  # the fields of inside/container.py's Mounts
         "root": dirs.merged,
         "overlay": child_overlay,
         "etc_files": etc,
-        "volumes": tuple((v.host, v.container, v.readonly) for v in spec.volumes),
+        "volumes": tuple((v.host, v.container, v.readonly, v.propagation) for v in spec.volumes),
+        "root_propagation": root_propagation(spec.volumes),
         "masked_paths": masked,
         "readonly_paths": readonly,
         "privileged": spec.privileged,
         "mknod": not (rootless or spec.userns),
-        "sysfs": "net" in names,
+        "sysfs": "net" in names or "net" in join,
         "cgroup_version": 2 if ctx.host.cgroup_mode == "v2" else 1,
     }
     steps = box.call(launch.prepare_root, mounts)
@@ -272,10 +322,13 @@ def start(started: Started, log: RunLog) -> None:
     )
 
 
-def _isolated(ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any) -> Any:
+def _isolated(
+    ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any, *, join: dict[str, str], propagation: str
+) -> Any:
     """The container's namespaces. The helper moves itself into the container's cgroup before it unshares
     (the new cgroup namespace takes that cgroup as its root), and out to the shim's once PID 1 is forked;
-    meanwhile it imports inside/ for the child (inside/launch.py says why)."""
+    meanwhile it imports inside/ for the child (inside/launch.py says why). `propagation`: what / of its mount
+    namespace becomes (spec.root_propagation: rprivate unless a volume needs rslave or rshared)."""
     from isodemo.isolated import Isolated
 
     return Isolated(
@@ -286,17 +339,19 @@ def _isolated(ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any) 
         preload=launch.MODULES,
         join_cgroup=cgroup.self_join_files() if cgroup is not None else (),
         leave_cgroup=shim.self_join_files() if shim is not None else (),
+        join=join,
+        root_propagation=propagation,
     )
 
 
-def _shim(spec: RunSpec, ctx: Any) -> Any:
+def _shim(spec: RunSpec, ctx: Any, role: str) -> Any:
     """Where isodemo's helper goes once PID 1 exists: the helper waits for PID 1 and reports its end
     (containerd-shim's job) and must not be in the container's cgroup, where it would count against
     --pids-limit and could be the OOM killer's victim. It had to be there when it made the cgroup namespace."""
     controllers = ["memory", "pids", "cpu", *(["io"] if spec.device_write_bps else [])]
     if not spec.privileged:
         controllers.append("devices")
-    return ctx.cgroup("shim", controllers)
+    return ctx.cgroup("shim" if role == ROLE else f"{role}-shim", controllers)
 
 
 def _console(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> Any:
@@ -323,13 +378,14 @@ def _observe(pid: int, log: RunLog) -> None:
     log.fact("seccomp_mode", int(status["Seccomp"]) if "Seccomp" in status else None)
 
 
-def _cgroup(spec: RunSpec, ctx: Any, log: RunLog) -> Any:
+def _cgroup(spec: RunSpec, ctx: Any, log: RunLog, role: str, parent: tuple[Any, str] | None) -> Any:
     controllers = ["memory", "pids", "cpu"]
     if spec.device_write_bps:
         controllers.append("io")
     if not spec.privileged:  # the device cgroup (v1; on v2 a BPF program, no controller): see below
         controllers.append("devices")
-    cgroup = ctx.cgroup(ROLE, controllers)
+    # Inside a parent, the run record names the top of its tree: cleanup removes that tree, children first.
+    cgroup = ctx.cgroup(role, controllers) if parent is None else ctx.own(parent[0].child(parent[1], controllers))
     writes = []
     if spec.memory is not None:
         writes += cgroup.set_memory_limit(spec.memory)

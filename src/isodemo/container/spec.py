@@ -20,25 +20,46 @@ DEFAULT_STOP_TIMEOUT = 10.0  # seconds between the forwarded signal and SIGKILL,
 
 
 class Volume:
-    """`-v HOST:CONTAINER[:ro]`: a bind mount of a host path into the container."""
+    """`-v HOST:CONTAINER[:ro][,rslave|,rshared]`: a bind mount of a host path into the container, with the
+    propagation of its mount (docker's names; containerd's for a Kubernetes volume's mountPropagation)."""
 
-    __slots__ = ("container", "host", "readonly")
+    __slots__ = ("container", "host", "propagation", "readonly")
 
-    def __init__(self, host: str, container: str, readonly: bool = False) -> None:
+    def __init__(self, host: str, container: str, readonly: bool = False, propagation: str = "rprivate") -> None:
         self.host: Final = host  # absolute, exists
         self.container: Final = container  # absolute, inside the container
         self.readonly: Final = readonly
+        self.propagation: Final = propagation  # one of PROPAGATIONS
+
+    def _values(self) -> tuple[str, str, bool, str]:
+        return (self.host, self.container, self.readonly, self.propagation)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Volume) or other.__class__ is not self.__class__:
             return NotImplemented
-        return (self.host, self.container, self.readonly) == (other.host, other.container, other.readonly)
+        return self._values() == other._values()
 
     def __hash__(self) -> int:
-        return hash((self.host, self.container, self.readonly))
+        return hash(self._values())
 
     def __repr__(self) -> str:
-        return f"Volume(host={self.host!r}, container={self.container!r}, readonly={self.readonly!r})"
+        return (
+            f"Volume(host={self.host!r}, container={self.container!r}, readonly={self.readonly!r}, "
+            f"propagation={self.propagation!r})"
+        )
+
+
+# A volume's mount propagation (mount(2) with MS_REC): none (rprivate, the default), host to container (rslave),
+# both ways (rshared). The container's / gets the strongest one of its volumes, as containerd asks runc to.
+PROPAGATIONS = ("rprivate", "rslave", "rshared")
+
+
+def root_propagation(volumes: tuple[Volume, ...]) -> str:
+    """containerd's rootfsPropagation for these volumes (internal/cri/opts/spec_linux_opts.go WithMounts):
+    rshared when one is rshared, else rslave when one is rslave; else rprivate (runc's own default is rslave:
+    isodemo keeps a private / when no volume needs more)."""
+    wanted = {volume.propagation for volume in volumes}
+    return next((name for name in ("rshared", "rslave") if name in wanted), "rprivate")
 
 
 class Publish:

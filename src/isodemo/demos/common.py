@@ -30,3 +30,34 @@ def show_namespace_identity(narrator: Narrator, box: Isolated, ns: str) -> tuple
         seen_from_host == inside_inode,
     )
     return host_inode, inside_inode
+
+
+def write_oom_score_adj(narrator: Narrator, pid: int, adj: int) -> int:
+    """Write the kubelet's value; returns what the kernel holds. Lowering it below 0 needs CAP_SYS_RESOURCE,
+    which some sandboxes drop even for root: then the process keeps 0, and the narration says so."""
+    path = f"/proc/{pid}/oom_score_adj"
+    try:
+        with open(path, "w") as f:
+            f.write(str(adj))
+    except PermissionError:
+        narrator.shell(f"echo {adj} > {path}   # EACCES")
+        read = int(_read_text(path))
+        narrator.explain(
+            _(
+                "This machine refused {adj}: lowering oom_score_adj needs CAP_SYS_RESOURCE, which this isodemo "
+                "process lacks (a restricted sandbox or container). The process keeps {read}.",
+                adj=adj,
+                read=read,
+            )
+        )
+        narrator.fact("oom_score_adj_refused", True)
+        return read
+    narrator.shell(f"echo {adj} > {path}")
+    read = int(_read_text(path))
+    narrator.claim(_("{path} reads {read}, as written", path=path, read=read), read == adj)
+    return read
+
+
+def _read_text(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()

@@ -74,6 +74,7 @@ class Mounts:
         "privileged",
         "readonly_paths",
         "root",
+        "root_propagation",
         "sysfs",
         "volumes",
     )
@@ -84,24 +85,28 @@ class Mounts:
         *,
         overlay: Overlay | None = None,
         etc_files: dict[str, str] | None = None,
-        volumes: tuple[tuple[str, str, bool], ...] = (),
+        volumes: tuple[tuple[str, str, bool] | tuple[str, str, bool, str], ...] = (),
         masked_paths: tuple[str, ...] = (),
         readonly_paths: tuple[str, ...] = (),
         privileged: bool = False,
         mknod: bool = True,
         sysfs: bool = True,
         cgroup_version: int = 2,
+        root_propagation: str = "rprivate",
     ) -> None:
         self.root: Final = root  # the container's root: the merged overlay dir (already mounted unless `overlay`)
         self.overlay: Final = overlay
         self.etc_files: Final = {} if etc_files is None else etc_files  # {"/etc/hosts": host file bound over it}
-        self.volumes: Final = volumes  # (host path, container path, read-only)
+        self.volumes: Final = volumes  # (host path, container path, read-only[, propagation: rprivate|rslave|rshared])
         self.masked_paths: Final = masked_paths  # /dev/null (files) or an empty read-only tmpfs (dirs) over each
         self.readonly_paths: Final = readonly_paths  # bound to themselves, then remounted read-only
         self.privileged: Final = privileged  # /sys and /sys/fs/cgroup read-write, every host device, no masks
         self.mknod: Final = mknod  # False in a user namespace: device nodes are bind-mounted from the host
         self.sysfs: Final = sysfs  # False when sysfs cannot be mounted (no own net namespace): rbind the host's /sys
         self.cgroup_version: Final = cgroup_version  # which cgroupfs to mount read-only at /sys/fs/cgroup
+        # What the Isolated helper made / after the unshare (Isolated's root_propagation): not rprivate, the root
+        # mount is made private before anything is mounted under it, and / gets it again after pivot_root (runc)
+        self.root_propagation: Final = root_propagation
 
 
 _NO_CAPABILITIES = Security(capabilities=())  # Process's default: read-only, so one serves every Process
@@ -163,8 +168,15 @@ def _become_root_inside(steps: rootfs.Steps) -> None:
     steps.extend(["setresgid(0, 0, 0)", "setresuid(0, 0, 0)"])
 
 
+# A volume's propagation (containerd's bind options) -> the mount(2) flag runc applies with MS_REC.
+PROPAGATION_FLAGS = {"rprivate": mount.MS_PRIVATE, "rslave": mount.MS_SLAVE, "rshared": mount.MS_SHARED}
+
+
 def _build(steps: rootfs.Steps, mounts: Mounts) -> None:
     root = mounts.root
+    linked = mounts.root_propagation != "rprivate"  # / keeps links to the host's peer groups: runc's way
+    if linked:
+        rootfs.make_parent_private(steps, root)
     if mounts.overlay is not None:
         rootfs.mount_overlay(steps, root, mounts.overlay.lower, mounts.overlay.upper, mounts.overlay.work)
     else:
@@ -178,13 +190,17 @@ def _build(steps: rootfs.Steps, mounts: Mounts) -> None:
     rootfs.mount_cgroup(steps, root, version=mounts.cgroup_version, writable=mounts.privileged)
     for path, host_file in mounts.etc_files.items():
         rootfs.bind_into(steps, root, host_file, path, readonly=False, recursive=False)
-    for host_path, path, readonly in mounts.volumes:
-        rootfs.bind_into(steps, root, host_path, path, readonly=readonly, recursive=True)
+    for host_path, path, readonly, *more in mounts.volumes:
+        propagation = more[0] if more else "rprivate"
+        flag = PROPAGATION_FLAGS[propagation] if linked or propagation != "rprivate" else 0
+        rootfs.bind_into(steps, root, host_path, path, readonly=readonly, recursive=True, propagation=flag)
     nodes = rootfs.host_device_nodes() if mounts.privileged else list(rootfs.DEFAULT_DEVICES)
     rootfs.create_devices(steps, root, nodes, mknod=mounts.mknod)
     rootfs.dev_links(steps, root)
     _load_libraries()
     rootfs.pivot(steps, root)
+    if linked:  # runc applies rootPropagation to the new / after the pivot, where it no longer reaches the host
+        steps.mount(None, "/", None, PROPAGATION_FLAGS[mounts.root_propagation] | mount.MS_REC)
     rootfs.reopen_dev_null()
     if not mounts.privileged:
         rootfs.readonly_paths(steps, mounts.readonly_paths)

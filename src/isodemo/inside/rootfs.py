@@ -232,14 +232,35 @@ def _v1_hierarchies() -> list[tuple[str, str]]:
     return list(found.items())  # in the host's order, as runc mounts them
 
 
-def bind_into(steps: Steps, root: str, source: str, path: str, *, readonly: bool, recursive: bool) -> str:
-    """Bind host `source` over the container's `path` (created if missing); returns the host path of the target."""
+def bind_into(
+    steps: Steps, root: str, source: str, path: str, *, readonly: bool, recursive: bool, propagation: int = 0
+) -> str:
+    """Bind host `source` over the container's `path` (created if missing); returns the host path of the target.
+    `propagation` (MS_PRIVATE, MS_SLAVE or MS_SHARED, applied with MS_REC after the bind, as runc applies a
+    mount's propagation flags): the bind is first a copy of its source's propagation, a peer of a shared
+    source or a slave of a slave's master (sharedsubtree.rst); 0 leaves it so."""
     directory = os.path.isdir(source)
     target = mount_target(root, path, directory=directory)
     steps.mount(source, target, None, mount.MS_BIND | (mount.MS_REC if recursive else 0))
+    if propagation:
+        steps.mount(None, target, None, propagation | mount.MS_REC)
     if readonly:
         steps.remount_readonly(target)
     return target
+
+
+def make_parent_private(steps: Steps, root: str) -> None:
+    """runc's rootfsParentMountPrivate: the mount that holds `root` (the root itself when it is a mount
+    point, the overlay) made private when it is shared, in this mount namespace only. pivot_root(2) refuses a
+    shared new root or parent, and no mount made under the root may propagate back to the host's copy."""
+    real = os.path.realpath(root)
+    holder = None
+    for entry in procfs.mountinfo():
+        point = entry.mount_point
+        if real == point or real.startswith(point.rstrip("/") + "/"):
+            holder = entry  # the last one listed that holds it is the one on top
+    if holder is not None and any(tag.startswith("shared:") for tag in holder.optional):
+        steps.mount(None, holder.mount_point, None, mount.MS_PRIVATE)
 
 
 # -- /dev ---------------------------------------------------------------------------------------------------

@@ -71,6 +71,11 @@ NAMESPACE_TYPES: dict[str, NamespaceType] = {
 }
 
 
+# The order runc joins existing namespaces in (libcontainer/configs/namespaces_linux.go NamespaceTypes, used by
+# nsexec.c join_namespaces): every type but user first, the user namespace after them.
+SETNS_ORDER = ("ipc", "uts", "net", "pid", "mnt", "cgroup", "time", "user")
+
+
 def flags_for(names: tuple[str, ...] | list[str]) -> int:
     flags = 0
     for name in names:

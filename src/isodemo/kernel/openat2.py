@@ -18,6 +18,8 @@ from isodemo.kernel.libc import libc
 
 SYS_OPENAT2 = 437  # the same number on every architecture (new syscalls share one table since Linux 5.1)
 RESOLVE_NO_MAGICLINKS = 0x02  # no /proc/PID/fd/N-style jumps out of the root
+RESOLVE_NO_SYMLINKS = 0x04  # no symlink at all, anywhere in the path (what the kubelet wants for a subPath)
+RESOLVE_BENEATH = 0x08  # refuse (EXDEV) any path that would leave the directory given
 RESOLVE_IN_ROOT = 0x10  # "/" and ".." stop at the directory given
 
 
@@ -38,8 +40,20 @@ def _syscall() -> Callable[..., int]:
 
 def open_in_root(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     """openat2(root_fd, path, {flags, mode, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS}): a descriptor, or OSError."""
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = _syscall()(SYS_OPENAT2, root_fd, path.encode(), ctypes.byref(how), ctypes.sizeof(how))
+    return _openat2(root_fd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+
+
+def open_beneath(dir_fd: int, path: str, flags: int, mode: int = 0) -> int:
+    """openat2(dir_fd, path, {flags, mode, RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS}): a descriptor of a path under
+    dir_fd reached without following any symlink (ELOOP) and without leaving dir_fd (EXDEV), or OSError. The
+    kubelet opens a subPath so (pkg/volume/util/subpath/subpath_linux.go doSafeOpen: openat with O_NOFOLLOW
+    component by component)."""
+    return _openat2(dir_fd, path, flags, mode, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
+
+
+def _openat2(dir_fd: int, path: str, flags: int, mode: int, resolve: int) -> int:
+    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
+    fd = _syscall()(SYS_OPENAT2, dir_fd, path.encode(), ctypes.byref(how), ctypes.sizeof(how))
     if fd < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code), path)

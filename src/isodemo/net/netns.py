@@ -12,11 +12,16 @@ at once, or a SIGKILLed one, do not leave the directory behind.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 
 from isodemo import runs, testpoints
 from isodemo.kernel import mount
 from isodemo.net import Resource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 NETNS_DIR = "/run/netns"
 MADE_MARK = str(runs.RUN_DIR / "made-run-netns")  # /run/netns was made by isodemo, not by the host
@@ -31,20 +36,13 @@ class NamedNetns(Resource):
         self.path = os.path.join(NETNS_DIR, name)
 
     def create(self) -> None:
-        # Another run may create /run/netns at the same moment, or remove it (empty) when it ends: retry.
-        for attempt in range(3):
+        with _run_dir_locked():  # remove_dir_if_ours of another run cannot come between mkdir and the mark
             try:
                 os.mkdir(NETNS_DIR, 0o755)
-                os.makedirs(os.path.dirname(MADE_MARK), mode=0o755, exist_ok=True)
                 os.close(os.open(MADE_MARK, os.O_WRONLY | os.O_CREAT, 0o644))
             except FileExistsError:
                 pass
-            try:
-                os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
-                break
-            except FileNotFoundError:
-                if attempt == 2:
-                    raise
+            os.close(os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444))
         mount.bind(f"/proc/{self.pid}/ns/net", self.path)
         testpoints.hit("netns.created")
 
@@ -53,19 +51,37 @@ class NamedNetns(Resource):
         remove_dir_if_ours()
 
 
+@contextlib.contextmanager
+def _run_dir_locked() -> Iterator[None]:
+    """flock(2) on /run/isodemo itself (a directory: no lock file to leave behind), held while a run makes
+    /run/netns with its mark or removes both: without it, a run that removed the empty directory and had not
+    yet removed the mark could remove the mark of a run that made the directory again in between, and that
+    run would then leave /run/netns behind as not its own."""
+    os.makedirs(os.path.dirname(MADE_MARK), mode=0o755, exist_ok=True)
+    fd = os.open(os.path.dirname(MADE_MARK), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor of the open file releases the lock
+
+
 def remove_dir_if_ours() -> bool:
     """rmdir /run/netns when isodemo made it and it is empty (rmdir refuses otherwise); True if removed."""
     if not os.path.exists(MADE_MARK):
         return False
-    try:
-        os.rmdir(NETNS_DIR)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return False  # not empty: another run (or `ip netns add`) uses it now
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(MADE_MARK)
-    return True
+    with _run_dir_locked():
+        if not os.path.exists(MADE_MARK):
+            return False
+        try:
+            os.rmdir(NETNS_DIR)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False  # not empty: another run (or `ip netns add`) uses it now
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(MADE_MARK)
+        return True
 
 
 def remove(path: str) -> None:
