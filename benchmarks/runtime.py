@@ -29,8 +29,8 @@ project's sessions have it) would compile every module at every start instead: t
 without it, with PYTHONPYCACHEPREFIX pointing at a directory of this script's (removed at the end), and one
 more row shows `isodemo run` with PYTHONDONTWRITEBYTECODE=1 and no cache, for comparison.
 
-Everything the script creates (temp dirs under /tmp, the overlay mount, runc's state and cgroups) is
-removed before it exits. Results and method: benchmarks/RESULTS.md.
+Everything the script creates (temp dirs under /tmp, isodemo's image store under /var/tmp, the overlay
+mount, runc's state and cgroups) is removed before it exits. Results and method: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -250,6 +250,11 @@ def main() -> None:
     docker = docker_state()
     pycache = tempfile.mkdtemp(prefix="isodemo-bench-pycache-")
     PYTHON_ENV["PYTHONPYCACHEPREFIX"] = pycache
+    # isodemo's images go to a store of this script's, not the machine's /var/lib/isodemo (the directory
+    # must be traversable by every user: 0711, as isodemo makes its own store)
+    store = tempfile.mkdtemp(prefix="isodemo-bench-store-", dir="/var/tmp")
+    os.chmod(store, 0o711)
+    PYTHON_ENV["ISODEMO_STORE"] = NO_CACHE_ENV["ISODEMO_STORE"] = store
     modules = run_modules(python)
 
     with runcref.Reference(["/bin/true"]) as ref:
@@ -304,6 +309,7 @@ def main() -> None:
     print()
     print("\n".join(stage_table(stages)))
     shutil.rmtree(pycache)
+    shutil.rmtree(store)
     if os.path.exists(ref.tmp):
         sys.exit(f"left behind: {ref.tmp}")
 

@@ -22,8 +22,10 @@ container's terminal, opened in the container's own devpts, to the parent (`isod
 
 from __future__ import annotations
 
+# The C pickler itself: pickle.py would import _compat_pickle and more (~0.6 ms of `isodemo run`'s start).
+# Pickles made with it are pickle's own (pickle.Pickler is _pickle.Pickler on CPython).
+import _pickle as pickle
 import io
-import pickle
 import struct
 
 from isodemo.kernel import fdpass
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 _HEADER = struct.Struct("!I")
+PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL of every Python isodemo runs on (3.8+)
 
 CALL = "call"
 OK = "ok"
@@ -56,7 +59,7 @@ class _Pickler(pickle.Pickler):
     """Pickles each Descriptor as a reference (its index in `fds`) to a descriptor sent beside the bytes."""
 
     def __init__(self, file: io.BytesIO, fds: list[int]) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        super().__init__(file, protocol=PROTOCOL)
         self.fds = fds
 
     def persistent_id(self, obj: Any) -> int | None:

@@ -72,6 +72,9 @@ RUN_NEVER_IMPORTS = (
     "platform",
     "shlex",
     "tempfile",
+    "json",  # the image record is read with _json's scanner (isodemo/json_read.py)
+    "re",
+    "pickle",  # the channel pickles with _pickle itself; pickle.py would bring re
     "isodemo.inside.container",
     "isodemo.inside.rootfs",
     "isodemo.inside.security",

@@ -147,11 +147,11 @@ class Store:
         """The stored record of an image (id hex), None when there is none or it cannot be read."""
         if not is_id(image_id):
             return None
-        import json
+        from isodemo.json_read import loads
 
         try:
             with open(self.path("images", image_id + ".json"), "rb") as file:
-                record = json.load(file)
+                record = loads(file.read())
         except (FileNotFoundError, ValueError):
             return None
         return record if isinstance(record, dict) else None
@@ -199,11 +199,11 @@ class Store:
         key = escape(path) + ".json"
         if len(key) > 250:
             return None
-        import json
+        from isodemo.json_read import loads
 
         try:
             with open(self.path("sources", key), "rb") as file:
-                source = json.load(file)
+                source = loads(file.read())
         except (FileNotFoundError, ValueError):
             return None
         if not isinstance(source, dict) or source.get("stat") != stat_key(info):
