@@ -21,32 +21,14 @@ from isodemo.narrate.runlog import RunLog
 
 def bridge_network(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> str:
     """Plumb the container `box` (already in its own network namespace) into a new bridge; its address."""
-    from isodemo.inside import net as inside
-    from isodemo.net import addressing, links, netns, nft
+    from isodemo.net import bridged, links, netns, nft
 
-    rid = ctx.run.id
     name = ctx.run.name
     ctx.own(netns.NamedNetns(name, box.pid))
     ipr = ctx.enter(links.open_host())
-    with addressing.claimed_subnet(rid, lambda: links.host_networks(ipr)) as subnet:
-        gateway = str(addressing.host_address(subnet, 1))
-        address = str(addressing.host_address(subnet, 2))
-        bridge = ctx.own(links.Bridge(ipr, f"isodemo-{rid}r"))
-        bridge.add_address(gateway, subnet.prefixlen)  # from now on the subnet is routed here: taken
-    bridge.up()
-    pair = ctx.own(links.VethPair(ipr, f"isodemo-{rid}v", f"isodemo-{rid}p"))
-    bridge.attach(pair)
-    pair.up()
-    moved = pair.move_peer(f"{netns.NETNS_DIR}/{name}", name)
-    box.call(inside.configure, pair.peer, "eth0", address, subnet.prefixlen, gateway)
-    shell = [
-        f"ip link add {bridge.name} type bridge && ip addr add {gateway}/{subnet.prefixlen} dev {bridge.name}",
-        pair.command(),
-        f"ip link set {pair.name} master {bridge.name} up",
-        moved,
-        f"ip netns exec {name} ip addr add {address}/{subnet.prefixlen} dev eth0",
-        f"ip netns exec {name} ip route add default via {gateway}",
-    ]
+    wired = bridged.wire(ctx, ipr, f"{netns.NETNS_DIR}/{name}", name, box)
+    bridge, subnet, gateway, address = wired.bridge, wired.subnet, wired.gateway, wired.address
+    shell = list(wired.shell)
     nat = ctx.own(nft.NatTable(name))
     shell += nat.commands()
     shell.append(nat.masquerade(str(subnet), bridge.name))

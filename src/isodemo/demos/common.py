@@ -61,3 +61,11 @@ def write_oom_score_adj(narrator: Narrator, pid: int, adj: int) -> int:
 def _read_text(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
+
+
+def read_or_reason(path: str) -> str:
+    """A control file's text, stripped; when it cannot be read, the reason in parentheses (shown in a table)."""
+    try:
+        return _read_text(path)
+    except OSError as error:
+        return f"({error.strerror})"

@@ -310,7 +310,7 @@ def _read_back(narrator: Narrator, made: Iterable[Made]) -> None:
     rows, files, good = [], {}, True
     for item in made:
         for path, written in item.written.items():
-            read = _read(path)
+            read = common.read_or_reason(path)
             files[path] = {"written": written, "read": read}
             ok = _same(written, read, path)
             good = good and ok
@@ -320,14 +320,6 @@ def _read_back(narrator: Narrator, made: Iterable[Made]) -> None:
     narrator.claim(
         _("the kernel holds every value as written (memory limits rounded down to whole pages at most)"), good
     )
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError as error:
-        return f"({error.strerror})"
 
 
 def _same(written: str | None, read: str, path: str) -> bool:
@@ -464,7 +456,7 @@ def _sharing(narrator: Narrator, running: list[Running], version: int) -> None:
         narrator.explain(_("This Pod needs two containers without a cpu limit to show this; it has fewer."))
         return
     weight_file = "cpu.weight" if version == 2 else "cpu.shares"
-    weights = {r.container.name: int(_read(r.made.cgroup.file_path(weight_file, "cpu"))) for r in pair}
+    weights = {r.container.name: int(common.read_or_reason(r.made.cgroup.file_path(weight_file, "cpu"))) for r in pair}
     total = sum(weights.values())
     expected = {name: w / total for name, w in weights.items()}
     narrator.explain(
@@ -553,8 +545,8 @@ def _oom(
         held = db.call(workloads.allocate, ALLOCATE_STEP)
     kubepods = made[layout.KUBEPODS].cgroup
     scores = {
-        "db": int(_read(f"/proc/{db.pid}/oom_score")),
-        "scratch": int(_read(f"/proc/{scratch.pid}/oom_score")),
+        "db": int(common.read_or_reason(f"/proc/{db.pid}/oom_score")),
+        "scratch": int(common.read_or_reason(f"/proc/{scratch.pid}/oom_score")),
     }
     scratch_held = 0
     with narrator.meter(os.path.basename(kubepods.memory_usage_file), NODE_MEMORY, format_bytes) as meter:

@@ -199,7 +199,7 @@ def _cgroup_layout(pod: _Pod) -> None:
         ),
         good,
     )
-    files = {path: {"written": value, "read": _read_back(path)} for path, value in cgroups.written.items()}
+    files = {path: {"written": value, "read": common.read_or_reason(path)} for path, value in cgroups.written.items()}
     narrator.table(
         _("the values written, read back from the kernel"),
         [_("file"), _("written"), _("read back")],
@@ -225,14 +225,6 @@ def _from_kubepods(path: str) -> str:
     _top, sep, below = path.rpartition("-" + layout.KUBEPODS + "/")
     parts = [layout.KUBEPODS, *below.split("/")] if sep else path.split("/")
     return "/".join(p[:12] + "..." if len(p) > 20 and "." not in p else p for p in parts)
-
-
-def _read_back(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError as error:
-        return f"({error.strerror})"
 
 
 # -- the sandbox --------------------------------------------------------------------------------------------

@@ -31,34 +31,18 @@ def cni_add(ctx: Any, holder: Any, netns_path: str, netns_name: str) -> PodNetwo
     """Wire the network namespace pinned at `netns_path` to a new bridge. `holder` is a process in that
     namespace (an Isolated child) that configures the pod's end from inside, as the plugin does after its
     setns(2) into the namespace."""
-    from isodemo.inside import net as inside
-    from isodemo.net import addressing, links
+    from isodemo.net import bridged, links
 
-    rid = ctx.run.id
     with links.open_host() as ipr:  # closed before the containers are forked
-        with addressing.claimed_subnet(rid, lambda: links.host_networks(ipr)) as subnet:
-            gateway = str(addressing.host_address(subnet, 1))
-            address = str(addressing.host_address(subnet, 2))
-            bridge = ctx.own(links.Bridge(ipr, f"isodemo-{rid}r"))
-            bridge.add_address(gateway, subnet.prefixlen)  # from now on the subnet is routed here: taken
-        bridge.up()
-        pair = ctx.own(links.VethPair(ipr, f"isodemo-{rid}v", f"isodemo-{rid}p"))
-        bridge.attach(pair)
-        pair.up()
-        moved = pair.move_peer(netns_path, netns_name)
-        holder.call(inside.configure, pair.peer, "eth0", address, subnet.prefixlen, gateway)
-    shell = [
-        f"ip link add {bridge.name} type bridge && ip addr add {gateway}/{subnet.prefixlen} dev {bridge.name}",
-        f"ip link set {bridge.name} up",
-        pair.command(),
-        f"ip link set {pair.name} master {bridge.name} up",
-        moved,
-        f"ip netns exec {netns_name} ip link set {pair.peer} name eth0",
-        f"ip netns exec {netns_name} ip addr add {address}/{subnet.prefixlen} dev eth0",
-        f"ip netns exec {netns_name} ip link set eth0 up && ip netns exec {netns_name} ip link set lo up",
-        f"ip netns exec {netns_name} ip route add default via {gateway}",
-    ]
-    return PodNetwork(address, gateway, subnet.prefixlen, bridge=bridge.name, veth=pair.name, shell=shell)
+        wired = bridged.wire(ctx, ipr, netns_path, netns_name, holder)
+    return PodNetwork(
+        wired.address,
+        wired.gateway,
+        wired.prefixlen,
+        bridge=wired.bridge.name,
+        veth=wired.pair.name,
+        shell=wired.shell,
+    )
 
 
 def describe(network: PodNetwork) -> str:
