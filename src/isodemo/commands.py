@@ -430,6 +430,77 @@ def _build() -> dict[str, click.Command]:
             ),
         ),
         "volume": demo_command("volume"),
+        "service": demo_command(
+            "service",
+            click.option(
+                "--replicas",
+                metavar="N",
+                default="3",
+                show_default=True,
+                callback=checked("service_replicas", "kube.options"),
+                help=_("How many pods the Deployment runs behind the Service: 2 to 10."),
+            ),
+            click.option(
+                "--requests",
+                metavar="M",
+                default="300",
+                show_default=True,
+                callback=checked("request_count", "kube.options"),
+                help=_("How many requests the client sends through the ClusterIP to measure the spread: 30 to 5000."),
+            ),
+        ),
+        "healing": demo_command(
+            "healing",
+            click.option(
+                "--speed",
+                metavar="N",
+                default="10",
+                show_default=True,
+                callback=checked("speed", "kube.options"),
+                help=_("How many times faster than Kubernetes' real waits (back-off, probe periods): 1 to 100."),
+            ),
+        ),
+        "rollout": demo_command(
+            "rollout",
+            click.option(
+                "--replicas",
+                metavar="N",
+                default="4",
+                show_default=True,
+                callback=checked("replicas", "kube.options"),
+                help=_("How many pods the Deployment runs: 1 to 10 (maxSurge and maxUnavailable are 25% of it)."),
+            ),
+            click.option(
+                "--speed",
+                metavar="N",
+                default="10",
+                show_default=True,
+                callback=checked("speed", "kube.options"),
+                help=_("How many times faster than Kubernetes' periods (readiness probe, preStop wait): 1 to 100."),
+            ),
+        ),
+        "autoscale": demo_command(
+            "autoscale",
+            click.option(
+                "--speed",
+                metavar="N",
+                default="20",
+                show_default=True,
+                callback=checked("speed", "kube.options"),
+                help=_(
+                    "How many times faster than Kubernetes' periods (sync 15 s, downscale window 300 s, grace "
+                    "30 s): 1 to 100."
+                ),
+            ),
+            click.option(
+                "--max-replicas",
+                metavar="N",
+                default="6",
+                show_default=True,
+                callback=checked("max_replicas", "kube.options"),
+                help=_("The HorizontalPodAutoscaler's maxReplicas: 2 to 10 (minReplicas is 1)."),
+            ),
+        ),
         "images": tool_command(
             "images",
             "images",

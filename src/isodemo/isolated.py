@@ -332,6 +332,29 @@ class Isolated:
             raise value
         return value  # type: ignore[no-any-return]
 
+    def submit(self, probe: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Start `probe(*args)` inside and return at once; collect() waits for its result. The parent works
+        meanwhile (a client that sends requests while a controller changes what answers them); the child
+        does nothing else until the probe returns, and nothing else may be asked of it before collect()."""
+        if self._sock is None or not self.alive:
+            raise ChildGone(_("the isolated child (pid {pid}) is not running", pid=self.pid))
+        channel.send(self._sock, (channel.CALL, probe, args, kwargs))
+
+    def collect(self) -> Any:
+        """The result of the probe submit() started, once it has returned (or its exception, raised)."""
+        if self._sock is None:
+            raise ChildGone(_("the isolated child (pid {pid}) is not running", pid=self.pid))
+        try:
+            kind, value = channel.recv(self._sock)
+        except (channel.ChannelClosed, BrokenPipeError, ConnectionResetError):
+            status = self._reap_helper()
+            raise ChildGone(
+                _("the isolated child (pid {pid}) exited with status {status}", pid=self.pid, status=status)
+            ) from None
+        if kind == channel.ERROR:
+            raise value
+        return value
+
     def exec(self, launch: Callable[..., object], *args: Any) -> None:
         """Run `launch(*args)` inside, a function that ends in execve(2) and never returns.
 

@@ -37,7 +37,14 @@ CHEAP_SIGNALS = ("SIGQUIT",)
 # The slow demos measure for a fixed time whatever their options; these are their cheapest settings (the
 # fewest bytes to move and busy loops to run while they measure), given explicitly so a change of default
 # cannot make the matrix slower.
-CHEAP_OPTIONS = {"net": ("--rate", "10"), "cgroup-cpu": ("--cpus", "0.2"), "cgroup-io": ("--limit", "1mb")}
+CHEAP_OPTIONS = {
+    "net": ("--rate", "10"),
+    "cgroup-cpu": ("--cpus", "0.2"),
+    "cgroup-io": ("--limit", "1mb"),
+    "service": ("--replicas", "2", "--requests", "30"),
+    "healing": ("--speed", "100"),
+    "autoscale": ("--speed", "100", "--max-replicas", "2"),
+}
 # The narrator's own points: where a step starts, a --step pause, the --hold wait. Every other point
 # (isolated.forked, link.created, ...) is swept at each of its passes.
 NARRATOR_POINTS = ("step", "pause", "hold")

@@ -37,6 +37,10 @@ CHAPTERS = (
     "run",
     "pod",
     "volume",
+    "service",
+    "healing",
+    "rollout",
+    "autoscale",
     "recap",
 )
 SECTION = re.compile(r"^\[([a-z0-9_]+)\]$")

@@ -44,3 +44,51 @@ def memory_quantity(value: str) -> str:
     if not 8 << 20 <= size <= 1 << 30:
         raise UsageError(_("memory: {value} is out of range", value=value), _("from 8Mi to 1Gi"))
     return value
+
+
+def _int_in(value: str, low: int, high: int, what: str) -> int:
+    from isodemo.errors import UsageError
+    from isodemo.i18n import _
+
+    text = value  # as typed: " 3" is refused rather than read as something else than shown (see _unpadded)
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or not low <= int(text) <= high:
+        raise UsageError(
+            _("{what}: {value} is not a whole number from {low} to {high}", what=what, value=value, low=low, high=high)
+        )
+    return int(text)
+
+
+def replicas(value: str) -> int:
+    """A Deployment's replicas for the control-loop demos: 1 to 10 (each pod is a container here)."""
+    return _int_in(value, 1, 10, "--replicas")
+
+
+def service_replicas(value: str) -> int:
+    """`isodemo service --replicas`: 2 to 10 (one pod is killed while the others keep answering)."""
+    return _int_in(value, 2, 10, "--replicas")
+
+
+def request_count(value: str) -> int:
+    """How many requests the client sends: 30 (enough for the chi-square test) to 5000."""
+    return _int_in(value, 30, 5000, "--requests")
+
+
+def max_replicas(value: str) -> int:
+    """The HorizontalPodAutoscaler's maxReplicas for `isodemo autoscale`: 2 to 10 (minReplicas is 1)."""
+    return _int_in(value, 2, 10, "--max-replicas")
+
+
+def speed(value: str) -> float:
+    """--speed: how many times faster than Kubernetes' real periods the demo runs, 1 to 100."""
+    from isodemo.errors import UsageError
+    from isodemo.i18n import _
+
+    try:
+        # float() takes other scripts' digits ("١٢" is 12.0), spaces around, "nan" and "1e1": only plain decimals
+        plain = value.isascii() and value.replace(".", "", 1).isdigit() and len(value) <= 12
+        number = float(value) if plain else 0.0
+    except ValueError:
+        number = 0.0
+    if not 1 <= number <= 100:
+        raise UsageError(_("--speed: {value} is not a number from 1 to 100", value=value))
+    return number

@@ -54,6 +54,8 @@ def parse(value: object, field: str) -> Fraction:
             _("{field}: {value} is not a quantity", field=field, value=text or '""'),
             _("a Kubernetes quantity is a number with an optional suffix: 500m, 0.5, 2, 64Mi, 1G, 1e3"),
         )
+    if len(match["number"]) > 64:  # far past int64 (Kubernetes' limit); Python refuses ints of 4300 digits
+        raise QuantityError(_("{field}: {value} is out of range", field=field, value=text[:80]))
     number = Fraction(match["number"] + ("0" if match["number"].endswith(".") else ""))
     suffix = match["suffix"]
     if suffix in BINARY_SI:

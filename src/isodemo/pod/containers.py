@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,22 @@ class PodContainer:
         self.stack.close()
         return code
 
+    def terminate(self, grace: float) -> int:
+        """How the kubelet stops a container: SIGTERM, then SIGKILL if it still runs after `grace` seconds
+        (terminationGracePeriodSeconds, 30 by default); then its cgroup, overlay and directories go. A PID 1
+        without a SIGTERM handler ignores SIGTERM (the kernel protects a namespace's init): it gets the SIGKILL.
+        Its exit code."""
+        box = self.started.box
+        fd = box.wait_fd()
+        try:
+            box.send_signal(signal.SIGTERM)
+            ended, _w, _x = select.select([fd], [], [], grace)
+        finally:
+            os.close(fd)
+        code = int(box.reap() if ended else box.kill())
+        self.stack.close()
+        return code
+
 
 def start(
     ctx: Any,
@@ -59,13 +77,17 @@ def start(
     *,
     join: dict[str, str],
     hostname: str,
-    shm: str,
-    cgroup_parent: tuple[Any, str],
+    shm: str | None = None,
+    cgroup_parent: tuple[Any, str] | None = None,
     before_start: Callable[[Any, int], object] | None = None,
+    quiet: bool = True,
+    **resources: Any,
 ) -> PodContainer:
     """Build a busybox container that joins `join` ({type: /proc/<pause>/ns/type}), then execve `command`.
-    `cgroup_parent`: (the pod's cgroup, this container's id): its cgroup is <pod cgroup>/<id>. `before_start`
-    (its cgroup, the host pid of its PID 1): what the kubelet and the runtime set before the execve."""
+    `shm`: the sandbox's /dev/shm, bound on the container's. `cgroup_parent`: (the pod's cgroup, this
+    container's id): its cgroup is <pod cgroup>/<id> (without it, a cgroup of its own where `isodemo run` makes
+    one). `before_start` (its cgroup, the host pid of its PID 1): what the kubelet and the runtime set before
+    the execve. `quiet`: its output to /dev/null. `resources`: RunSpec's limits (memory=, cpu_shares=...)."""
     from isodemo.container import runtime
     from isodemo.container.spec import RunSpec, Volume
     from isodemo.context import DemoContext
@@ -73,10 +95,12 @@ def start(
     stack = contextlib.ExitStack()
     ctx.enter(stack)  # ends with the demo at the latest; kill() ends it before
     own_ctx = DemoContext(ctx.run, ctx.host, stack, False, ctx.options)
-    spec = RunSpec("busybox", command=command, name=name, hostname=hostname, volumes=(Volume(shm, "/dev/shm"),))
+    volumes = (Volume(shm, "/dev/shm"),) if shm else ()
+    spec = RunSpec("busybox", command=command, name=name, hostname=hostname, volumes=volumes, **resources)
     log = RunLog()
     started = runtime.build(spec, own_ctx, log, role=f"ctr-{name}", join=join, cgroup_parent=cgroup_parent)
-    started.box.call(quiet_output)
+    if quiet:
+        started.box.call(quiet_output)
     if before_start is not None:
         before_start(started.cgroup, int(started.box.pid))
     runtime.start(started, log)
