@@ -43,6 +43,7 @@ CHEAP_OPTIONS = {
     "cgroup-io": ("--limit", "1mb"),
     "service": ("--replicas", "2", "--requests", "30"),
     "healing": ("--speed", "100"),
+    "rollout": ("--replicas", "2", "--speed", "100"),
     "autoscale": ("--speed", "100", "--max-replicas", "2"),
 }
 # The narrator's own points: where a step starts, a --step pause, the --hold wait. Every other point

@@ -27,7 +27,7 @@ PROBE = (
 # They wire veths and bridges (pod: the CNI bridge plugin's job) through net/, which speaks netlink.
 NETLINK_DEMOS = {"net", "pod"}
 # Their claims are measured rates: under load they may not hold (exit 1), and the run still went to its end.
-MEASURED = {"cgroup-cpu", "cgroup-io"}
+MEASURED = {"cgroup-cpu", "cgroup-io", "autoscale", "healing"}  # autoscale: CPU use; healing: back-off timing
 
 
 @pytest.mark.host_only

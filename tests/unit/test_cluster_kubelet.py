@@ -26,6 +26,16 @@ def test_probe_timing_floors() -> None:
     assert timing.period == kubelet.MIN_PROBE_PERIOD
     assert timing.timeout == kubelet.MIN_PROBE_TIMEOUT
     assert kubelet.probe_timing(1).period == 10.0 and kubelet.probe_timing(1).timeout == 1.0
+    assert timing.floored and kubelet.probe_timing(10).floored  # 0.1 s timeout: floored to 0.25 s
+    assert not kubelet.probe_timing(1).floored and not kubelet.probe_timing(4).floored
+
+
+def test_probe_timeout_follows_the_measured_latency() -> None:
+    slow = kubelet.probe_timing(10, latency=0.2)  # a slow machine: 200 ms for a healthy answer
+    assert slow.timeout == pytest.approx(kubelet.LATENCY_FACTOR * 0.2)
+    assert slow.period == pytest.approx(2 * slow.timeout)  # room for the timeout
+    assert kubelet.probe_timing(10, latency=0.002).timeout == kubelet.MIN_PROBE_TIMEOUT
+    assert kubelet.probe_timing(1, latency=0.1).timeout == 1.0 and not kubelet.probe_timing(1, latency=0.1).floored
 
 
 @pytest.mark.parametrize(
@@ -107,6 +117,11 @@ class _Container:
         self.killed = True
         return self.started.box.code
 
+    def terminate(self, grace: float) -> int:
+        self.killed = True
+        self.grace = grace
+        return self.started.box.code
+
 
 def _starter(tmp_path: Path, code: int, oom_kill: int = 0) -> Any:
     return lambda: _Container(tmp_path, code, oom_kill)
@@ -151,3 +166,13 @@ def test_restart_loop_oom_reason(tmp_path: Path) -> None:
 def test_restart_loop_refuses_a_bad_policy(tmp_path: Path) -> None:
     with pytest.raises(restarts.RestartPolicyError):
         kubelet.RestartLoop(speed=10).add("c", "Sometimes", _starter(tmp_path, 1), limit=1)
+
+
+def test_stop_terminates_and_records_the_reason(tmp_path: Path) -> None:
+    container = _Container(tmp_path, 137, oom_kill=0)
+    exit_ = kubelet.stop(container, 0.3)
+    assert container.killed and container.grace == 0.3  # PodContainer.terminate: SIGTERM, grace, SIGKILL
+    assert (exit_.code, exit_.reason, exit_.oom_kills, exit_.pid) == (137, restarts.ERROR, 0, 4242)
+    (tmp_path / "oom").mkdir()
+    oom = _Container(tmp_path / "oom", 137, oom_kill=1)
+    assert kubelet.stop(oom, 0.3).reason == restarts.OOM_KILLED

@@ -54,12 +54,22 @@ def test_backoff_at_speed_and_a_small_maximum() -> None:
 
 
 def test_measured_delays_are_checked_against_the_schedule() -> None:
-    good = [0.2, 1.1, 2.05, 4.3]
+    good = [0.02, 1.1, 2.05, 4.3]
     assert restarts.matches_schedule(good, speed=10)
-    checks = restarts.check_delays([0.2, 1.1, 3.5, 4.0], speed=10)
+    checks = restarts.check_delays([0.02, 1.1, 3.5, 4.0], speed=10)
     assert [c.ok for c in checks] == [True, True, False, True]
-    assert checks[2].expected == 2.0 and checks[2].allowed == pytest.approx(0.7)
+    assert checks[2].expected == 2.0 and checks[2].allowed == pytest.approx(0.55)
     assert not restarts.matches_schedule([10, 20], speed=1)  # the first restart does not wait 10 s
+    assert not restarts.matches_schedule([0.2, 1.0], speed=10)  # nor 0.2 s at --speed 10
+
+
+def test_a_wait_that_does_not_double_fails_at_speed_100() -> None:
+    assert restarts.matches_schedule([0.0, 0.1, 0.2, 0.4], speed=100)
+    assert restarts.matches_schedule([0.01, 0.13, 0.25, 0.45], speed=100)  # a little late, each time
+    for flat in ([0.0, 0.1, 0.1, 0.1], [0.0, 0.1, 0.2, 0.2], [0.0, 0.2, 0.2, 0.4], [0.0, 0.1, 0.4, 0.4]):
+        assert not restarts.matches_schedule(flat, speed=100), flat
+    assert restarts.delay_tolerance(0.0) == pytest.approx(0.05)
+    assert restarts.delay_tolerance(300.0) == pytest.approx(0.55)  # at real scale: the machine's delay only
 
 
 @pytest.mark.parametrize(

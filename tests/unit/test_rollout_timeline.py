@@ -1,12 +1,11 @@
-"""cluster/timeline.py (what the client saw, set against the controller's events) and the pod-template-hash of
+"""kube/timeline.py (what the client saw, set against the controller's events) and the pod-template-hash of
 cluster/deployment_controller.py: pure, no root."""
 
 from __future__ import annotations
 
-from isodemo.cluster import timeline
-from isodemo.cluster.deployment_controller import pod_template_hash
+from isodemo.cluster.deployment_controller import Timing, pod_template_hash
 from isodemo.inside.net import bridge_mac
-from isodemo.kube import proxy_rules
+from isodemo.kube import proxy_rules, timeline
 
 
 def _event(at: float, kind: str, *counts: int) -> timeline.Event:
@@ -58,16 +57,28 @@ def test_versions_seen_in_a_window() -> None:
     assert timeline.versions_seen(records, 2.4, 2.6) == []
 
 
-def test_extremes_are_most_pods_and_fewest_ready() -> None:
-    events = [
-        _event(0, timeline.START, 4, 4, 0, 0),
-        _event(1, timeline.CREATED, 4, 4, 1, 0),
-        _event(2, timeline.OUT, 4, 3, 1, 0),
-        _event(3, timeline.TERMINATED, 3, 3, 1, 0),
-        _event(4, timeline.READY, 3, 3, 1, 1),
-    ]
-    assert timeline.extremes(events) == (5, 3)
-    assert timeline.extremes([]) == (0, 0)
+def test_most_running_and_fewest_ready_in_a_window() -> None:
+    """Samples (at, what was there then): the one in force when the window opened counts, later ones do not."""
+    running = [(0.5, "abcd"), (1.0, "abcde"), (2.0, "abcde"), (3.0, "abcd"), (9.0, "abcdefgh")]
+    ready = [(0.1, ["a", "b", "c", "d"]), (2.0, ["a", "b", "c"]), (4.0, ["a", "b", "c", "e"]), (9.5, [])]
+    assert timeline.most(running, 0.8, 4.0) == 5
+    assert timeline.most(running, 3.5, 4.0) == 4  # only the sample taken before the window: 4 were running
+    assert timeline.fewest(ready, 1.0, 4.0) == 3  # 4 when it began, 3 at 2.0, 4 at 4.0; 0 at 9.5 is after it
+    assert timeline.fewest(ready, 1.0, 10.0) == 0
+    assert timeline.in_window(ready, 3.0, 3.5) == [3]
+    assert timeline.most([], 0.0, 1.0) == 0
+    assert timeline.fewest([], 0.0, 1.0) == 0
+
+
+def test_timing_keeps_the_kubelets_probe_floors_and_a_ready_timeout_of_10_s_at_least() -> None:
+    fast = Timing(speed=100)
+    assert (fast.probe.period, fast.probe.timeout) == (0.5, 0.25)  # not 0.1 s and 0.01 s
+    assert (fast.probe.period_seconds, fast.probe.timeout_seconds) == (10, 1)  # what the pod spec says
+    assert fast.ready_timeout == 10.0  # not 1 s
+    default = Timing(speed=10)
+    assert (default.probe.period, default.probe.timeout, default.ready_timeout) == (1.0, 0.25, 10.0)
+    assert Timing(speed=1).ready_timeout == 100.0
+    assert default.scaled(default.pre_stop) == 0.5
 
 
 def test_answered_text() -> None:

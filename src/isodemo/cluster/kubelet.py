@@ -1,8 +1,8 @@
 """The kubelet's part of auto-healing on the node: it sees a container exit, reads why, and restarts it when the
 pod's restartPolicy says so, after the CrashLoopBackOff wait; its probes decide when a live container is killed.
 
-    exit        a pidfd on the container's PID 1 turns readable (the kubelet's PLEG relists the runtime every
-                second and learns of the exit there; isodemo sees it at once)
+    exit        select() on a pidfd of the container's PID 1 (its helper) returns it readable (the kubelet's PLEG
+                relists the runtime every second and learns of the exit there; isodemo sees it at once)
     reason      the memory cgroup's OOM kill counter, read before the cgroup is removed (containerd reads it
                 from the task's OOM event): memory.events oom_kill on v2, memory.oom_control oom_kill on v1
                 (memory.failcnt on kernels before 4.13, whose oom_control has no oom_kill line)
@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import os
 import select
-import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +35,7 @@ FAILCNT = "memory.failcnt"
 # as a failure, and a period must leave room for its timeout.
 MIN_PROBE_TIMEOUT = 0.25
 MIN_PROBE_PERIOD = 0.5
+LATENCY_FACTOR = 5  # a probe's timeout is at least this many times the slowest healthy answer measured
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,7 @@ class ProbeTiming:
     failure_threshold: int
     period: float  # seconds isodemo waits between probes
     timeout: float  # seconds isodemo gives each probe
+    floored: bool = False  # a floor, not the speed, set the period or the timeout: the probes run slower
 
 
 def probe_timing(
@@ -54,12 +55,15 @@ def probe_timing(
     period_seconds: int = restarts.PERIOD,
     timeout_seconds: int = restarts.TIMEOUT,
     failure_threshold: int = restarts.FAILURE_THRESHOLD,
+    latency: float = 0.0,
 ) -> ProbeTiming:
     """The defaults (periodSeconds 10, timeoutSeconds 1, failureThreshold 3) divided by `speed`, but not below
-    MIN_PROBE_PERIOD and MIN_PROBE_TIMEOUT."""
-    timeout = max(timeout_seconds / speed, MIN_PROBE_TIMEOUT)
+    MIN_PROBE_PERIOD and MIN_PROBE_TIMEOUT, nor (the timeout) below LATENCY_FACTOR x `latency`, the slowest
+    healthy probe measured on this machine."""
+    timeout = max(timeout_seconds / speed, MIN_PROBE_TIMEOUT, LATENCY_FACTOR * latency)
     period = max(period_seconds / speed, MIN_PROBE_PERIOD, 2 * timeout)
-    return ProbeTiming(period_seconds, timeout_seconds, failure_threshold, period, timeout)
+    floored = period > period_seconds / speed or timeout > timeout_seconds / speed
+    return ProbeTiming(period_seconds, timeout_seconds, failure_threshold, period, timeout, floored)
 
 
 def probe_ok(status: int) -> bool:
@@ -126,19 +130,14 @@ def record_exit(container: Any, finished_at: float) -> Exit:
 
 
 def stop(container: Any, grace: float) -> Exit:
-    """The kubelet's kill of a container (a failed liveness probe): SIGTERM, then SIGKILL if it still runs after
-    `grace` (terminationGracePeriodSeconds); then recorded like any exit."""
-    box = container.started.box
-    fd = box.wait_fd()
-    try:
-        box.send_signal(signal.SIGTERM)
-        ended, _w, _x = select.select([fd], [], [], grace)
-        if not ended:
-            box.send_signal(signal.SIGKILL)
-            select.select([fd], [], [], None)
-    finally:
-        os.close(fd)
-    return record_exit(container, time.monotonic())
+    """The kubelet's kill of a container (a failed liveness probe): PodContainer.terminate(grace), SIGTERM then
+    SIGKILL if it still runs after `grace` (terminationGracePeriodSeconds), recorded like any exit. Its OOM
+    count is read just before the SIGTERM (terminate removes the cgroup): an OOM kill within the grace would
+    be missed, and the reason would say Error."""
+    count, path = oom_kills(container.cgroup)
+    pid = container.pid
+    code = int(container.terminate(grace))
+    return Exit(code, time.monotonic(), count, path, restarts.reason(code, count > 0), pid)
 
 
 def start_in(pod: Any, name: str, command: tuple[str, ...], **resources: Any) -> Any:
@@ -171,15 +170,6 @@ class Tracked:
     @property
     def restarts(self) -> int:
         return len(self.starts) - 1
-
-    @property
-    def state(self) -> str:
-        """kubectl's STATUS column for it, as it is now."""
-        if self.container is not None:
-            return "Running"
-        if self.next_start is not None:
-            return "CrashLoopBackOff" if self.backoff.backoff is not None and len(self.exits) > 1 else "Restarting"
-        return self.exits[-1].reason if self.exits else "Waiting"
 
 
 class RestartLoop:
@@ -249,3 +239,12 @@ class RestartLoop:
                     item.container.kill()
                 item.container = None
             item.next_start = None
+
+
+def terminate_all(containers: list[Any], grace: float) -> list[int]:
+    """Stop several pods' containers at once, as a ReplicaSet's deletions and the kubelet's kills run side by
+    side: SIGTERM reaches all of them together and together they take about `grace`, not one grace each
+    (pod/containers.terminate_all). Their exit codes, in order (137: the grace ran out, SIGKILL ended it)."""
+    from isodemo.pod import containers as pod_containers
+
+    return pod_containers.terminate_all(containers, grace)

@@ -11,29 +11,28 @@ measurements, and a check that every decision follows from them by the controlle
 Kubernetes: HorizontalPodAutoscaler (autoscaling/v2, CPU Utilization), metrics-server, Deployment.
 
 Time runs --speed times faster than in a cluster (sync 15 s, window 300 s, scale-up period 15 s, grace 30 s);
-the narration gives both. The decisions are kube/hpa.py's; the check is cluster/hpa_check.py's (independent).
+the narration gives both. The decisions are kube/hpa.py's; the check is kube/hpa_check.py's (independent).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import select
 import signal
 import time
 from typing import Any
 
 from isodemo.cgroups.base import read_file
 from isodemo.cluster import client as requests_
-from isodemo.cluster import hpa_check, metrics
+from isodemo.cluster import kubelet, metrics
 from isodemo.cluster.client import Client
 from isodemo.cluster.endpoints import EndpointSlice
 from isodemo.cluster.node import Node
-from isodemo.cluster.pods import Pod
+from isodemo.cluster.pods import HTTP_PORT, Pod
 from isodemo.context import DemoContext
 from isodemo.demos import cluster_steps as steps
 from isodemo.i18n import _
-from isodemo.kube import hpa
+from isodemo.kube import hpa, hpa_check
 from isodemo.kube.cgroup_values import milli_cpu_to_shares
 from isodemo.narrate.base import Narrator
 
@@ -48,6 +47,7 @@ PROBE_LOOPS = 4000  # the loop count of the calibration requests
 PROBE_REQUESTS = 8
 LOOPS_RANGE = (200, 400_000)
 GRACE = 30.0  # terminationGracePeriodSeconds
+PROBE_TIMEOUT = 0.5  # a readiness probe again, at a sync, for a pod not ready yet
 SYNCS_AT_MAX = 2  # syncs with the load on once maxReplicas is reached
 LOAD_SYNCS = 10  # at most, with the load on
 SYNCS_AFTER_DOWN = 1
@@ -86,6 +86,7 @@ spec:
     resource:
       name: cpu
       target: {type: Utilization, averageUtilization: 50}
+  behavior: {}
 """
 
 
@@ -108,6 +109,7 @@ class _Cluster:
         self.load_stopped = 0.0
         self.scaled_down_at: float | None = None
         self.exit_codes: list[int] = []  # of the pods the scale-down stopped
+        self.unready: list[Pod] = []  # started, not yet answering their readiness probe: not in the Service
 
     @property
     def the_node(self) -> Node:
@@ -128,13 +130,8 @@ class _Cluster:
         return time.monotonic() - self.started - self.paused
 
     def real(self, seconds: float) -> str:
-        """Seconds on the demo's clock as a cluster's, and as here: "300 s (15 s at --speed 20)"."""
-        return _(
-            "{real} s ({scaled} s at --speed {speed})",
-            real=_number(seconds * self.speed),
-            scaled=_number(seconds),
-            speed=_number(self.speed),
-        )
+        """Seconds on the demo's clock (already divided by --speed) as a cluster's, and as here."""
+        return steps.at_speed(seconds * self.speed, self.speed)
 
 
 def _number(value: float) -> str:
@@ -180,11 +177,23 @@ def _start_pod(cluster: _Cluster) -> tuple[Pod, bool]:
     return pod, ready
 
 
-def _join(cluster: _Cluster, pod: Pod) -> list[str]:
-    """The pod's first CPU reading (its rate starts here), then its endpoint, ready."""
+def _join(cluster: _Cluster, pod: Pod, ready: bool) -> list[str]:
+    """The pod's first CPU reading (its rate starts here), then its endpoint: ready only if its readiness probe
+    answered; an unready pod is probed again at each sync and joins when it answers."""
     cluster.meter.start(pod.name, usage_file(pod))
-    lines, _applied = cluster.endpoints.set(pod.name, pod.address, True)
+    lines, _applied = cluster.endpoints.set(pod.name, pod.address, ready)
+    if not ready:
+        cluster.unready.append(pod)
     return lines
+
+
+def _probe_unready(cluster: _Cluster) -> None:
+    """The kubelet's readiness probe, once more, for each pod that was not ready yet: ready ones join."""
+    for pod in list(cluster.unready):
+        status, _body = cluster.the_node.http_get(pod.address, HTTP_PORT, "/", PROBE_TIMEOUT)
+        if kubelet.probe_ok(status):
+            cluster.endpoints.set(pod.name, pod.address, True)
+            cluster.unready.remove(pod)
 
 
 def _deployment(cluster: _Cluster) -> None:
@@ -197,7 +206,7 @@ def _deployment(cluster: _Cluster) -> None:
     )
     pod, ready = _start_pod(cluster)
     narrator.shell(*pod.shell)
-    lines = _join(cluster, pod)
+    lines = _join(cluster, pod, ready)
     narrator.compare(
         _("the Deployment"),
         DEPLOYMENT.splitlines(),
@@ -299,10 +308,7 @@ def _autoscaler(cluster: _Cluster) -> None:
             target=TARGET,
             max=cluster.max_replicas,
         ),
-        shell=[
-            f"kubectl autoscale deployment web --cpu-percent={TARGET:.0f} --min={MIN_REPLICAS} "
-            f"--max={cluster.max_replicas}"
-        ],
+        shell=["kubectl apply -f hpa.yaml"],
     )
     narrator.table(
         _("the controller's periods, real and here"),
@@ -325,6 +331,15 @@ def _autoscaler(cluster: _Cluster) -> None:
         ],
         host_title=_("Kubernetes"),
         inside_title=_("isodemo"),
+    )
+    narrator.explain(
+        _(
+            "behavior: {} is there on purpose. With a spec.behavior, even an empty one, the API server fills in "
+            "the default policies (scale up: no window, 4 pods or 100% per 15 s; scale down: a 300 s window, "
+            "100% per 15 s) and the controller takes its behavior path, the one followed here. Without it (as "
+            "`kubectl autoscale` makes it) the controller takes its older path: the highest recommendation of "
+            "the last 5 minutes whichever way it points, and at most max(2 x current, 4) per step."
+        )
     )
     narrator.fact("target_utilization", TARGET)
     narrator.fact("min_replicas", MIN_REPLICAS, show=False)
@@ -349,6 +364,7 @@ def _autoscaler(cluster: _Cluster) -> None:
 
 def _sync(cluster: _Cluster) -> hpa_check.Sample:
     """One reconcile: read, decide, act."""
+    _probe_unready(cluster)
     usage = tuple(cluster.meter.rate(pod.name, usage_file(pod))[0] for pod in cluster.pods)
     current = len(cluster.pods)
     utilization = hpa.utilization([m / 1000 for m in usage], REQUEST_MILLI / 1000)
@@ -356,41 +372,32 @@ def _sync(cluster: _Cluster) -> hpa_check.Sample:
     decision = cluster.scaler.decide(now, current, utilization)
     if decision.replicas > current:
         for _i in range(decision.replicas - current):
-            pod, _ready = _start_pod(cluster)
-            _join(cluster, pod)
+            pod, ready = _start_pod(cluster)
+            _join(cluster, pod, ready)
     elif decision.replicas < current:
         _scale_down(cluster, current - decision.replicas)
     sample = hpa_check.Sample(
-        round(now, 3), usage, current, utilization, decision.raw, decision.replicas, len(cluster.pods), decision.reasons
+        now, usage, current, utilization, decision.raw, decision.replicas, len(cluster.pods), decision.reasons
     )
     cluster.samples.append(sample)
     return sample
 
 
 def _scale_down(cluster: _Cluster, count: int) -> None:
-    """The ReplicaSet deletes the newest pods first: out of the Service (ready=false), then SIGTERM, the grace
-    period, SIGKILL for what still runs; then each pod is gone."""
+    """The ReplicaSet deletes the newest pods first: out of the Service (ready=false), then, all at once,
+    SIGTERM, the grace period, SIGKILL for what still runs (PodContainer.terminate); then each pod is gone."""
     victims = cluster.pods[-count:]
     del cluster.pods[-count:]
     for pod in victims:
         cluster.endpoints.set(pod.name, pod.address, False)
         cluster.meter.forget(pod.name)
-    boxes = [pod.container.started.box for pod in victims if pod.container is not None]
-    fds = [box.wait_fd() for box in boxes]
-    try:
-        for box in boxes:
-            box.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + GRACE / cluster.speed
-        waiting = list(fds)
-        while waiting and (left := deadline - time.monotonic()) > 0:
-            ready, _w, _x = select.select(waiting, [], [], left)
-            waiting = [fd for fd in waiting if fd not in ready]
-    finally:
-        for fd in fds:
-            os.close(fd)
+        if pod in cluster.unready:
+            cluster.unready.remove(pod)
+    running = [pod for pod in victims if pod.container is not None]
+    codes = kubelet.terminate_all([pod.container for pod in running], GRACE / cluster.speed)
+    cluster.exit_codes.extend(codes)
     for pod in victims:
-        code = pod.kill_container()  # SIGKILL to what still runs; the exit code; its cgroup and overlay go
-        cluster.exit_codes.append(code)
+        pod.container = None  # terminated above: its cgroup, overlay and directories are gone
         cluster.endpoints.remove(pod.name)
         pod.delete()
 
@@ -488,16 +495,22 @@ def _quiet(cluster: _Cluster) -> None:
     scaled_down = down_at is not None and len(cluster.pods) == MIN_REPLICAS
     if down_at is not None:
         after = down_at - cluster.load_stopped
+        quiet = cluster.samples[first]
         narrator.fact("scale_down_after_load_s", round(after * cluster.speed, 1))
         narrator.explain(
             _(
-                "The pods were idle from the first sync on and the formula said 0 at once (minReplicas makes it "
-                "1), but the autoscaler keeps the highest recommendation of the last {window}: it scaled down "
-                "{after} after the load stopped. The newest pods went first (the ReplicaSet's choice), each taken "
-                "out of the Service before its SIGTERM, then given the grace period ({grace}).",
+                "At the first sync after the load the {pods} pods used {utilization:.0f}% of their request and the "
+                "formula gave {raw} (minReplicas is {min}), but the autoscaler keeps the highest recommendation "
+                "of the last {window}: it scaled down {after} after the load stopped. The newest pods went first "
+                "(the ReplicaSet's choice), each taken out of the Service before its SIGTERM, then given the "
+                "grace period ({grace}), all at once.",
+                pods=quiet.current,
+                utilization=quiet.utilization,
+                raw=quiet.raw,
+                min=MIN_REPLICAS,
                 window=cluster.real(scaler.downscale_window),
                 after=cluster.real(after),
-                grace=cluster.real(GRACE / cluster.speed),
+                grace=steps.at_speed(GRACE, cluster.speed),
             )
         )
         codes = sorted(set(cluster.exit_codes))
@@ -559,7 +572,7 @@ def _verdict(cluster: _Cluster) -> None:
     found = hpa_check.problems(cluster.samples, rules)
     narrator.fact("samples", [_sample_fact(s, cluster.speed) for s in cluster.samples], show=False)
     for problem in found:
-        narrator.explain(problem)
+        narrator.explain(_problem_text(problem))
     rescaled = sum(1 for s in cluster.samples if s.replicas != s.current)
     narrator.check(
         "decisions_match_formula",
@@ -575,9 +588,21 @@ def _verdict(cluster: _Cluster) -> None:
     )
 
 
+def _problem_text(problem: hpa_check.Problem) -> str:
+    """A disagreement the check found, in the reader's language (t as in the timeline's first column)."""
+    values = {"t": _number(problem.t), "expected": problem.expected, "got": problem.got}
+    if problem.kind == hpa_check.READINGS:
+        return _("at t={t} s: {got} CPU readings for {expected} pods", **values)
+    if problem.kind == hpa_check.FORMULA:
+        return _("at t={t} s: the millicores measured give {expected}, the autoscaler had {got}", **values)
+    if problem.kind == hpa_check.REPLICAS:
+        return _("at t={t} s: the rules give {expected} replicas, the autoscaler chose {got}", **values)
+    return _("at t={t} s: {got} pods ran after scaling to {expected}", **values)
+
+
 def _sample_fact(sample: hpa_check.Sample, speed: float) -> dict[str, Any]:
     return {
-        "t": sample.t,
+        "t": round(sample.t, 3),
         "t_real": round(sample.t * speed, 1),
         "replicas": sample.current,
         "utilization": sample.utilization,

@@ -113,3 +113,20 @@ def bar(count: int, largest: int, width: int = 30) -> str:
     if largest <= 0:
         return ""
     return "█" * max(1 if count else 0, round(width * count / largest))
+
+
+def at_speed(real_seconds: float, speed: float) -> str:
+    """A Kubernetes period or wait at real scale, and as this run waits it: "40 s (4 s at --speed 10)"."""
+    return _(
+        "{real} s ({scaled} s at --speed {speed})",
+        real=_seconds(real_seconds),
+        scaled=_seconds(real_seconds / speed),
+        speed=_seconds(speed),
+    )
+
+
+def _seconds(value: float) -> str:
+    """300 -> "300", 4.0 -> "4", 0.75 -> "0.75", 1.25 -> "1.25", 0.1 -> "0.1"."""
+    if abs(value) >= 100 or abs(value - round(value)) < 0.005:
+        return f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")

@@ -14,7 +14,7 @@ Kubernetes: Deployment (strategy Recreate and RollingUpdate, maxSurge, maxUnavai
 readiness probes, EndpointSlice.
 
 The controller and the kubelet's part are cluster/deployment_controller.py's; what the client saw is set against
-the controller's events by cluster/timeline.py; the node, the Service and the client are cluster_steps'.
+the controller's events by kube/timeline.py; the node, the Service and the client are cluster_steps'.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from isodemo.cluster import client as requests_
-from isodemo.cluster import timeline
+from isodemo.cluster import kubelet
 from isodemo.cluster.client import Client
 from isodemo.cluster.deployment_controller import Controller, ReplicaSet, Timing, pod_template_hash
 from isodemo.cluster.endpoints import EndpointSlice
@@ -33,7 +33,7 @@ from isodemo.context import DemoContext
 from isodemo.demos import cluster_steps as steps
 from isodemo.i18n import _
 from isodemo.inside import filesystem
-from isodemo.kube import deployment
+from isodemo.kube import deployment, timeline
 from isodemo.narrate.base import Narrator
 
 CLIENT_INTERVAL = 0.01  # seconds between the client's requests
@@ -100,27 +100,41 @@ class _Rollout:
         kept.revision = self.revision
         return kept
 
-    def scaled(self, seconds: float) -> str:
-        """ "10 s (1 s at --speed 10)" """
+    def at_speed(self, real: float) -> str:
+        """ "5 s (0.5 s at --speed 10)" """
+        return steps.at_speed(real, self.timing.speed)
+
+    def probe_time(self, real: int, used: float) -> str:
+        """A probe's period or timeout: at_speed's text, or, when kubelet.probe_timing's floor applies, what isodemo
+        waits instead."""
+        if abs(used - self.timing.scaled(real)) < 1e-9:
+            return self.at_speed(real)
         return _(
-            "{real:g} s ({scaled:g} s at --speed {speed:g})",
-            real=seconds,
-            scaled=round(self.timing.scaled(seconds), 3),
+            "{real} s ({used:g} s here: {scaled:g} s at --speed {speed:g} is below isodemo's floor)",
+            real=real,
+            used=used,
+            scaled=self.timing.scaled(real),
             speed=self.timing.speed,
         )
 
 
 class _Measured:
-    """One update, measured: the controller's events, the client's records, and the window of the update."""
+    """One update, measured: the controller's events, the client's records, and the window of the update; the
+    most pods whose container ran at once (the controller's samples of /proc) and the fewest ready endpoints
+    kube-proxy was given (the EndpointSlice's history), both over the window."""
 
-    def __init__(self, events: list[timeline.Event], records: list[requests_.Record]) -> None:
-        self.events = events
+    def __init__(self, rollout: _Rollout, records: list[requests_.Record]) -> None:
+        controller = rollout.the_controller
+        self.events = list(controller.events)
         self.records = records
-        self.began = events[0].at
-        self.ended = events[-1].at
+        self.began = self.events[0].at
+        self.ended = self.events[-1].at
         self.failed = len(requests_.failed(records))
         self.outage = requests_.longest_outage(records)
-        self.max_pods, self.min_available = timeline.extremes(events)
+        self.exit_codes = sorted(set(controller.exit_codes))
+        self.max_pods = timeline.most(controller.running, self.began, self.ended)
+        history = rollout.slice.history if rollout.slice else []
+        self.min_available = timeline.fewest(history, self.began, self.ended)
 
     @property
     def seconds(self) -> float:
@@ -210,15 +224,20 @@ def _deploy(rollout: _Rollout, version: str, title: str) -> None:
         [_("pod"), "IP", "PID", _("answers")],
         [[pod.name, pod.address, str(pod.pid), f"{pod.name} {version}"] for pod in new.pods],
     )
+    probe = rollout.timing.probe
     narrator.explain(
         _(
             "The Deployment controller made a ReplicaSet named after the hash of the pod template ({rs}); the "
             "ReplicaSet made the pods. Each pod is a network namespace on cni0 and a busybox httpd container "
-            "answering its name and version. The kubelet's readiness probe (an HTTP GET from the node, at once "
-            "and then every periodSeconds, {period}) put each pod in the Service's endpoints when it answered "
-            "200.",
+            "answering its name and version. The kubelet's readiness probe, an HTTP GET from the node at once and "
+            "then every periodSeconds: {period}, with timeoutSeconds: {timeout}, put each pod in the Service's "
+            "endpoints when it answered with a status from 200 to 399. isodemo stops probing a pod once it is "
+            "ready; a kubelet goes on probing it every period for its whole life, and takes it out of the "
+            "endpoints after failureThreshold ({threshold}) failures in a row (`isodemo healing` shows that).",
             rs=new.name,
-            period=rollout.scaled(rollout.timing.probe_period),
+            period=rollout.probe_time(probe.period_seconds, probe.period),
+            timeout=rollout.probe_time(probe.timeout_seconds, probe.timeout),
+            threshold=probe.failure_threshold,
         )
     )
     narrator.claim(
@@ -238,7 +257,7 @@ def _measure(rollout: _Rollout, update: Any) -> _Measured:
         time.sleep(AFTER)
     finally:
         records = client.stop()
-    return _Measured(list(rollout.the_controller.events), records)
+    return _Measured(rollout, records)
 
 
 def _timeline(rollout: _Rollout, measured: _Measured, title: str) -> None:
@@ -410,7 +429,8 @@ def _rolling(rollout: _Rollout) -> _Measured:
         "rolling_max_pods_seen",
         measured.max_pods,
         _(
-            "at most {seen} pods at once (replicas {n} + maxSurge {surge} = {most})",
+            "at most {seen} pods' containers running at once, read from /proc at each change (replicas {n} + "
+            "maxSurge {surge} = {most})",
             seen=measured.max_pods,
             n=rollout.replicas,
             surge=plan.surge,
@@ -422,7 +442,8 @@ def _rolling(rollout: _Rollout) -> _Measured:
         "rolling_min_available_seen",
         measured.min_available,
         _(
-            "at least {seen} pods ready at any time (replicas {n} - maxUnavailable {unavailable} = {least})",
+            "at least {seen} ready endpoints at any time in what kube-proxy was given (replicas {n} - "
+            "maxUnavailable {unavailable} = {least})",
             seen=measured.min_available,
             n=rollout.replicas,
             unavailable=plan.unavailable,
@@ -442,7 +463,20 @@ def _rolling(rollout: _Rollout) -> _Measured:
             "They race: an application that exits at once on SIGTERM can drop connections that were still sent "
             "to it. That is why preStop sleeps and graceful shutdown (keep serving a few seconds after SIGTERM) "
             "exist.",
-            pre_stop=rollout.scaled(rollout.timing.pre_stop),
+            pre_stop=rollout.at_speed(rollout.timing.pre_stop),
+        )
+    )
+    timing = rollout.timing
+    narrator.explain(
+        _(
+            "busybox httpd as PID 1 has no SIGTERM handler, so the kernel drops the SIGTERM. A kubelet would wait "
+            "out the rest of terminationGracePeriodSeconds ({grace} s minus the preStop's {pre_stop} s: {rest}) "
+            "before it sends SIGKILL; isodemo sends the SIGKILL right after the SIGTERM. The old containers' "
+            "exit codes: {codes} (128 + 9 is SIGKILL).",
+            grace=_g(timing.grace),
+            pre_stop=_g(timing.pre_stop),
+            rest=rollout.at_speed(timing.grace - timing.pre_stop),
+            codes=", ".join(map(str, measured.exit_codes)) or "-",
         )
     )
     return measured
@@ -524,11 +558,38 @@ def _compare(rollout: _Rollout, recreate: _Measured, rolling: _Measured) -> None
             for name, m in (("Recreate", recreate), ("RollingUpdate", rolling))
         ],
     )
+    if rolling.seconds > recreate.seconds:
+        took = _(
+            "RollingUpdate took longer ({rolling:.2f} s against {recreate:.2f} s): it moves a few pods per step "
+            "and waits for readiness at each.",
+            rolling=rolling.seconds,
+            recreate=recreate.seconds,
+        )
+    else:
+        took = _(
+            "RollingUpdate was not slower here ({rolling:.2f} s against {recreate:.2f} s): with few replicas "
+            "it has few steps to take.",
+            rolling=rolling.seconds,
+            recreate=recreate.seconds,
+        )
     narrator.explain(
         _(
-            "Times are at --speed {speed:g}: the readiness probe's period and the preStop wait are divided by it; "
-            "the containers' start and the rules' syncs are real. RollingUpdate needs more pods at once and takes "
-            "longer; Recreate costs an outage.",
+            "{took} It ran up to {rolling_pods} pods at once against Recreate's {recreate_pods}, and {rolling_failed} "
+            "of its requests failed against Recreate's {failed}. Times are at --speed {speed:g}: the readiness "
+            "probe's period and timeout (not below {period:g} s and {timeout:g} s) and the preStop wait are "
+            "divided by it; the containers' start and the rules' syncs are real.",
+            took=took,
+            rolling_pods=rolling.max_pods,
+            recreate_pods=recreate.max_pods,
+            rolling_failed=rolling.failed,
+            failed=recreate.failed,
             speed=rollout.timing.speed,
+            period=kubelet.MIN_PROBE_PERIOD,
+            timeout=kubelet.MIN_PROBE_TIMEOUT,
         )
     )
+
+
+def _g(value: float) -> str:
+    """A number as `{:g}` writes it (3, 0.5, 12.5): formatted here, so that _()'s arguments are plain values."""
+    return f"{value:g}"

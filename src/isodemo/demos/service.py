@@ -49,6 +49,7 @@ class _Cluster:
         self.pods: list[Pod] = []
         self.slice: EndpointSlice | None = None
         self.client: Client | None = None
+        self.ready: dict[str, bool] = {}  # pod name -> its readiness probe passed
 
     @property
     def the_node(self) -> Node:
@@ -106,11 +107,15 @@ def _pods(cluster: _Cluster) -> None:
     for _i in range(cluster.replicas):
         pod = steps.make_pod(ctx, the_node, "web", "")
         cluster.pods.append(pod)
-        waited = steps.wait_ready(the_node, pod)
-        rows.append([pod.name, pod.address, str(pod.pid), _("yes") if waited is not None else _("no")])
+        cluster.ready[pod.name] = steps.wait_ready(the_node, pod) is not None
+        rows.append([pod.name, pod.address, str(pod.pid), _("yes") if cluster.ready[pod.name] else _("no")])
     narrator.shell(*cluster.pods[0].shell)
     narrator.table(_("the pods"), [_("pod"), "IP", "PID", _("ready")], rows)
     narrator.fact("pods", {pod.name: pod.address for pod in cluster.pods})
+    narrator.claim(
+        _("every pod answered the readiness probe within {s} s", s=int(steps.READY_TIMEOUT)),
+        all(cluster.ready.values()),
+    )
     narrator.explain(
         _(
             "Each pod is a network namespace wired to cni0 with the next address of the node's pod CIDR "
@@ -138,7 +143,7 @@ def _service(cluster: _Cluster) -> None:
     cluster.slice = EndpointSlice(service, cluster.proxy)
     lines: list[str] = []
     for pod in cluster.pods:
-        lines, _applied = cluster.endpoints.set(pod.name, pod.address, True)
+        lines, _applied = cluster.endpoints.set(pod.name, pod.address, cluster.ready[pod.name])
     steps.show_service(narrator, cluster.proxy, cluster.endpoints, lines)
     listing = cluster.proxy.listing()
     narrator.fact("nft_table", listing, show=False)
@@ -370,8 +375,11 @@ def _kill_one(cluster: _Cluster) -> None:
             [_("after the update"), str(len(after)), str(failed_after)],
         ],
     )
+    window = [r for r in records if killed_at <= r[0] < updated_at]
+    refused = [r for r in during if "refused" in r[3].lower()]
     narrator.fact("endpoint_removal_ms", removal_ms)
     narrator.fact("failed_before_update", len(during))
+    narrator.fact("refused_before_update", len(refused), show=False)
     narrator.check(
         "failed_after_update",
         failed_after,
@@ -384,11 +392,16 @@ def _kill_one(cluster: _Cluster) -> None:
     )
     narrator.explain(
         _(
-            "Between the kill and the update, a connection sent to the dead pod's address is refused (its "
-            "network namespace, pinned, still answers with a reset). In a cluster this window is the kubelet "
-            "noticing the death, the EndpointSlice update and kube-proxy's sync: about a second. Here one "
-            "process watches the container's pidfd and rewrites the rules at once: {ms} ms. The ReplicaSet "
-            "would now start a new pod (`isodemo healing`, `isodemo rollout`).",
+            "Between the kill and the update the rules still sent some new connections to the dead pod: {failed} "
+            "of the {total} requests in that window failed, {refused} of them refused at once (the pod's network "
+            "namespace, pinned, is still there, and its kernel answers a connection to a port that nothing "
+            "listens on with a reset). In a cluster this window is the kubelet noticing the death, the "
+            "EndpointSlice update and kube-proxy's sync: about a second. Here one process watches the "
+            "container's pidfd and rewrites the rules at once: {ms} ms. The ReplicaSet would now start a new "
+            "pod (`isodemo healing`, `isodemo rollout`).",
+            failed=len(during),
+            total=len(window),
+            refused=len(refused),
             ms=removal_ms,
         )
     )

@@ -27,5 +27,11 @@ def nft(nft_binary: str, script: str) -> str:
 
 def nft_list(nft_binary: str, *what: str) -> str:
     """`nft list ...` in this namespace."""
-    result = subprocess.run([nft_binary, "list", *what], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [nft_binary, "list", *what],
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=functools.partial(process.set_pdeathsig, signal.SIGKILL),
+    )
     return result.stdout if result.returncode == 0 else result.stderr.strip()

@@ -121,22 +121,29 @@ class DelayCheck:
     ok: bool
 
 
+def delay_tolerance(expected: float, *, absolute: float = 0.5, share: float = 0.3, slack: float = 0.05) -> float:
+    """How far a measured wait may be from `expected`: `share` of it, at most `absolute`, plus `slack` (the
+    machine's own delay). Below the next wait's distance, so a wait that did not double fails: at --speed 100
+    0.1 s is allowed 0.08 s, 0.2 s 0.11 s, 0.4 s 0.17 s; from 1.67 s on, 0.55 s."""
+    return min(absolute, share * expected) + slack
+
+
 def check_delays(
-    measured: Sequence[float], speed: float = 1.0, *, absolute: float = 0.5, relative: float = 0.1
+    measured: Sequence[float], speed: float = 1.0, *, absolute: float = 0.5, share: float = 0.3, slack: float = 0.05
 ) -> list[DelayCheck]:
-    """Each measured exit-to-start wait against restart_delays at `speed`, within absolute + relative * expected."""
+    """Each measured exit-to-start wait against restart_delays at `speed`, within delay_tolerance()."""
     checks = []
     for number, (got, want) in enumerate(zip(measured, restart_delays(len(measured), speed), strict=True), start=1):
-        allowed = absolute + relative * want
+        allowed = delay_tolerance(want, absolute=absolute, share=share, slack=slack)
         checks.append(DelayCheck(number, want, got, allowed, abs(got - want) <= allowed))
     return checks
 
 
 def matches_schedule(
-    measured: Sequence[float], speed: float = 1.0, *, absolute: float = 0.5, relative: float = 0.1
+    measured: Sequence[float], speed: float = 1.0, *, absolute: float = 0.5, share: float = 0.3, slack: float = 0.05
 ) -> bool:
     """True if every measured wait matches the kubelet's (check_delays for the details)."""
-    return all(check.ok for check in check_delays(measured, speed, absolute=absolute, relative=relative))
+    return all(check.ok for check in check_delays(measured, speed, absolute=absolute, share=share, slack=slack))
 
 
 def should_restart(policy: str, exit_code: int) -> bool:

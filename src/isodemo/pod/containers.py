@@ -7,9 +7,9 @@ runtime.build(join=...) does exactly that; the image, overlay, cgroup, security 
 `isodemo run`'s own. Each container has an ExitStack of its own, so that one can be killed and removed
 (cgroup, overlay, directories) while the pod lives on.
 
-Simplifications, named: the kubelet keeps a container's stdout and stderr as its log (/var/log/pods/...);
-isodemo sends them to /dev/null. The kubelet restarts a dead container after a back-off (10 s, doubling);
-isodemo restarts it when asked, at once.
+Simplification, named: the kubelet keeps a container's stdout and stderr as its log (/var/log/pods/...);
+isodemo sends them to /dev/null. When a dead container is started again is the caller's choice (`isodemo pod`
+restarts one at once; cluster/kubelet.py follows the kubelet's restartPolicy and back-off).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import contextlib
 import os
 import select
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -58,16 +59,7 @@ class PodContainer:
         (terminationGracePeriodSeconds, 30 by default); then its cgroup, overlay and directories go. A PID 1
         without a SIGTERM handler ignores SIGTERM (the kernel protects a namespace's init): it gets the SIGKILL.
         Its exit code."""
-        box = self.started.box
-        fd = box.wait_fd()
-        try:
-            box.send_signal(signal.SIGTERM)
-            ended, _w, _x = select.select([fd], [], [], grace)
-        finally:
-            os.close(fd)
-        code = int(box.reap() if ended else box.kill())
-        self.stack.close()
-        return code
+        return terminate_all([self], grace)[0]
 
 
 def start(
@@ -113,3 +105,30 @@ def quiet_output() -> None:
     os.dup2(null, 1)
     os.dup2(null, 2)
     os.close(null)
+
+
+def terminate_all(containers: list[PodContainer], grace: float) -> list[int]:
+    """Stop several containers at once, as the kubelet's kills run side by side (a goroutine each): SIGTERM to
+    all, one wait of `grace` for all of their pidfds together, SIGKILL to those still running; then each one's
+    cgroup, overlay and directories go. One thread: isodemo's signal handling and forks assume it. Their exit
+    codes, in order (137: the grace ran out)."""
+    fds: list[int] = []
+    ended: set[int] = set()
+    try:
+        for container in containers:
+            fds.append(container.started.box.wait_fd())
+        for container in containers:
+            container.started.box.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while len(ended) < len(fds) and (left := deadline - time.monotonic()) > 0:
+            ready, _w, _x = select.select([fd for fd in fds if fd not in ended], [], [], left)
+            ended.update(ready)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    codes = []
+    for container, fd in zip(containers, fds, strict=True):
+        box = container.started.box
+        codes.append(int(box.reap() if fd in ended else box.kill()))
+        container.stack.close()
+    return codes

@@ -9,7 +9,8 @@ For each sync, from the millicores measured per pod:
     stabilized  = pods brought within [up, down]
     replicas    = stabilized, at most max(start + 4, 2 * start) where start is the count before the scale-ups
                   of the last scale-up period (Pods 4 / Percent 100 per 15 s), then within [min, max]
-and the pods actually running after the sync are `replicas`.
+and the pods actually running after the sync are `replicas`. The problems found are data (Problem), worded by
+the demo.
 """
 
 from __future__ import annotations
@@ -79,23 +80,45 @@ def expected_replicas(samples: Sequence[Sample], index: int, rules: Rules) -> in
     return max(rules.min_replicas, min(rules.max_replicas, replicas))
 
 
-def problems(samples: Sequence[Sample], rules: Rules) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One disagreement at the sync at `t`: `kind` says what disagrees, `expected` is what the rules and the
+    measurements give, `got` what the autoscaler had or what ran.
+
+    readings   expected: the pods, got: the readings taken
+    formula    expected, got: "utilization% -> raw"
+    replicas   expected, got: the replica count
+    running    expected: the replica count chosen, got: the pods that ran after the sync
+    """
+
+    t: float
+    kind: str
+    expected: str
+    got: str
+
+
+READINGS = "readings"
+FORMULA = "formula"
+REPLICAS = "replicas"
+RUNNING = "running"
+
+
+def problems(samples: Sequence[Sample], rules: Rules) -> list[Problem]:
     """Every way the samples disagree with the rules (none: every decision matches the formula)."""
     found = []
     for index, sample in enumerate(samples):
-        where = f"t={sample.t:.2f}"
+        t = sample.t
         if len(sample.usage) != sample.current:
-            found.append(f"{where}: {len(sample.usage)} readings for {sample.current} pods")
+            found.append(Problem(t, READINGS, str(sample.current), str(len(sample.usage))))
             continue
         utilization, raw = formula(sample.usage, rules.request_milli, rules.target, rules.tolerance)
         if (utilization, raw) != (sample.utilization, sample.raw):
             found.append(
-                f"{where}: measured {list(sample.usage)} gives {utilization:.0f}% -> {raw}, "
-                f"the autoscaler had {sample.utilization:.0f}% -> {sample.raw}"
+                Problem(t, FORMULA, f"{utilization:.0f}% -> {raw}", f"{sample.utilization:.0f}% -> {sample.raw}")
             )
         expected = expected_replicas(samples, index, rules)
         if sample.replicas != expected:
-            found.append(f"{where}: the rules give {expected} replicas, the autoscaler chose {sample.replicas}")
+            found.append(Problem(t, REPLICAS, str(expected), str(sample.replicas)))
         if sample.running_after != sample.replicas:
-            found.append(f"{where}: {sample.running_after} pods ran after scaling to {sample.replicas}")
+            found.append(Problem(t, RUNNING, str(sample.replicas), str(sample.running_after)))
     return found

@@ -5,7 +5,8 @@ taken out, pods created or terminated), with the counts right after it. The clie
 (start, seconds, status, body), body "<pod> <version>" when it was answered (cluster/client.py). From the two:
 - rows(): one row per event that changed the endpoints, with what answered until the next one (a timeline);
 - versions_seen(): the versions that answered in a window;
-- extremes(): the most pods there were at once and the fewest ready, to check against maxSurge and
+- most() and fewest(): the most containers running at once (sampled from /proc at each event) and the fewest
+  ready endpoints kube-proxy was given (the EndpointSlice's history), to check against maxSurge and
   maxUnavailable.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Sequence, Sized
 
 Record = tuple[float, float, int, str]
 
@@ -37,14 +39,6 @@ class Event:
     old_ready: int
     new_pods: int
     new_ready: int
-
-    @property
-    def total(self) -> int:
-        return self.old_pods + self.new_pods
-
-    @property
-    def available(self) -> int:
-        return self.old_ready + self.new_ready
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,11 +93,22 @@ def versions_seen(records: list[Record], since: float, until: float) -> list[str
     return sorted(answered_by_version(between(records, since, until)))
 
 
-def extremes(events: list[Event]) -> tuple[int, int]:
-    """(the most pods at once, the fewest ready pods at once) over the events."""
-    if not events:
-        return 0, 0
-    return max(e.total for e in events), min(e.available for e in events)
+def in_window(samples: Sequence[tuple[float, Sized]], since: float, until: float) -> list[int]:
+    """The sizes of `samples` [(at, collection)] in force during [since, until]: the last one taken before
+    `since` (the state the window began in) and every one taken inside it."""
+    before = [len(items) for at, items in samples if at < since]
+    inside = [len(items) for at, items in samples if since <= at <= until]
+    return before[-1:] + inside
+
+
+def most(samples: Sequence[tuple[float, Sized]], since: float, until: float) -> int:
+    """The largest size during [since, until] (0 when nothing was sampled)."""
+    return max(in_window(samples, since, until), default=0)
+
+
+def fewest(samples: Sequence[tuple[float, Sized]], since: float, until: float) -> int:
+    """The smallest size during [since, until] (0 when nothing was sampled)."""
+    return min(in_window(samples, since, until), default=0)
 
 
 def answered_text(answered: dict[str, int]) -> str:
