@@ -236,6 +236,18 @@ class RunCommand(Command):
         ctx.exit(run.main(words))
 
 
+def speed_option(default: str, help_text: str) -> Callable[[Any], Any]:
+    """--speed N of the control-loop demos: how many times faster than Kubernetes' own periods they run."""
+    return click.option(
+        "--speed",
+        metavar="N",
+        default=default,
+        show_default=True,
+        callback=checked("speed", "kube.options"),
+        help=help_text,
+    )
+
+
 def value_option(flag: str, default: str | None, parser: str, metavar: str, help_text: str) -> Callable[[Any], Any]:
     """An option whose value one of isodemo.values' parsers checks (exit 2 with the accepted form).
 
@@ -451,13 +463,8 @@ def _build() -> dict[str, click.Command]:
         ),
         "healing": demo_command(
             "healing",
-            click.option(
-                "--speed",
-                metavar="N",
-                default="10",
-                show_default=True,
-                callback=checked("speed", "kube.options"),
-                help=_("How many times faster than Kubernetes' real waits (back-off, probe periods): 1 to 100."),
+            speed_option(
+                "10", _("How many times faster than Kubernetes' real waits (back-off, probe periods): 1 to 100.")
             ),
         ),
         "rollout": demo_command(
@@ -470,24 +477,15 @@ def _build() -> dict[str, click.Command]:
                 callback=checked("replicas", "kube.options"),
                 help=_("How many pods the Deployment runs: 1 to 10 (maxSurge and maxUnavailable are 25% of it)."),
             ),
-            click.option(
-                "--speed",
-                metavar="N",
-                default="10",
-                show_default=True,
-                callback=checked("speed", "kube.options"),
-                help=_("How many times faster than Kubernetes' periods (readiness probe, preStop wait): 1 to 100."),
+            speed_option(
+                "10", _("How many times faster than Kubernetes' periods (readiness probe, preStop wait): 1 to 100.")
             ),
         ),
         "autoscale": demo_command(
             "autoscale",
-            click.option(
-                "--speed",
-                metavar="N",
-                default="20",
-                show_default=True,
-                callback=checked("speed", "kube.options"),
-                help=_(
+            speed_option(
+                "20",
+                _(
                     "How many times faster than Kubernetes' periods (sync 15 s, downscale window 300 s, grace "
                     "30 s): 1 to 100."
                 ),

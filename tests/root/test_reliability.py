@@ -40,6 +40,7 @@ def test_every_signal_at_every_test_point(demo: str) -> None:
     started = time.monotonic()
     prof = matrix.profile(demo)
     signals = matrix.SIGNALS if demo in matrix.CHEAP_OPTIONS else (*matrix.SIGNALS, *matrix.CHEAP_SIGNALS)
+    signals = matrix.FEWER_SIGNALS.get(demo, signals)
     cases = matrix.cases_for(prof, POINTS, signals, modes=("json", "pause", "hold"))
     if demo in V2_DEMOS:
         cases = [case for case in cases if case not in _v2_cases(prof)]  # test_cgroup_demos_at_every_step has them

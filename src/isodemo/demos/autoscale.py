@@ -25,9 +25,7 @@ from typing import Any
 from isodemo.cgroups.base import read_file
 from isodemo.cluster import client as requests_
 from isodemo.cluster import kubelet, metrics
-from isodemo.cluster.client import Client
 from isodemo.cluster.endpoints import EndpointSlice
-from isodemo.cluster.node import Node
 from isodemo.cluster.pods import HTTP_PORT, Pod
 from isodemo.context import DemoContext
 from isodemo.demos import cluster_steps as steps
@@ -90,15 +88,11 @@ spec:
 """
 
 
-class _Cluster:
+class _Cluster(steps.ClusterDemo):
     def __init__(self, narrator: Narrator, ctx: DemoContext) -> None:
-        self.narrator = narrator
-        self.ctx = ctx
+        super().__init__(narrator, ctx)
         self.speed = float(ctx.options.get("speed") or DEFAULT_SPEED)
         self.max_replicas = int(ctx.options.get("max_replicas") or DEFAULT_MAX)
-        self.node: Node | None = None
-        self.slice: EndpointSlice | None = None
-        self.client: Client | None = None
         self.pods: list[Pod] = []
         self.meter = metrics.CpuMeter()
         self.scaler = hpa.Autoscaler(self.max_replicas, MIN_REPLICAS, TARGET, speed=self.speed)
@@ -110,21 +104,6 @@ class _Cluster:
         self.scaled_down_at: float | None = None
         self.exit_codes: list[int] = []  # of the pods the scale-down stopped
         self.unready: list[Pod] = []  # started, not yet answering their readiness probe: not in the Service
-
-    @property
-    def the_node(self) -> Node:
-        assert self.node is not None
-        return self.node
-
-    @property
-    def endpoints(self) -> EndpointSlice:
-        assert self.slice is not None
-        return self.slice
-
-    @property
-    def the_client(self) -> Client:
-        assert self.client is not None
-        return self.client
 
     def now(self) -> float:
         return time.monotonic() - self.started - self.paused

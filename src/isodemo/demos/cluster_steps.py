@@ -22,6 +22,33 @@ NODE_PORT = 30080
 READY_TIMEOUT = 10.0
 
 
+class ClusterDemo:
+    """What a control-loop demo keeps: its narrator and context, and the node, the Service's EndpointSlice and
+    the client once the steps made them (the properties say so if a step asks before)."""
+
+    def __init__(self, narrator: Narrator, ctx: Any) -> None:
+        self.narrator = narrator
+        self.ctx = ctx
+        self.node: Node | None = None
+        self.slice: EndpointSlice | None = None
+        self.client: Client | None = None
+
+    @property
+    def the_node(self) -> Node:
+        assert self.node is not None, "the node is made first"
+        return self.node
+
+    @property
+    def endpoints(self) -> EndpointSlice:
+        assert self.slice is not None, "the Service is made before it is used"
+        return self.slice
+
+    @property
+    def the_client(self) -> Client:
+        assert self.client is not None, "the client is made before it sends"
+        return self.client
+
+
 def node(narrator: Narrator, ctx: Any) -> tuple[Node, KubeProxy]:
     """The node's namespace, its bridge and uplink, and kube-proxy's table in it."""
     narrator.step(

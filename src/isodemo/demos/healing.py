@@ -125,7 +125,7 @@ def _policies(healing: _Healing) -> None:
             "restartPolicy: three pods, each with a container that crashes, one that finishes, one that runs "
             "out of memory"
         ),
-        syscalls=["pidfd_open(PID 1 of each container)", "select(pidfds)  (the kubelet's PLEG)"],
+        syscalls=["pidfd_open(PID 1 of each container)", "pselect6(pidfds)  (select(): the kubelet's PLEG)"],
         shell=[
             "kubectl apply -f restart-always.yaml -f restart-onfailure.yaml -f restart-never.yaml",
             "kubectl get pods -w",
@@ -270,7 +270,7 @@ def _crash_loop(healing: _Healing) -> None:
     count = crash_loop_restarts(speed)
     narrator.step(
         _("CrashLoopBackOff: a container that crashes each time, restarted {n} times", n=count),
-        syscalls=["select(pidfd, timeout = the back-off)"],
+        syscalls=["pselect6(pidfd, timeout = the back-off)  (select())"],
         shell=[
             "kubectl get pod crashloop -w",
             "kubectl describe pod crashloop  # Back-off restarting failed container",
@@ -419,7 +419,10 @@ def _liveness(healing: _Healing) -> None:
     narrator, ctx, speed = healing.narrator, healing.ctx, healing.speed
     narrator.step(
         _("A liveness probe: the kubelet kills a container that hangs while its process still runs"),
-        syscalls=["connect(pod IP:8080) + recv() with a timeout  (httpGet /cgi-bin/healthz)", "kill(PID 1, SIGTERM)"],
+        syscalls=[
+            "connect(pod IP:8080) + recv() with a timeout  (httpGet /cgi-bin/healthz)",
+            "pidfd_send_signal(pidfd of PID 1, SIGTERM)",
+        ],
         shell=["kubectl apply -f liveness.yaml", "kubectl get pod liveness -w"],
     )
     pod = Pod(ctx, healing.node, "liveness")
@@ -537,7 +540,10 @@ def _readiness(healing: _Healing) -> None:
     narrator, ctx = healing.narrator, healing.ctx
     narrator.step(
         _("A readiness probe: a pod that is not ready leaves the Service's endpoints, and is not restarted"),
-        syscalls=["connect(pod IP:8080)  (httpGet /cgi-bin/ready)", "nft -f -  (kube-proxy's sync)"],
+        syscalls=[
+            "connect(pod IP:8080)  (httpGet /cgi-bin/ready)",
+            "NFT_MSG_NEWRULE ...  (nft -f -: kube-proxy's sync, in the node's namespace)",
+        ],
         shell=["kubectl apply -f web.yaml", "kubectl get endpointslices -l kubernetes.io/service-name=web -w"],
     )
     pods = [steps.make_pod(ctx, healing.node, "web", "", cgi={"ready": READY}) for _i in range(2)]

@@ -24,10 +24,8 @@ from typing import Any
 
 from isodemo.cluster import client as requests_
 from isodemo.cluster import kubelet
-from isodemo.cluster.client import Client
 from isodemo.cluster.deployment_controller import Controller, ReplicaSet, Timing, pod_template_hash
 from isodemo.cluster.endpoints import EndpointSlice
-from isodemo.cluster.node import Node
 from isodemo.cluster.pods import Pod
 from isodemo.context import DemoContext
 from isodemo.demos import cluster_steps as steps
@@ -52,29 +50,15 @@ def _template(version: str) -> str:
     )
 
 
-class _Rollout:
+class _Rollout(steps.ClusterDemo):
     def __init__(self, narrator: Narrator, ctx: DemoContext) -> None:
-        self.narrator = narrator
-        self.ctx = ctx
+        super().__init__(narrator, ctx)
         self.replicas = int(ctx.options.get("replicas") or DEFAULT_REPLICAS)
         self.timing = Timing(speed=float(ctx.options.get("speed") or DEFAULT_SPEED))
-        self.node: Node | None = None
-        self.slice: EndpointSlice | None = None
-        self.client: Client | None = None
         self.controller: Controller | None = None
         self.revision = 0
         self.history: dict[str, ReplicaSet] = {}  # by version: the ReplicaSets the Deployment keeps
         self.current: ReplicaSet | None = None
-
-    @property
-    def the_node(self) -> Node:
-        assert self.node is not None
-        return self.node
-
-    @property
-    def the_client(self) -> Client:
-        assert self.client is not None
-        return self.client
 
     @property
     def the_controller(self) -> Controller:
@@ -288,7 +272,11 @@ def _timeline(rollout: _Rollout, measured: _Measured, title: str) -> None:
 def _update_step(rollout: _Rollout, title: str, strategy: str, version: str) -> None:
     rollout.narrator.step(
         title,
-        syscalls=["pidfd_send_signal(pidfd, SIGTERM)", "pidfd_send_signal(pidfd, SIGKILL)", "nft -f - (kube-proxy)"],
+        syscalls=[
+            "pidfd_send_signal(pidfd, SIGTERM)",
+            "pidfd_send_signal(pidfd, SIGKILL)",
+            "NFT_MSG_NEWRULE ...  (nft -f -: kube-proxy's sync, in the node's namespace)",
+        ],
         shell=[
             f'kubectl patch deployment web -p \'{{"spec":{{"strategy":{{"type":"{strategy}"}}}}}}\'',
             f"kubectl set image deployment/web web=busybox  # args: [httpd, {version}]",
@@ -489,7 +477,10 @@ def _undo(rollout: _Rollout) -> None:
     previous = rollout.history["v1"]
     narrator.step(
         _("kubectl rollout undo: back to the previous revision, v1, with RollingUpdate"),
-        syscalls=["pidfd_send_signal(pidfd, SIGKILL)", "nft -f - (kube-proxy)"],
+        syscalls=[
+            "pidfd_send_signal(pidfd, SIGKILL)",
+            "NFT_MSG_NEWRULE ...  (nft -f -: kube-proxy's sync, in the node's namespace)",
+        ],
         shell=["kubectl rollout history deployment web", "kubectl rollout undo deployment web"],
     )
     narrator.table(

@@ -22,9 +22,7 @@ from collections import Counter
 from typing import Any
 
 from isodemo.cluster import client as requests_
-from isodemo.cluster.client import Client
 from isodemo.cluster.endpoints import EndpointSlice
-from isodemo.cluster.node import Node
 from isodemo.cluster.pods import HTTP_PORT, Pod
 from isodemo.cluster.proxy import KubeProxy
 from isodemo.context import DemoContext
@@ -38,33 +36,14 @@ CLIENT_INTERVAL = 0.01  # seconds between the client's requests while a pod is k
 AFTER_UPDATE = 0.5  # seconds the client goes on after the update
 
 
-class _Cluster:
+class _Cluster(steps.ClusterDemo):
     def __init__(self, narrator: Narrator, ctx: DemoContext) -> None:
-        self.narrator = narrator
-        self.ctx = ctx
+        super().__init__(narrator, ctx)
         self.replicas = int(ctx.options.get("replicas") or 3)
         self.requests = int(ctx.options.get("requests") or 300)
-        self.node: Node | None = None
         self.proxy: KubeProxy | None = None
         self.pods: list[Pod] = []
-        self.slice: EndpointSlice | None = None
-        self.client: Client | None = None
         self.ready: dict[str, bool] = {}  # pod name -> its readiness probe passed
-
-    @property
-    def the_node(self) -> Node:
-        assert self.node is not None
-        return self.node
-
-    @property
-    def endpoints(self) -> EndpointSlice:
-        assert self.slice is not None
-        return self.slice
-
-    @property
-    def the_client(self) -> Client:
-        assert self.client is not None
-        return self.client
 
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
@@ -337,7 +316,7 @@ def _kill_one(cluster: _Cluster) -> None:
         _("Pod {pod} killed while the client keeps sending", pod=victim.name),
         syscalls=[
             f"pidfd_send_signal(pidfd of {victim.pid}, SIGKILL)",
-            "select([pidfd])  (the endpoints controller waits for the death)",
+            "pselect6([pidfd])  (select(): the endpoints controller waits for the death)",
         ],
         shell=[f"sudo kill -KILL {victim.pid}"],
     )
