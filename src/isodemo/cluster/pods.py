@@ -69,8 +69,8 @@ class Pod:
         holder = own.isolated(["net"])
         pin = own.own(netns.NamedNetns(self.ctx.run.object_name(self.name), holder.pid))
         self.netns_path = pin.path
+        self.stack.callback(self._cni_del)  # before the veth exists: a signal in between cannot leave it
         self.address, commands = self.node.attach(self.name, pin.path, pin.name)
-        self.stack.callback(self._cni_del)
         holder.stop()  # the pin keeps the namespace
         self.shell = [f"ip netns add {pin.name}", *commands]
 
