@@ -85,7 +85,7 @@ class Entry:
     @property
     def needs(self) -> str:
         """What else it needs, for `isodemo list`: packages, controllers, kernel features."""
-        parts = [tool.package for tool in self.tools]
+        parts = list(dict.fromkeys(tool.package for tool in self.tools))  # two tools of one package: once
         parts += [_("{controller} controller", controller=controller) for controller in self.controllers]
         parts += [_(FEATURES[feature]) for feature in self.features]
         return ", ".join(parts)
@@ -216,6 +216,25 @@ ENTRIES: tuple[Entry, ...] = (
         True,
         rootless_namespaces=True,
         tool=True,
+    ),
+    Entry(
+        "container",
+        N_("one container built step by step in runc's order, each step seen from the host and from inside"),
+        "together",
+        True,
+        tools=(BUSYBOX, NFT),
+        controllers=("memory", "pids", "cpu"),
+        kubernetes=N_("what kubelet, containerd and runc do for every container; securityContext"),
+    ),
+    Entry(
+        "escape",
+        N_("classic breakouts tried with and without each defence: chroot, capabilities, /proc, pid, userns, seccomp"),
+        "together",
+        True,
+        tools=(BUSYBOX, Tool("mkfs.ext4", "e2fsprogs"), Tool("debugfs", "e2fsprogs")),
+        controllers=("memory", "pids", "cpu"),
+        features=("loop-device",),
+        kubernetes=N_("securityContext: privileged, capabilities, procMount, hostPID, hostUsers, seccompProfile"),
     ),
     Entry(
         "pod",

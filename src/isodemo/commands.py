@@ -430,6 +430,16 @@ def _build() -> dict[str, click.Command]:
             ),
         ),
         "run": RunCommand(),
+        "container": demo_command(
+            "container",
+            click.option(
+                "--oci-config",
+                metavar="FILE.json",
+                callback=checked("json_file"),
+                help=_("Also write the generated runc config.json, whole, to FILE.json."),
+            ),
+        ),
+        "escape": demo_command("escape"),
         "pod": demo_command(
             "pod",
             click.option(

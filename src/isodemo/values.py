@@ -366,3 +366,28 @@ def clock_offset(value: str | int) -> int:
         86400,
         why=_("ten years at most: enough to see, far from where the kernel's clocks overflow"),
     )
+
+
+# -- files isodemo writes ---------------------------------------------------------------------------------
+
+JSON_FILE_FORM = N_("give a path ending in .json, in ASCII, in a directory that exists (for example ./config.json)")
+
+
+def json_file(value: str) -> str:
+    """A JSON file to (over)write, such as `container --oci-config`: ASCII, no surrounding spaces, ending in
+    `.json` (so that a typo such as `--oci-config --json` is not taken as a file name), in a directory that
+    exists, and not a directory itself. The file is written when the demo gets there, not now."""
+    import os
+
+    directory = os.path.dirname(value) or "."
+    if (
+        not value.isascii()
+        or not value.isprintable()
+        or value != value.strip()
+        or not value.endswith(".json")
+        or os.path.basename(value) == ".json"
+        or not os.path.isdir(directory)
+        or os.path.isdir(value)
+    ):
+        raise UsageError(_("invalid file name {value}", value=shown(value)), _(JSON_FILE_FORM))
+    return value

@@ -50,7 +50,7 @@ CHEAP_OPTIONS = {
 # the same test point dozens of times, in a run of several seconds. For them each point is swept at its first
 # two and last two passes (the first pod of a kind, and teardown with everything made): what lies between is
 # the same code, which `pod`, `run` and the first passes already sweep.
-SAMPLED_PASSES = {"service": 2, "healing": 2, "rollout": 2, "autoscale": 2}
+SAMPLED_PASSES = {"service": 2, "healing": 2, "rollout": 2, "autoscale": 2, "escape": 2}
 # The slowest of them (several seconds a run, whatever the --speed: probes have floors) are swept with two
 # signals, one that releases a --hold (SIGINT) and one that ends it (SIGHUP); SIGTERM takes SIGINT's path.
 FEWER_SIGNALS = {"healing": ("SIGINT", "SIGHUP"), "rollout": ("SIGINT", "SIGHUP")}

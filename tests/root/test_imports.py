@@ -24,8 +24,9 @@ PROBE = (
     "loaded = sorted(m for m in sys.modules if m.split('.')[0] in watched)\n"
     "print('loaded:', *loaded, file=sys.stderr)\nsys.exit(code)"
 )
-# They wire veths and bridges (pod: the CNI bridge plugin's job) through net/, which speaks netlink.
-NETLINK_DEMOS = {"net", "pod"}
+# They wire veths and bridges (pod: the CNI bridge plugin's job; container: run's --network bridge) through
+# net/, which speaks netlink.
+NETLINK_DEMOS = {"net", "pod", "container"}
 # Their claims are measured rates: under load they may not hold (exit 1), and the run still went to its end.
 MEASURED = {"cgroup-cpu", "cgroup-io", "autoscale", "healing"}  # autoscale: CPU use; healing: back-off timing
 

@@ -372,7 +372,9 @@ def test_pid_1_without_a_handler_is_killed_after_the_stop_timeout() -> None:
 
 @pytest.mark.host_only
 def test_a_second_sigint_kills_at_once() -> None:
-    proc = _start("--stop-timeout", "60", "busybox", "sh", "-c", "echo ready; exec sleep 60")
+    # PID 1 ignores SIGINT from the start (trap ''), so the first forwarded SIGINT ends nothing whenever it
+    # lands: before `exec sleep`, busybox sh as PID 1 has a SIGINT handler of its own and would exit 130.
+    proc = _start("--stop-timeout", "60", "busybox", "sh", "-c", "trap '' INT; echo ready; exec sleep 60")
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)

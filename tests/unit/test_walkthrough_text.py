@@ -35,6 +35,8 @@ CHAPTERS = (
     "cgroups",
     "limits",
     "run",
+    "container",
+    "escape",
     "pod",
     "volume",
     "service",

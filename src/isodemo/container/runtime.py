@@ -140,6 +140,7 @@ def build(
         [],
         image=image.name,
         image_id=image.id,
+        layers=len(image.layers),
     )
     lap("image")
 

@@ -218,17 +218,19 @@ def _load_libraries() -> None:
 # -- the process --------------------------------------------------------------------------------------------
 
 
-def exec_process(process: Process) -> NoReturn:
-    """Become the container's command (or, with process.init, its PID 1 reaper). Call after prepare_root."""
+def exec_process(process: Process, *, locked: bool = False) -> NoReturn:
+    """Become the container's command (or, with process.init, its PID 1 reaper). Call after prepare_root.
+    `locked`: the caller already applied process.security, one part at a time (inside/security.py's
+    set_no_new_privs, drop_capabilities, load_seccomp: isodemo container); lock_down is skipped."""
     if not process.argv:
         raise RunError(_("no command to run: the image has no Entrypoint or Cmd, and none was given"))
     try:
-        _start(process)
+        _start(process, locked)
     except OSError as error:
         raise RunError(_("the container's process could not be started: {reason}", reason=str(error))) from None
 
 
-def _start(process: Process) -> NoReturn:
+def _start(process: Process, locked: bool = False) -> NoReturn:
     os.umask(0o022)
     if os.getsid(0) != os.getpid():  # runc always does: the container is a session of its own
         os.setsid()
@@ -238,7 +240,7 @@ def _start(process: Process) -> NoReturn:
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-    env = _lock_down(process, _enter_cwd(process.cwd))
+    env = _lock_down(process, _enter_cwd(process.cwd), locked)
     if process.init:
         _init(process, env)
     execve.run(process.argv, env)
@@ -260,7 +262,7 @@ def _enter_cwd(cwd: str) -> bool:
     return False
 
 
-def _lock_down(process: Process, retry_cwd: bool) -> dict[str, str]:
+def _lock_down(process: Process, retry_cwd: bool, locked: bool = False) -> dict[str, str]:
     """What the process gives up before execve; returns the environment execve is given. With --init, PID 1
     does it before it forks, so the command inherits it: docker-init too runs with the container's
     credentials, capabilities and seccomp filter."""
@@ -268,7 +270,8 @@ def _lock_down(process: Process, retry_cwd: bool) -> dict[str, str]:
     execve.close_on_exec_from(3)
     if process.tty and process.uid != 0:
         execve.own_terminal(process.uid)
-    security.lock_down(process.security, process.uid, process.gid, process.groups)
+    if not locked:
+        security.lock_down(process.security, process.uid, process.gid, process.groups)
     # A change of uid clears the parent-death signal; without it a container whose command runs as another
     # user would outlive a SIGKILLed isodemo (its helper dies, nothing tells PID 1). runc restores it too.
     kprocess.set_pdeathsig(signal.SIGKILL)

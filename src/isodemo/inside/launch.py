@@ -44,3 +44,13 @@ def exec_process(process: dict[str, Any]) -> NoReturn:
     from isodemo.inside.security import Security
 
     container.exec_process(container.Process(**{**process, "security": Security(**process["security"])}))
+
+
+def exec_locked(process: dict[str, Any]) -> NoReturn:
+    """exec_process for a child whose lock-down the caller already made, one part at a time (isodemo
+    container calls inside/security.py's set_no_new_privs, drop_capabilities and load_seccomp itself)."""
+    from isodemo.inside import container
+    from isodemo.inside.security import Security
+
+    fields = {**process, "security": Security(**process["security"])}
+    container.exec_process(container.Process(**fields), locked=True)
