@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_isodemo
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_ipc_facts() -> None:
     result = run_isodemo("ipc", "--json")
     assert result.code == 0, result.stderr

@@ -21,7 +21,10 @@ from tests.root.users import run_as_nobody, userns_blocker
 DEMOS = ["pid", "uts", "ipc", "mnt", "user", "cgroupns", "timens"]
 
 
-@pytest.mark.parametrize("demo", DEMOS)
+# The VM stage runs only cgroupns here: the other demos make no cgroup, and end the same way on v1 and v2.
+@pytest.mark.parametrize(
+    "demo", [demo if demo == "cgroupns" else pytest.param(demo, marks=pytest.mark.host_only) for demo in DEMOS]
+)
 @pytest.mark.parametrize("how", ["enter", "sigterm", "sigint"])
 def test_hold_ends_cleanly(demo: str, how: str) -> None:
     if demo == "user" and userns_blocker():
@@ -36,6 +39,7 @@ def test_hold_ends_cleanly(demo: str, how: str) -> None:
     assert wait_gone(pids, timeout=5) == []
 
 
+@pytest.mark.host_only  # mnt: no cgroup
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT])
 def test_signal_mid_demo_exits_130_after_cleaning_up(sig: int) -> None:
     """--step stops after the first step, waiting for Enter: a signal there interrupts a demo in progress."""
@@ -72,6 +76,7 @@ def test_signal_mid_demo_exits_130_after_cleaning_up(sig: int) -> None:
     assert not any(path.exists() for path in rootfs_dirs)
 
 
+@pytest.mark.host_only
 def test_step_without_input_stops_pausing() -> None:
     result = run_isodemo("uts", "--plain", "--step")  # stdin is /dev/null: nobody will press Enter
     assert result.code == 0, result.stderr
@@ -93,6 +98,7 @@ def test_cleanup_leaves_lookalikes_alone(tmp_path: Path) -> None:
         lookalike.rmdir()
 
 
+@pytest.mark.host_only
 def test_plain_and_color_together_is_a_usage_error() -> None:
     result = run_isodemo("list", "--plain", "--color")
     assert result.code == 2 and "--plain" in result.stderr and "Traceback" not in result.stderr
@@ -143,6 +149,7 @@ def test_sigkill_of_user_and_cgroupns_then_cleanup() -> None:
     assert run_isodemo("cleanup", "--dry-run", "--json").json["facts"]["found"] == []
 
 
+@pytest.mark.host_only  # mnt: no cgroup
 def test_cleanup_leaves_a_live_run_alone() -> None:
     held = Held("mnt", "--json")
     try:
@@ -156,6 +163,7 @@ def test_cleanup_leaves_a_live_run_alone() -> None:
     assert code == 0, err
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_not_root_exits_77_with_the_sudo_line(any_user_env: dict[str, str]) -> None:
     """net has no rootless mode (a veth into the host's namespace needs CAP_NET_ADMIN there)."""
     result = run_as_nobody(["net", "--plain"], any_user_env)
@@ -164,6 +172,7 @@ def test_not_root_exits_77_with_the_sudo_line(any_user_env: dict[str, str]) -> N
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.host_only  # namespaces only
 def test_inspect_shows_which_namespaces_differ() -> None:
     held = Held("pid", "--json")
     try:

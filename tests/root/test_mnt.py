@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import REPO, run_isodemo
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_mnt_facts() -> None:
     result = run_isodemo("mnt", "--json")
     assert result.code == 0, result.stderr
@@ -55,6 +56,7 @@ def test_missing_or_dynamic_busybox_exits_3_with_the_apt_command(replacement: st
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_no_leak_where_the_root_mount_is_shared() -> None:
     """On systemd machines / is shared: run the demo in a namespace whose / is shared, as there, and check
     that none of the demo's mounts propagated back into it."""

@@ -17,6 +17,9 @@ from isodemo import runs
 from tests.conftest import Result, isodemo_argv, run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
 
+# the net demo makes no cgroup: the same on cgroup v1 and v2.
+pytestmark = pytest.mark.host_only
+
 
 def _check(result: Result) -> dict[str, object]:
     assert result.code == 0, result.stdout[-3000:] + result.stderr

@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from tests.conftest import run_isodemo
 from tests.root.holding import Held
 
@@ -37,6 +39,7 @@ def test_pid_facts() -> None:
         assert all(claim["holds"] for claim in step["claims"])
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_plain_and_json_carry_the_same_facts() -> None:
     plain = run_isodemo("pid", "--plain")
     as_json = run_isodemo("pid", "--json")

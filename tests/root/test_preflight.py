@@ -56,6 +56,7 @@ def test_net_without_nft_stops_before_creating_anything() -> None:
     # the host_invariants fixture checks that no link, netns, nft table or record was left
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_the_plain_message_names_the_package() -> None:
     done = run_hiding({"nft": "/dev/null"}, "net", "--plain")
     assert done.returncode == 3
@@ -63,6 +64,7 @@ def test_the_plain_message_names_the_package() -> None:
     assert "a system call failed" not in done.stderr + done.stdout
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_mnt_with_a_dynamic_busybox_names_busybox_static() -> None:
     dynamic = shutil.which("true") or "/bin/true"
     if host.is_static_elf(os.path.realpath(dynamic)):
@@ -75,6 +77,7 @@ def test_mnt_with_a_dynamic_busybox_names_busybox_static() -> None:
     assert report["steps"] == []
 
 
+@pytest.mark.host_only  # no cgroup: the same on v1 and v2
 def test_with_the_tools_present_the_preflight_lets_the_demo_start() -> None:
     """The same PATH, nothing hidden: the preflight finds nft where net.nft will look (PATH, then sbin)."""
     done = run_hiding({}, "list", "--json")

@@ -39,7 +39,11 @@ def assert_run_gone(run_id: str) -> None:
 
 @pytest.mark.parametrize(
     "demo",
-    ["uts", "cgroup-memory", pytest.param("net", marks=pytest.mark.host_only)],
+    [
+        pytest.param("uts", marks=pytest.mark.host_only),
+        "cgroup-memory",
+        pytest.param("net", marks=pytest.mark.host_only),
+    ],
 )
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
 def test_hangup_or_quit_during_hold_tears_down_and_exits_130(demo: str, sig: int) -> None:
@@ -64,7 +68,8 @@ def test_hangup_or_quit_during_hold_tears_down_and_exits_130(demo: str, sig: int
     assert_run_gone(run_id)
 
 
-@pytest.mark.parametrize("demo", ["uts", pytest.param("net", marks=pytest.mark.host_only)])
+@pytest.mark.host_only  # uts and net: no cgroup
+@pytest.mark.parametrize("demo", ["uts", "net"])
 def test_closing_the_terminal_tears_down(demo: str) -> None:
     """A real terminal (a pty) closed while the demo holds: the kernel sends SIGHUP, writes fail with EIO.
 
@@ -105,7 +110,7 @@ def _open_stdin_run(*args: str, env: dict[str, str]) -> tuple[subprocess.Popen[s
     return proc, write_end
 
 
-@pytest.mark.parametrize("demo", ["uts", "cgroup-memory"])
+@pytest.mark.parametrize("demo", [pytest.param("uts", marks=pytest.mark.host_only), "cgroup-memory"])
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_first_signal_at_a_pause_ends_it(demo: str, sig: str) -> None:
     proc, stdin = _open_stdin_run(demo, "--plain", "--step", env={"ISODEMO_TESTPOINT": f"pause:{sig}"})
@@ -119,6 +124,7 @@ def test_first_signal_at_a_pause_ends_it(demo: str, sig: str) -> None:
     assert_no_trace(err)
 
 
+@pytest.mark.host_only
 @pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
 def test_signal_from_outside_at_a_later_pause(sig: int) -> None:
     """Sent by the test after it read the second pause's prompt (after one Enter): a real wait, a real signal."""
@@ -146,6 +152,7 @@ def test_signal_from_outside_at_a_later_pause(sig: int) -> None:
 # -- a signal after the report --------------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_signal_after_the_report_keeps_its_exit_code(sig: str) -> None:
     """The work is done and cleaned when the report is out: the exit code is the report's, no traceback."""
@@ -155,6 +162,7 @@ def test_signal_after_the_report_keeps_its_exit_code(sig: str) -> None:
     assert_no_trace(result.stderr)
 
 
+@pytest.mark.host_only
 def test_signal_after_a_failed_report_keeps_its_code() -> None:
     """Not always 0: a usage error found by the demo (exit 2) stays 2."""
     result = run_isodemo("inspect", "999999", "--plain", env={"ISODEMO_TESTPOINT": "runner.reported:SIGTERM"})
@@ -169,6 +177,7 @@ def _records_of(pid: int) -> list[Path]:
     return [record.path for record in runs.recorded_runs().values() if record.pid == pid]
 
 
+@pytest.mark.host_only
 def test_pid_into_head_ends_quietly_with_141() -> None:
     """`isodemo pid | head -3`, with a real head: no message, exit 141 (128 + SIGPIPE), nothing left."""
     demo = subprocess.Popen(isodemo_argv("pid", "--plain"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -183,6 +192,7 @@ def test_pid_into_head_ends_quietly_with_141() -> None:
     assert _records_of(demo.pid) == []
 
 
+@pytest.mark.host_only
 @pytest.mark.parametrize("style", ["--json", "--plain"])
 def test_no_reader_at_all_is_141_even_when_only_the_report_is_written(style: str) -> None:
     """A pipe whose reader closed before the run began: with --json the one write is the report, at the very
@@ -199,6 +209,7 @@ def test_no_reader_at_all_is_141_even_when_only_the_report_is_written(style: str
     assert_no_trace(proc.stderr)
 
 
+@pytest.mark.host_only
 def test_reader_gone_at_a_pause_ends_the_demo_and_cleans_up() -> None:
     """Deterministic: the reader quits while the demo waits at a pause; Enter, and its next line fails."""
     proc, stdin = _open_stdin_run("mnt", "--plain", "--step", env={})
@@ -224,6 +235,7 @@ def test_reader_gone_at_a_pause_ends_the_demo_and_cleans_up() -> None:
 # -- encodings --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 @pytest.mark.parametrize("demo", ["user", "pid", "doctor"])
 @pytest.mark.parametrize("mode", ["--plain", "--color"])
 def test_ascii_stdout_is_not_an_error(demo: str, mode: str) -> None:
@@ -236,6 +248,7 @@ def test_ascii_stdout_is_not_an_error(demo: str, mode: str) -> None:
 # -- an owner killed but not reaped -----------------------------------------------------------------------
 
 
+@pytest.mark.host_only
 def test_cleanup_takes_a_zombie_owner_for_dead() -> None:
     """A run whose owner exited but was not reaped (a zombie: same pid, same start time) is not live."""
     owner = os.fork()

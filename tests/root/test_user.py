@@ -15,6 +15,10 @@ from tests.conftest import run_isodemo
 from tests.root.holding import Held, run_processes, wait_gone
 from tests.root.users import TestUser, run_as, userns_blocker
 
+# User namespaces, their policy and rootless runs make no cgroup: the same on cgroup v1 and v2 (the rootless
+# cgroup demo in a delegated v2 subtree is tests/root/test_cgroups.py's).
+pytestmark = pytest.mark.host_only
+
 REQUIRED = ("uid_outside", "uid_inside", "uid_map", "can_sethostname_inside", "host_file_owner_seen_inside")
 
 
