@@ -53,7 +53,13 @@ CHEAP_OPTIONS = {
 SAMPLED_PASSES = {"service": 2, "healing": 2, "rollout": 2, "autoscale": 2, "escape": 2}
 # The slowest of them (several seconds a run, whatever the --speed: probes have floors) are swept with two
 # signals, one that releases a --hold (SIGINT) and one that ends it (SIGHUP); SIGTERM takes SIGINT's path.
-FEWER_SIGNALS = {"healing": ("SIGINT", "SIGHUP"), "rollout": ("SIGINT", "SIGHUP")}
+FEWER_SIGNALS = {
+    "healing": ("SIGINT", "SIGHUP"),
+    "rollout": ("SIGINT", "SIGHUP"),
+    # Not slow but long: a dozen steps, each after a container stage `run`'s own points already sweep.
+    "container": ("SIGINT", "SIGHUP"),
+    "escape": ("SIGINT", "SIGHUP"),
+}
 # The narrator's own points: where a step starts, a --step pause, the --hold wait. Every other point
 # (isolated.forked, link.created, ...) is swept at each of its passes.
 NARRATOR_POINTS = ("step", "pause", "hold")
