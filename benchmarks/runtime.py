@@ -29,6 +29,11 @@ project's sessions have it) would compile every module at every start instead: t
 without it, with PYTHONPYCACHEPREFIX pointing at a directory of this script's (removed at the end), and one
 more row shows `isodemo run` with PYTHONDONTWRITEBYTECODE=1 and no cache, for comparison.
 
+A/B: `--before SRC --after SRC` (two source trees holding `isodemo/`, e.g. a clone's `src`) replace the
+isodemo rows by `isodemo run busybox /bin/true` from each tree, interleaved in the same rounds: both run as
+the console script does (`from isodemo.cli import main`), with PYTHONPATH set to the tree, so that the venv's
+installed isodemo is not the one timed. `--json` runs then come from the `--after` tree.
+
 Everything the script creates (temp dirs under /tmp, isodemo's image store under /var/tmp, the overlay
 mount, runc's state and cgroups) is removed before it exits. Results and method: benchmarks/RESULTS.md.
 """
@@ -98,6 +103,14 @@ MODULES_PROBE = (
     "import sys\nfrom isodemo.cli import main\ncode = main(['run', 'busybox', '/bin/true'])\n"
     "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'isodemo')))\nsys.exit(code)"
 )
+
+
+# What the console script `isodemo` runs, for the A/B rows (with PYTHONPATH naming the tree).
+CONSOLE_SCRIPT = "import sys\nfrom isodemo.cli import main\nsys.exit(main())"
+
+
+def tree_env(src: str) -> dict[str, str]:
+    return {**PYTHON_ENV, "PYTHONPATH": src}
 
 
 def run_modules(python: str) -> list[str]:
@@ -240,7 +253,11 @@ def stage_table(stages: IsodemoStages) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--before", metavar="SRC", help="A/B: the source tree (holding isodemo/) timed as before")
+    parser.add_argument("--after", metavar="SRC", help="A/B: the source tree timed as after")
     args = parser.parse_args()
+    if (args.before is None) != (args.after is None):
+        parser.error("--before and --after go together")
     if os.geteuid() != 0:
         sys.exit("benchmarks/runtime.py needs root (namespaces, cgroups, overlay mounts): run it with sudo")
     if runcref.runc_path() is None:
@@ -255,6 +272,13 @@ def main() -> None:
     store = tempfile.mkdtemp(prefix="isodemo-bench-store-", dir="/var/tmp")
     os.chmod(store, 0o711)
     PYTHON_ENV["ISODEMO_STORE"] = NO_CACHE_ENV["ISODEMO_STORE"] = store
+    ab = [(label, os.path.abspath(src)) for label, src in (("before", args.before), ("after", args.after)) if src]
+    for _, src in ab:
+        if not os.path.isfile(os.path.join(src, "isodemo", "__init__.py")):
+            sys.exit(f"{src} holds no isodemo package")
+    if ab:
+        ISODEMO[:] = [python, "-c", CONSOLE_SCRIPT]
+        PYTHON_ENV["PYTHONPATH"] = NO_CACHE_ENV["PYTHONPATH"] = ab[1][1]
     modules = run_modules(python)
 
     with runcref.Reference(["/bin/true"]) as ref:
@@ -276,15 +300,28 @@ def main() -> None:
         isodemo_true = [*ISODEMO, "run", "busybox", "/bin/true"]
         rows = [
             Contender(f"{python} -c pass", lambda: timed([python, "-c", "pass"])),
+            *[
+                Contender(
+                    f"isodemo run busybox /bin/true ({label}: {src})",
+                    lambda src=src: timed([python, "-c", CONSOLE_SCRIPT, "run", "busybox", "/bin/true"], tree_env(src)),
+                )
+                for label, src in ab
+            ],
             Contender(f"{python} -S -c pass", lambda: timed([python, "-S", "-c", "pass"])),
             Contender(
                 f"{python} -c 'import' the {len(modules)} isodemo modules of a run",
                 lambda: timed([python, "-c", "import " + ", ".join(modules)]),
             ),
-            Contender("isodemo run busybox /bin/true", lambda: timed(isodemo_true)),
-            Contender(
-                "isodemo run busybox /bin/true, PYTHONDONTWRITEBYTECODE=1 (no bytecode cache)",
-                lambda: timed(isodemo_true, NO_CACHE_ENV),
+            *(
+                []
+                if ab
+                else [
+                    Contender("isodemo run busybox /bin/true", lambda: timed(isodemo_true)),
+                    Contender(
+                        "isodemo run busybox /bin/true, PYTHONDONTWRITEBYTECODE=1 (no bytecode cache)",
+                        lambda: timed(isodemo_true, NO_CACHE_ENV),
+                    ),
+                ]
             ),
             Contender("isodemo run --json busybox /bin/true", stages),
             Contender("runc run (overlay mounted, config.json written)", runc_alone),
