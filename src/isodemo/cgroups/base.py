@@ -190,6 +190,13 @@ def release(directory: str) -> None:
     through a pidfd, and only after the pidfd is open and the pid is still listed in this cgroup: a pid read
     from cgroup.procs may have been reused by an unrelated process in between.
     """
+    try:  # the usual case, a cgroup already empty: one rmdir (the kernel refuses one that is not: EBUSY)
+        os.rmdir(directory)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass  # members or nested cgroups (or not a directory): emptied below
     if not os.path.isdir(directory):
         return
     for child in _child_cgroups(directory):  # depth-first: a cgroup with children cannot be removed (EBUSY)
