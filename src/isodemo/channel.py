@@ -32,7 +32,7 @@ from isodemo.kernel import fdpass
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
 if TYPE_CHECKING:
-    import socket
+    import _socket as socket  # socket.socket is a _socket.socket: both are accepted
     from typing import Any
 
 _HEADER = struct.Struct("!I")

@@ -25,11 +25,13 @@ This module is the parent side; what the helper and the child run after the fork
 
 from __future__ import annotations
 
+# _socket, the C module itself: socket.py would add selectors and four enums (~1.5 ms of `isodemo run`'s
+# start), none of which a socketpair needs. A _socket.socket is no context manager: closed in `finally`.
+import _socket as socket
 import contextlib
 import os
 import select
 import signal
-import socket
 import sys
 
 from isodemo import channel, isolated_child, signals, testpoints, userns_policy
@@ -181,13 +183,15 @@ class Isolated:
             # stop() closes the socket and ends the helper. The helper inherits the mask, and unblocks the
             # signals once it ignores them.
             with signals.held():
-                parent_sock, child_sock = socket.socketpair()
+                parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 self._sock = parent_sock
-                with child_sock:  # closed in the parent; the helper never returns from helper_main
+                try:  # child_sock is closed in the parent; the helper never returns from helper_main
                     helper = os.fork()
                     if helper == 0:  # pragma: no cover - runs in the forked helper, reports over the socket
                         parent_sock.close()
                         isolated_child.helper_main(child_sock, parent_pid, plan)
+                finally:
+                    child_sock.close()
                 self.helper_pid = helper
                 testpoints.hit("isolated.forked")
         except BaseException:

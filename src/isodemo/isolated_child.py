@@ -16,11 +16,11 @@ before it unshares, or while it waits for the parent at a pause; the parent need
 
 from __future__ import annotations
 
+import _socket as socket  # the C module: socket.py would add selectors and four enums (isolated.py)
 import contextlib
 import errno
 import os
 import signal
-import socket
 
 from isodemo import channel, signals, userns_policy
 from isodemo.errors import IsodemoError, KernelError

@@ -76,6 +76,8 @@ RUN_NEVER_IMPORTS = (
     "json",  # the image record is read with _json's scanner (isodemo/json_read.py)
     "re",
     "pickle",  # the channel pickles with _pickle itself; pickle.py would bring re
+    "socket",  # _socket itself: socket.py brings selectors and four enums
+    "selectors",
     "isodemo.inside.container",
     "isodemo.inside.rootfs",
     "isodemo.inside.security",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import _socket  # socket.py would add selectors and four enums for this one call
 import ctypes
 import os
 import signal
-import socket
 
 from isodemo.kernel.libc import check, libc
 
@@ -41,7 +41,7 @@ def comm(pid: int | str) -> str:
 
 def sethostname(name: str) -> None:
     """man 2 sethostname: changes the hostname of the caller's UTS namespace."""
-    socket.sethostname(name)
+    _socket.sethostname(name)
 
 
 def gethostname() -> str:
