@@ -31,7 +31,6 @@ import _socket as socket
 import contextlib
 import os
 import select
-import signal
 import sys
 
 from isodemo import channel, isolated_child, signals, testpoints, userns_policy
@@ -42,6 +41,7 @@ from isodemo.kernel.libc import libc
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
 if TYPE_CHECKING:
+    import signal
     from collections.abc import Callable, Sequence
     from types import TracebackType
     from typing import Any, TypeVar
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from isodemo.kernel import userns
 
     T = TypeVar("T")
+else:
+    import _signal as signal  # the C module: signal.py's enums cost every start ~1.5 ms (signals.py)
 
 # How long stop() waits for a helper that has not reported its child to end it and exit: its longest step is
 # an unshare or a fork (milliseconds; ten times that in an emulated VM).

@@ -20,7 +20,6 @@ import _socket as socket  # the C module: socket.py would add selectors and four
 import contextlib
 import errno
 import os
-import signal
 
 from isodemo import channel, signals, userns_policy
 from isodemo.errors import IsodemoError, KernelError
@@ -29,7 +28,10 @@ from isodemo.kernel import capabilities, mount, namespaces, process, timens
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
 if TYPE_CHECKING:
+    import signal
     from typing import Any, NoReturn
+else:
+    import _signal as signal  # the C module: signal.py's enums cost every start ~1.5 ms (signals.py)
 
 # The signals that end a demo; the parent blocks them across the fork, the helper and child ignore them.
 INTERRUPTS = frozenset(signals.HANDLED)

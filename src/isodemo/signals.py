@@ -12,21 +12,47 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import signal
 import sys
 import time
 
 TYPE_CHECKING = False  # `typing` costs ~2 ms at start-up; mypy treats this name as always true
 if TYPE_CHECKING:
+    import signal
     from collections.abc import Iterator
     from types import FrameType
     from typing import IO
+else:
+    # The C module that signal.py wraps: signal.py turns its constants into three IntEnums at import, and with
+    # `enum` that costs every start ~1.5 ms (benchmarks/RESULTS.md). The functions are the same; they take and
+    # return plain ints (SIGINT is 2, not Signals.SIGINT: equal either way). mypy checks against signal.py's
+    # stubs (there are none for _signal). The run's modules (container/, inside/, isolated*.py) do the same.
+    import _signal as signal
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 # During --hold, Ctrl-C and SIGTERM are how a learner says "done": the hold ends, the demo goes on. A
 # hangup (the terminal or the ssh connection is gone) or Ctrl-\ ends the demo: nobody is there to read on.
 RELEASES_HOLD = frozenset({"SIGINT", "SIGTERM"})
 TICK = 0.2  # seconds: how late a wait may notice a signal that arrived just before it began
+# signal.Signals(n).name of the signals a run handles or forwards (container/waiting.py), without signal.py
+_NAMES: dict[int, str] = {
+    signal.SIGINT: "SIGINT",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP",
+    signal.SIGQUIT: "SIGQUIT",
+    signal.SIGUSR1: "SIGUSR1",
+    signal.SIGUSR2: "SIGUSR2",
+}
+
+
+def name(signum: int) -> str:
+    """The signal's name, as signal.Signals(signum).name ("SIGINT" for 2); signal.py only for one not in
+    _NAMES."""
+    known = _NAMES.get(signum)
+    if known is not None:
+        return known
+    import signal as with_enums
+
+    return str(with_enums.Signals(signum).name)
 
 
 class _State:
@@ -42,14 +68,14 @@ _state = _State()
 def _handler(signum: int, frame: FrameType | None) -> None:
     from isodemo.errors import Interrupted
 
-    name = signal.Signals(signum).name
+    name_ = name(signum)
     if _state.exit_code is not None:
         _exit_now(_state.exit_code)
     if _state.received is None:
-        _state.received = name
+        _state.received = name_
     if _state.armed:
         _state.armed = False
-        raise Interrupted(name)
+        raise Interrupted(name_)
     # Disarmed: teardown is running. The handler returns, so the interrupted system call is retried
     # (PEP 475); a wait notices `received` itself (wait_for_enter).
 

@@ -78,6 +78,8 @@ RUN_NEVER_IMPORTS = (
     "pickle",  # the channel pickles with _pickle itself; pickle.py would bring re
     "socket",  # _socket itself: socket.py brings selectors and four enums
     "selectors",
+    "signal",  # _signal itself: signal.py makes three IntEnums at import (isodemo/signals.py)
+    "enum",  # ExitCode is plain ints: enum costs ~1.5 ms
     "isodemo.inside.container",
     "isodemo.inside.rootfs",
     "isodemo.inside.security",

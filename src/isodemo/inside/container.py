@@ -24,7 +24,6 @@ import _pickle as pickle
 import contextlib
 import fcntl
 import os
-import signal
 import termios
 
 from isodemo.errors import IsodemoError, RunError
@@ -39,7 +38,10 @@ from isodemo.kernel import process as kprocess
 # always true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal
     from typing import Final, NoReturn
+else:
+    import _signal as signal  # the C module: signal.py's enums cost every start ~1.5 ms (signals.py)
 
 INIT_COMM = "isodemo-init"
 # What the --init process passes on to the command, as tini does; it reaps every child it is given.

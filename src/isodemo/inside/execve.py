@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import stat
 
 from isodemo.errors import CannotExecute, CommandNotFound, IsodemoError, RunError
@@ -18,7 +17,12 @@ from isodemo.i18n import _
 
 TYPE_CHECKING = False  # `typing` costs ~1.5 ms at start-up (inside/launch.py); mypy treats this name as always true
 if TYPE_CHECKING:
+    import signal
     from typing import NoReturn
+
+    _Saved = tuple[dict[int, object], set[int | signal.Signals]]  # only for mypy: _signal has no Signals
+else:
+    import _signal as signal  # the C module: signal.py's enums cost every start ~1.5 ms (signals.py)
 
 
 def run(argv: tuple[str, ...], env: dict[str, str]) -> NoReturn:
@@ -126,9 +130,6 @@ def exec_error(path: str, error: OSError) -> IsodemoError:
     if code in (errno.EISDIR, errno.ETXTBSY, errno.ELIBBAD, errno.ELOOP):
         return CannotExecute(_("exec {path}: {reason}", path=path, reason=os.strerror(code)))
     return RunError(_("exec {path}: {reason}", path=path, reason=os.strerror(code)))
-
-
-_Saved = tuple[dict[int, object], set[int | signal.Signals]]
 
 
 def default_signals() -> _Saved:
