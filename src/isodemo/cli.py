@@ -17,6 +17,11 @@ HELP_ARGS: tuple[list[str], ...] = ([], ["-h"], ["--help"])
 
 def main(argv: list[str] | None = None) -> int:
     """`argv` None: this process is the `isodemo` command (its signals end it, see signals.report_done)."""
+    if argv is None and _run_arguments(sys.argv[1:]) is not None:
+        import gc
+
+        # `isodemo run`: no cycle collection while the container starts (container/main.py turns it back on)
+        gc.disable()
     from isodemo.narrate.output import guarded, replace_unencodable
 
     replace_unencodable(sys.stdout, sys.stderr)  # PYTHONIOENCODING=ascii: `?` for what it lacks, no error

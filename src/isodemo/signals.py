@@ -112,6 +112,10 @@ def own_process() -> None:
     _state.own_process = True
 
 
+def is_own_process() -> bool:
+    return _state.own_process
+
+
 def exit_process(code: int) -> None:
     """The `isodemo` command is over, its report out and everything it made removed: exit now with `code`,
     the std streams flushed, without the interpreter's own teardown (freeing ~150 modules one by one costs
