@@ -80,6 +80,7 @@ RUN_NEVER_IMPORTS = (
     "selectors",
     "signal",  # _signal itself: signal.py makes three IntEnums at import (isodemo/signals.py)
     "enum",  # ExitCode is plain ints: enum costs ~1.5 ms
+    "encodings.ascii",  # an image's ref is decoded by bytes.decode, which needs no codec module
     "isodemo.inside.container",
     "isodemo.inside.rootfs",
     "isodemo.inside.security",
