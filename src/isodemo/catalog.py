@@ -29,6 +29,7 @@ class Tool:
 FEATURES = {
     "time-namespace": N_("Linux 5.6 (time namespaces)"),
     "loop-device": N_("loop devices"),
+    "user-namespace": N_("user namespaces"),
 }
 
 
@@ -233,7 +234,7 @@ ENTRIES: tuple[Entry, ...] = (
         True,
         tools=(BUSYBOX, Tool("mkfs.ext4", "e2fsprogs"), Tool("debugfs", "e2fsprogs")),
         controllers=("memory", "pids", "cpu"),
-        features=("loop-device",),
+        features=("loop-device", "user-namespace"),
         kubernetes=N_("securityContext: privileged, capabilities, procMount, hostPID, hostUsers, seccompProfile"),
     ),
     Entry(

@@ -151,6 +151,20 @@ def _volume_trees() -> Iterable[Leftover]:
                     yield Leftover(N_("volume directory"), path, run_id, functools.partial(tree.remove, path), 0)
 
 
+def _escape_workspaces() -> Iterable[Leftover]:
+    """`isodemo escape`'s targets (/tmp or /var/tmp/isodemo-<run>-escape: escape/workspace.py), found by the
+    run's record (noted before they exist); a loop device on its disk image goes first (_loop_devices)."""
+    from isodemo.escape import workspace
+    from isodemo.volumes import tree
+
+    for run_id, paths in runs.recorded_objects(workspace.KIND).items():
+        for path in paths:
+            if runs.run_id_of(os.path.basename(path)) != run_id or os.path.dirname(path) not in workspace.PLACES:
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                yield Leftover(N_("escape workspace"), path, run_id, functools.partial(tree.remove, path), 0)
+
+
 def _image_temp() -> Iterable[Leftover]:
     """Half-unpacked layers of an image import that was killed: temp dirs whose importing process is dead."""
     from isodemo import images
@@ -287,6 +301,7 @@ FINDERS: tuple[Callable[[], Iterable[Leftover]], ...] = (
     _loop_devices,
     _mounts,
     _volume_trees,
+    _escape_workspaces,
     _containers,
     _image_temp,
     _directories,

@@ -115,9 +115,26 @@ def _loop_device(host: hostinfo.Host) -> Missing | None:
     )
 
 
+def _user_namespace(host: hostinfo.Host) -> Missing | None:
+    """Root's user namespaces (a --userns container): the kernel has them and user.max_user_namespaces is not
+    0 (the sysctls that restrict only processes without CAP_SYS_ADMIN do not concern root)."""
+    from isodemo import userns_policy
+    from isodemo.kernel import namespaces
+
+    if "user" not in namespaces.available_types():
+        return Missing(_("this kernel was built without user namespaces (CONFIG_USER_NS)"), _("a newer kernel"))
+    if host.userns_sysctls.get("user.max_user_namespaces") == "0":
+        return Missing(
+            _("user.max_user_namespaces is 0 here: nobody may create a user namespace"),
+            f"sudo sysctl -w user.max_user_namespaces={userns_policy.RELAXED_MAX_USER_NAMESPACES}",
+        )
+    return None
+
+
 FEATURE_CHECKS: dict[str, Callable[[hostinfo.Host], Missing | None]] = {
     "time-namespace": _time_namespace,
     "loop-device": _loop_device,
+    "user-namespace": _user_namespace,
 }
 
 

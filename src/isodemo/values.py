@@ -370,7 +370,10 @@ def clock_offset(value: str | int) -> int:
 
 # -- files isodemo writes ---------------------------------------------------------------------------------
 
-JSON_FILE_FORM = N_("give a path ending in .json, in ASCII, in a directory that exists (for example ./config.json)")
+JSON_FILE_FORM = N_(
+    "give a path ending in .json, in ASCII, in a directory that exists and where a file can be written, not a "
+    "symlink (for example ./config.json)"
+)
 
 
 def json_file(value: str) -> str:
@@ -390,4 +393,33 @@ def json_file(value: str) -> str:
         or os.path.isdir(value)
     ):
         raise UsageError(_("invalid file name {value}", value=shown(value)), _(JSON_FILE_FORM))
+    problem = _not_writable(value)
+    if problem:
+        raise UsageError(_("cannot write {value}: {reason}", value=shown(value), reason=problem), _(JSON_FILE_FORM))
     return value
+
+
+def _not_writable(path: str) -> str:
+    """Why `path` could not be written as a regular file, found now rather than after the demo: "" when it
+    can. An existing file must be a regular one, not a symlink; a new one is created and removed again
+    (O_EXCL, O_NOFOLLOW), which also finds a directory such as /proc where root may not create files."""
+    import os
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            return error.strerror or str(error)
+        os.close(fd)
+        os.unlink(path)
+        return ""
+    except OSError as error:
+        return error.strerror or str(error)
+    if not stat.S_ISREG(st.st_mode):
+        return _("not a regular file")
+    if not os.access(path, os.W_OK):
+        return os.strerror(13)  # EACCES
+    return ""

@@ -7,13 +7,15 @@ import glob
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 import pytest
 
 from isodemo.inside import chroot_escape as chroot
+from isodemo.inside.forked import in_child
 from isodemo.kernel import procfs
-from tests.conftest import run_isodemo
+from tests.conftest import Result, isodemo_argv, run_isodemo
 from tests.root.holding import Held
 
 BUSYBOX = "/bin/busybox"
@@ -38,7 +40,7 @@ REQUIRED = {
 
 
 def _left(run_id: str) -> list[str]:
-    found = glob.glob(f"/tmp/isodemo-{run_id}-*")
+    found = glob.glob(f"/tmp/isodemo-{run_id}-*") + glob.glob(f"/var/tmp/isodemo-{run_id}-*")
     found += [e.mount_point for e in procfs.mountinfo() if f"isodemo-{run_id}" in e.mount_point]
     for backing in glob.glob("/sys/block/loop*/loop/backing_file"):
         with open(backing) as f:
@@ -85,7 +87,7 @@ def test_chroot_walk_escapes_a_plain_chroot() -> None:
         os.mkdir(os.path.join(root, "jail"))
         with open(os.path.join(root, "marker"), "w") as f:
             f.write("outside\n")
-        answer = chroot.in_child(_walk_in, root)
+        answer = in_child(_walk_in, root)
     finally:
         shutil.rmtree(root)
     assert answer["jailed"] == {"content": None, "errno": "ENOENT"}
@@ -111,4 +113,65 @@ def test_sigkill_then_cleanup_removes_everything(image_store: str, isodemo_clean
     cleanup = run_isodemo("cleanup", "--json")
     assert cleanup.code == 0, cleanup.stderr
     assert _left(run_id) == []
-    assert f"volume directory {workspace}" in " ".join(cleanup.json["facts"]["removed"])
+    assert f"escape workspace {workspace}" in " ".join(cleanup.json["facts"]["removed"])
+
+
+# A private mount namespace of the test's own (unshare -m: propagation private), in which /tmp, and for the
+# second case /var/tmp, are bind-mounted on themselves and remounted nosuid, as Fedora's, Arch's and Debian
+# 13's tmpfs /tmp is. The host's own mounts are never changed; the test's store stays visible.
+NOSUID = 'for d in "$@"; do mount --bind "$d" "$d" && mount -o remount,bind,nosuid "$d" || exit 99; done'
+
+
+def _nosuid_run(places: list[str]) -> Result:
+    script = NOSUID.replace('"$@"', " ".join(places)) + ' && exec "$@"'
+    argv = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *isodemo_argv("escape", "--json")]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert proc.returncode != 99, proc.stderr
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _nosuid(path: str) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_NOSUID)
+
+
+@pytest.mark.host_only
+def test_a_nosuid_tmp_moves_the_workspace_to_var_tmp(image_store: str) -> None:
+    """The setuid busybox must be setuid where it is bound from: with /tmp nosuid, the workspace is made in
+    /var/tmp (or, if that is nosuid too on this host, the demo stops with exit 3 before making anything)."""
+    result = _nosuid_run(["/tmp"])
+    if _nosuid("/var/tmp"):
+        assert result.code == 3, result.stderr
+        return
+    assert result.code == 0, result.stderr + result.stdout
+    facts = result.json["facts"]
+    assert os.path.dirname(facts["workspace"]) == "/var/tmp"
+    assert facts["setuid_raw_socket_ok"] is True
+    assert facts["no_new_privs_raw_socket_ok"] is False
+    assert {name: facts[name] for name in REQUIRED} == REQUIRED
+    assert result.json["leftovers"] == []
+    assert _left(os.path.basename(facts["workspace"]).split("-")[1]) == []
+
+
+@pytest.mark.host_only
+def test_nosuid_tmp_and_var_tmp_is_a_missing_feature(image_store: str) -> None:
+    before = set(glob.glob("/tmp/isodemo-*") + glob.glob("/var/tmp/isodemo-*"))
+    result = _nosuid_run(["/tmp", "/var/tmp"])
+    assert result.code == 3, result.stderr + result.stdout
+    assert "nosuid" in result.json["error"]["message"]
+    assert result.json["leftovers"] == []
+    assert set(glob.glob("/tmp/isodemo-*") + glob.glob("/var/tmp/isodemo-*")) == before
+
+
+def test_workspace_is_closed_to_other_users(image_store: str) -> None:
+    """While the run holds, the workspace (the setuid busybox is in it) is mode 0710, group USERNS_BASE: no
+    other user can enter it; the setuid copy is still setuid."""
+    held = Held("escape", "--json")
+    try:
+        workspace = held.info["paths"]["workspace"]
+        found = os.stat(workspace)
+        assert found.st_mode & 0o7777 == 0o710
+        assert (found.st_uid, found.st_gid) == (0, 100000)
+        assert os.stat(os.path.join(workspace, "suid", "busybox")).st_mode & 0o7777 == 0o4755
+    finally:
+        code, _out, err = held.release()
+    assert code == 0, err

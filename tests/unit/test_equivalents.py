@@ -189,3 +189,31 @@ def test_security_context_says_what_the_container_did() -> None:
         assert field in fields
     assert rows[fields.index("allowPrivilegeEscalation")][1] == "false"
     assert all(len(row) == 4 for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("directory", "root", "version", "expected"),
+    [
+        # v2: absolute from the one hierarchy's root; runc joins it onto /sys/fs/cgroup
+        ("/sys/fs/cgroup/isodemo/isodemo-abc123-ctr", "/sys/fs/cgroup", 2, "/isodemo/isodemo-abc123-ctr"),
+        # v1: relative, the name: runc puts it under its own cgroup in every hierarchy, as isodemo does; never
+        # the memory hierarchy's sysfs directory (runc would join that onto each mount point)
+        ("/sys/fs/cgroup/memory/process_api/4c47/isodemo-abc123-ctr", "/sys/fs/cgroup/memory", 1, "isodemo-abc123-ctr"),
+        ("/sys/fs/cgroup/pids/isodemo-abc123-ctr", "/sys/fs/cgroup/pids", 1, "isodemo-abc123-ctr"),
+    ],
+)
+def test_cgroups_path_is_what_runc_resolves_to_the_same_cgroup(
+    directory: str, root: str, version: int, expected: str
+) -> None:
+    assert equivalents.cgroups_path(directory, root, version) == expected
+    assert not equivalents.cgroups_path(directory, root, version).startswith("/sys/")
+
+
+def test_cgroupns_private_is_written_where_dockers_default_is_host() -> None:
+    assert equivalents.docker_cgroupns(NAMES, cgroup_v2=False) == "private"  # v1 and hybrid: default host
+    assert equivalents.docker_cgroupns(NAMES, cgroup_v2=True) is None  # v2: private is the default
+    assert equivalents.docker_cgroupns(("mnt", "pid"), cgroup_v2=False) is None  # no cgroup namespace made
+    spec = spec_for({})
+    assert "--cgroupns private" in shlex.join(equivalents.docker_run(spec, "x", cgroupns="private"))
+    assert "  --cgroupns private \\" in equivalents.docker_lines(spec, "x", cgroupns="private")
+    assert "--cgroupns" not in shlex.join(equivalents.docker_run(spec, "x"))

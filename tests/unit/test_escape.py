@@ -7,9 +7,10 @@ import os
 
 import pytest
 
-from isodemo.escape import attempts
+from isodemo.escape import attempts, disk, policy
 from isodemo.escape.attempts import Attempt, errno_in
-from isodemo.inside import chroot_escape as chroot
+from isodemo.escape.containers import host_uid_of_root
+from isodemo.inside.forked import in_child
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,8 @@ def test_script_saves_each_attempt_and_the_learner_line_has_none_of_it() -> None
     tried = [Attempt("a", "kill -0 12"), Attempt("b", "echo x > /owned/file")]
     script = attempts.script(tried)
     assert "( kill -0 12 ) >/results/a.out 2>/results/a.err; echo $? >/results/a.rc" in script.splitlines()
-    assert len(script.splitlines()) == 2
+    assert script.splitlines()[0] == "exec >/dev/null 2>&1"  # nothing of it on isodemo's stdout (--json)
+    assert len(script.splitlines()) == 3
     line = attempts.learner_line(["--pid host"], tried)
     assert line == "sudo isodemo run --pid host busybox sh -c 'kill -0 12; echo x > /owned/file'"
     with pytest.raises(ValueError):
@@ -79,6 +81,55 @@ def _fails(path: str) -> dict[str, str]:
 
 
 def test_in_child_runs_in_another_process_and_returns_errors_as_data() -> None:
-    assert chroot.in_child(_answer, os.getpid()) == {"pid_differs": 1, "value": os.getpid()}
-    failed = chroot.in_child(_fails, "/nonexistent/isodemo")
+    assert in_child(_answer, os.getpid()) == {"pid_differs": 1, "value": os.getpid()}
+    failed = in_child(_fails, "/nonexistent/isodemo")
     assert failed["errno"] == "ENOENT"
+
+
+@pytest.mark.parametrize(
+    ("uid_map", "root"),
+    [
+        ("0 100000 65536", 100000),
+        ("0 0 4294967295", 0),
+        ("1 200000 10\n0 1000 1", 1000),
+        ("1 200000 10", None),  # uid 0 unmapped
+        ("", None),
+    ],
+)
+def test_host_uid_of_root_reads_the_uid_map(uid_map: str, root: int | None) -> None:
+    assert host_uid_of_root(uid_map) == root
+
+
+def test_debugfs_listing_names() -> None:
+    listing = "/2/040755/0/0/.//\n/2/040755/0/0/..//\n/11/040700/0/0/lost+found//\n/12/100644/0/0/escaped/25/\n\n"
+    assert disk.root_names(listing) == {".", "..", "lost+found", "escaped"}
+    assert disk.root_names("debugfs 1.47.0 (5-Feb-2023)\n") == set()
+
+
+@pytest.mark.parametrize(
+    ("sysctls", "expected"),
+    [
+        ({"user.max_user_namespaces": "63000"}, None),
+        ({"user.max_user_namespaces": "0"}, ("user.max_user_namespaces", "0", "ENOSPC")),
+        ({"kernel.unprivileged_userns_clone": "0"}, ("kernel.unprivileged_userns_clone", "0", "EPERM")),
+        ({"kernel.unprivileged_userns_clone": "1"}, None),
+        ({"kernel.apparmor_restrict_unprivileged_userns": "1"}, None),  # the namespace is made; caps denied in it
+    ],
+)
+def test_userns_policy_that_refuses_a_root_without_sys_admin(
+    sysctls: dict[str, str | None], expected: tuple[str, str, str] | None
+) -> None:
+    assert policy.refusal(sysctls) == expected
+
+
+def test_preflight_needs_user_namespaces_for_escape() -> None:
+    """The --userns container needs one: user.max_user_namespaces=0 stops escape before it makes anything."""
+    from isodemo import catalog, host, preflight
+
+    def lacking(sysctls: dict[str, str | None]) -> list[str]:
+        machine = host.Host(linux=True, root=True, kernel="6.8.0", python="3.12", cgroup_mode="v2", controllers=[])
+        machine.userns_sysctls = sysctls
+        return [item.what for item in preflight.missing(catalog.BY_NAME["escape"], machine)]
+
+    assert any("user.max_user_namespaces is 0" in what for what in lacking({"user.max_user_namespaces": "0"}))
+    assert not any("user namespace" in what for what in lacking({"kernel.unprivileged_userns_clone": "0"}))

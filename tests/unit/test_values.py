@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable
 
 import pytest
@@ -200,3 +201,18 @@ def test_pids_limit_leaves_the_machine_task_slots() -> None:
     assert "half of the 50 this machine can still start" in (caught.value.hint or "")
     here = values.free_task_slots()
     assert here is None or here > 0
+
+
+def test_json_file_is_checked_for_writing_before_the_demo(tmp_path: pathlib.Path) -> None:
+    new = tmp_path / "config.json"
+    assert values.json_file(str(new)) == str(new)
+    assert not new.exists()  # the probe file is removed again
+    new.write_text("{}")
+    assert values.json_file(str(new)) == str(new)
+    assert new.read_text() == "{}"  # an existing file is not touched until the demo writes it
+    link = tmp_path / "link.json"
+    link.symlink_to(new)
+    with pytest.raises(UsageError, match="not a regular file"):
+        values.json_file(str(link))  # root writing through a symlink someone put there
+    with pytest.raises(UsageError, match="cannot write"):
+        values.json_file("/proc/isodemo-test.json")  # the directory exists, but no file can be made there

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import json
 import platform
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,8 +69,7 @@ class Used:
     root: str  # the container's root on the host: the merged overlay directory
     etc_files: dict[str, str] = field(default_factory=dict)  # /etc/hosts -> the host file bound over it
     netns_path: str | None = None  # the network namespace isodemo made and wired (--network bridge)
-    cgroups_path: str = ""
-    cgroup_version: int = 2
+    cgroups_path: str = ""  # linux.cgroupsPath: cgroups_path() of the cgroup isodemo made
 
 
 # -- docker run -----------------------------------------------------------------------------------------------
@@ -83,8 +83,29 @@ def size_text(value: int) -> str:
     return f"{value}b"
 
 
-def docker_options(spec: RunSpec, name: str) -> list[list[str]]:
-    """The options of `docker run` for the same container, each with its value, from the RunSpec."""
+def cgroups_path(directory: str, hierarchy_root: str, version: int) -> str:
+    """runc's linux.cgroupsPath for the cgroup isodemo made in `directory` (on v1: its directory in the first
+    hierarchy), whose hierarchy is mounted at `hierarchy_root`.
+
+    v2: absolute, from the root of the one hierarchy (`/isodemo/isodemo-<run>-ctr`): runc joins it onto
+    /sys/fs/cgroup. v1: relative, the cgroup's name: runc makes it under its own cgroup in each hierarchy,
+    which is where isodemo made it (under isodemo's own cgroup in each one) when runc is started from the
+    same cgroup. One absolute path cannot say that where the hierarchies differ: this process may be in
+    /process_api/... in the memory hierarchy and in / in the pids one."""
+    if version == 2:
+        return "/" + posixpath.relpath(directory, hierarchy_root)
+    return posixpath.basename(directory)
+
+
+def docker_cgroupns(namespaces: tuple[str, ...], cgroup_v2: bool) -> str | None:
+    """--cgroupns for the same container: Docker's default is `private` on cgroup v2 and `host` on v1 and
+    hybrid hosts; so "private" where the container has a cgroup namespace of its own on such a host."""
+    return "private" if "cgroup" in namespaces and not cgroup_v2 else None
+
+
+def docker_options(spec: RunSpec, name: str, *, cgroupns: str | None = None) -> list[list[str]]:
+    """The options of `docker run` for the same container, each with its value, from the RunSpec;
+    `cgroupns`: docker_cgroupns()'s, when the host's default is not what the container got."""
     options = [["--rm"], ["--name", spec.name or name]]
     if spec.hostname:
         options.append(["--hostname", spec.hostname])
@@ -99,6 +120,8 @@ def docker_options(spec: RunSpec, name: str) -> list[list[str]]:
     if spec.pids_limit is not None:
         options.append(["--pids-limit", str(spec.pids_limit)])
     options.append(["--network", spec.network])
+    if cgroupns is not None:
+        options.append(["--cgroupns", cgroupns])
     options += [["-p", f"{p.host_port}:{p.container_port}"] for p in spec.publish]
     if spec.pid_host:
         options.append(["--pid", "host"])
@@ -126,15 +149,15 @@ def docker_options(spec: RunSpec, name: str) -> list[list[str]]:
     return options
 
 
-def docker_run(spec: RunSpec, name: str) -> list[str]:
+def docker_run(spec: RunSpec, name: str, *, cgroupns: str | None = None) -> list[str]:
     """The `docker run` command line (argv) for the same container."""
-    flat = [arg for option in docker_options(spec, name) for arg in option]
+    flat = [arg for option in docker_options(spec, name, cgroupns=cgroupns) for arg in option]
     return ["docker", "run", *flat, spec.image or "busybox", *spec.command]
 
 
-def docker_lines(spec: RunSpec, name: str) -> list[str]:
+def docker_lines(spec: RunSpec, name: str, *, cgroupns: str | None = None) -> list[str]:
     """docker_run as a shell reads it over several lines: one option per line, `\\` at each end."""
-    lines = ["docker run"] + ["  " + shlex.join(option) for option in docker_options(spec, name)]
+    lines = ["docker run"] + ["  " + shlex.join(option) for option in docker_options(spec, name, cgroupns=cgroupns)]
     lines.append("  " + shlex.join([spec.image or "busybox", *spec.command]))
     return [line + " \\" for line in lines[:-1]] + lines[-1:]
 

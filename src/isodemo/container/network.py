@@ -49,6 +49,7 @@ def bridge_network(spec: RunSpec, ctx: Any, box: Any, log: RunLog) -> str:
         ]
         + (["NFT_MSG_NEWRULE dnat"] if spec.publish else []),
         shell,
+        bridge=bridge.name,
         ip_address=address,
         gateway=gateway,
         published={str(p.host_port): p.container_port for p in spec.publish},

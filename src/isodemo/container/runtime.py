@@ -281,7 +281,10 @@ def build(
     if "uts" not in join:  # runc too sets no hostname in a UTS namespace it joined: it is the sandbox's
         box.call(kprocess.sethostname, hostname)
         log.step(
-            _("hostname {name}, in the container's UTS namespace", name=hostname), [f'sethostname("{hostname}")'], []
+            _("hostname {name}, in the container's UTS namespace", name=hostname),
+            [f'sethostname("{hostname}")'],
+            [],
+            hostname=hostname,
         )
     mounts = {  # the fields of inside/container.py's Mounts
         "root": dirs.merged,
@@ -297,18 +300,21 @@ def build(
         "cgroup_version": 2 if ctx.host.cgroup_mode == "v2" else 1,
     }
     steps = box.call(launch.prepare_root, mounts)
-    log.step(_("root filesystem: /proc, /dev, /sys, /etc files, then pivot_root"), steps, [])
+    log.step(
+        _("root filesystem: /proc, /dev, /sys, /etc files, then pivot_root"), steps, [], root=dirs.merged, etc_files=etc
+    )
     pty = _console(spec, ctx, box, log) if spec.tty else None
     lap("rootfs")
 
     return Started(box, cgroup, pty, process, timings=timings, t0=t0)
 
 
-def start(started: Started, log: RunLog) -> None:
+def start(started: Started, log: RunLog, *, locked: bool = False) -> None:
     """execve in the child: from here on it is the container's command. Called with the signals already
-    forwarded (container/waiting.py), so none that arrives as it starts is lost or ends isodemo instead."""
+    forwarded (container/waiting.py), so none that arrives as it starts is lost or ends isodemo instead.
+    `locked`: the caller already made the lock-down in the child, one part at a time (isodemo container)."""
     box, process = started.box, started.process
-    box.exec(launch.exec_process, process)
+    box.exec(launch.exec_locked if locked else launch.exec_process, process)
     if started.pty is not None:
         started.pty.child_has_opened()
     started.lap("exec")
@@ -408,6 +414,7 @@ def _cgroup(spec: RunSpec, ctx: Any, log: RunLog, role: str, parent: tuple[Any, 
         [f"mkdir {path}" for path in cgroup.paths] + [f"write {w.file} {w.value!r}" for w in writes],
         [w.shell for w in writes],
         cgroup_paths=cgroup.paths,
+        cgroup_writes={w.path: w.value for w in writes},
     )
     if not spec.privileged:  # only runc's allowed devices (container/devices.py); --privileged: all, as Docker
         from isodemo.container.devices import ALLOWED

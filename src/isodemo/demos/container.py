@@ -23,17 +23,16 @@ import contextlib
 import errno
 import json
 import os
-import re
-import select
 import shlex
+import stat
 from typing import Any, TypeVar
 
-from isodemo.container import equivalents, equivalents_k8s, runtime, security
+from isodemo.container import equivalents, equivalents_k8s, runtime, security, short_run
 from isodemo.container.spec import RunSpec
 from isodemo.context import DemoContext
 from isodemo.i18n import _
-from isodemo.inside import launch, observe
 from isodemo.inside import net as inside_net
+from isodemo.inside import observe
 from isodemo.inside import security as inside_security
 from isodemo.isolated import Isolated
 from isodemo.kernel import fdpass, procfs
@@ -56,7 +55,6 @@ SCRIPT = (
     "hostname"
 )
 COMMAND = ("sh", "-c", SCRIPT)
-BRIDGE = re.compile(r"ip link add (\S+) type bridge")
 TRIED = "/proc/sys/kernel/hostname"  # opened for writing (nothing written): read-only /proc/sys says EROFS
 
 
@@ -108,6 +106,8 @@ class _Demo:
         self.merged = ""
         self.pid = 0
         self.names: list[str] = []
+        self.new_types: list[str] = []  # the namespace types whose inode differs from the host's (lsns)
+        self.hostname_asked = ""
         self.etc_files: dict[str, str] = {}
         self.cgroup_paths: list[str] = []
 
@@ -119,21 +119,24 @@ class _Demo:
     # -- build()'s steps, as they happen
 
     def after(self, title: str, syscalls: list[str], shell: list[str], facts: dict[str, Any]) -> None:
+        """Dispatched on the facts build() logs with each step, never on its (translated) words."""
         if "image" in facts:
             self.image = str(facts["image"])
             self.layers = int(facts["layers"])
         elif "overlay" in facts:
             self.overlay(syscalls, shell, facts["overlay"])
-        elif "cgroup_paths" in facts:
-            self.cgroup(title, syscalls, shell, facts["cgroup_paths"])
+        elif "cgroup_writes" in facts:
+            self.cgroup(title, syscalls, shell, facts["cgroup_paths"], facts["cgroup_writes"])
         elif "namespaces" in facts:
             self.namespaces(title, syscalls, shell, facts)
         elif "ip_address" in facts:
             self.network(title, syscalls, shell, facts)
-        elif syscalls[:1] and syscalls[0].startswith("sethostname"):
-            self.hostname(syscalls)
-        elif any(call.startswith("pivot_root") for call in syscalls):
-            self.rootfs(syscalls)
+        elif "hostname" in facts:
+            self.hostname(syscalls, str(facts["hostname"]))
+        elif "root" in facts:
+            self.rootfs(syscalls, str(facts["root"]), facts["etc_files"])
+        elif "start_ms" in facts:
+            pass  # runtime.start's execve: the demo tells it itself (_execve)
         else:  # the device rules, the helper's moves: part of the step told last
             self.narrator.explain(title)
             shown = shell[:SHOWN_LINES]
@@ -174,15 +177,13 @@ class _Demo:
             )
         )
 
-    def cgroup(self, title: str, syscalls: list[str], shell: list[str], paths: list[str]) -> None:
+    def cgroup(
+        self, title: str, syscalls: list[str], shell: list[str], paths: list[str], writes: dict[str, str]
+    ) -> None:
         n = self.narrator
         self.cgroup_paths = list(paths)
         n.step(_("A cgroup with the limits, before any process is in it"), syscalls=syscalls, shell=shell)
-        written = []
-        for line in shell:
-            match = re.fullmatch(r"echo (.+) > (\S+)", line)
-            if match:
-                written.append((match.group(2), match.group(1).strip("'")))
+        written = list(writes.items())  # build()'s {file: value}, in the order it wrote them
         read = {path: _read(path).strip() for path, _value in written}
         n.compare(
             title,
@@ -221,6 +222,7 @@ class _Demo:
             observed[name] = inside
             rows.append([name, str(host), str(inside), _("new") if host != inside else _("the host's")])
         n.table(f"lsns -p {self.pid}  ({title})", [_("type"), _("host"), _("container"), _("namespace")], rows)
+        self.new_types = [name for name in observed if observed[name] != kns.ns_inode("self", name)]
         n.fact("namespaces", {name: observed[name] for name in self.names})
         n.fact("pid", self.pid, show=False)
         new = all(observed[name] != kns.ns_inode("self", name) for name in self.names)
@@ -239,9 +241,11 @@ class _Demo:
         )
         n.explain(
             _(
-                "runc's nsexec unshares in the order user, ipc, uts, net, pid, mnt, cgroup and forks PID 1 "
-                "(shared/design/k8s-reference.md section 1). isodemo's helper does it in one unshare(2), "
-                "after joining the cgroup."
+                "runc's nsexec (shared/design/k8s-reference.md section 1) unshares CLONE_NEWUSER first, when "
+                "there is one, so that its parent can write uid_map; then every other namespace but cgroup in "
+                "one unshare(2); then it clones PID 1, which unshares CLONE_NEWCGROUP last, once it is in the "
+                "container's cgroup. isodemo's helper joins the cgroup first and makes all of them in one "
+                "unshare(2), then forks PID 1: close to runc's."
             )
         )
 
@@ -249,13 +253,15 @@ class _Demo:
         n = self.narrator
         n.step(_("The network: a veth pair into the new network namespace"), syscalls=syscalls, shell=shell)
         links = self.box.call(inside_net.link_table)
-        bridge = next((m.group(1) for m in map(BRIDGE.match, shell) if m), "")
-        ports = sorted(os.listdir(f"/sys/class/net/{bridge}/brif")) if bridge and _is_bridge(bridge) else []
+        bridge = str(facts["bridge"])
+        ports = sorted(os.listdir(f"/sys/class/net/{bridge}/brif")) if _is_bridge(bridge) else []
+        pinned = f"/run/netns/{self.ctx.run.name}"
+        pinned_inode = _inode(pinned)
         n.compare(
             title,
             [
                 f"ls /sys/class/net/{bridge}/brif: {' '.join(ports) or _('(none)')}",
-                f"ls /run/netns: {self.ctx.run.name}" if os.path.exists(f"/run/netns/{self.ctx.run.name}") else "",
+                f"stat -L -c %i {pinned}: {pinned_inode or _('(none)')}",
             ],
             links,
             host_title=_("host"),
@@ -265,6 +271,10 @@ class _Demo:
         seen = any(line.startswith("eth0") and address in line for line in links)
         n.check("ip_address", address, _("eth0 inside has {address}", address=address), seen, show=True)
         n.claim(_("on the host, the bridge {bridge} has the veth's host end as its port", bridge=bridge), bool(ports))
+        n.claim(
+            _("{path} is the container's network namespace (the same inode), pinned by a bind mount", path=pinned),
+            pinned_inode == kns.ns_inode(self.pid, "net"),
+        )
         n.explain(
             _(
                 "runc itself only makes an empty network namespace. Docker's daemon (libnetwork) or a Kubernetes "
@@ -273,12 +283,14 @@ class _Demo:
             )
         )
 
-    def hostname(self, syscalls: list[str]) -> None:
+    def hostname(self, syscalls: list[str], asked: str) -> None:
         n = self.narrator
         n.step(_("The hostname, in the new UTS namespace"), syscalls=syscalls)
+        self.hostname_asked = asked
         inside = self.box.call(observe.hostname)
-        n.compare("hostname", observe.hostname(), inside, host_title=_("host"), inside_title=_("inside"))
-        n.check("hostname", inside, _("the container has its own hostname"), inside == self.ctx.run.name)
+        host = observe.hostname()
+        n.compare("hostname", host, inside, host_title=_("host"), inside_title=_("inside"))
+        n.check("hostname", inside, _("the container has its own hostname"), inside == asked != host)
         n.explain(
             _(
                 "Order: runc sets the hostname inside, after pivot_root; isodemo asks its child to do it just "
@@ -286,56 +298,58 @@ class _Demo:
             )
         )
 
-    def rootfs(self, syscalls: list[str]) -> None:
+    def rootfs(self, syscalls: list[str], root: str, etc_files: dict[str, str]) -> None:
         n = self.narrator
-        pivot = next(i for i, call in enumerate(syscalls) if call.startswith("pivot_root"))
-        end = next((i for i in range(pivot, len(syscalls)) if syscalls[i] == 'chdir("/")'), pivot)
-        mounts, pivoting, paths = syscalls[:pivot], syscalls[pivot - 1 : end + 1], syscalls[end + 1 :]
-        for match in re.finditer(r'mount\("([^"]+)", "([^"]+)", NULL, MS_BIND, NULL\)', "\n".join(mounts)):
-            source, target = match.groups()
-            relative = os.path.relpath(target, self.merged)
-            if relative.startswith("etc/"):
-                self.etc_files["/" + relative] = source
-        kept = [call for call in mounts if call.startswith("mount(")]
+        self.etc_files = dict(etc_files)
         n.step(
-            _("/proc, /dev, /sys and /etc files mounted in the new root, then pivot_root"),
-            syscalls=[*kept, *pivoting],
-            shell=[f"mount -t proc proc {self.merged}/proc", f"cd {self.merged} && pivot_root . . && umount -l ."],
+            _("/proc, /dev, /sys and /etc files mounted in the new root, pivot_root, then the masked paths"),
+            syscalls=syscalls,
+            shell=[f"mount -t proc proc {root}/proc", f"cd {root} && pivot_root . . && umount -l ."],
         )
         inside_root = self.box.call(observe.root_listing)
         table = self.box.call(observe.mount_table)
-        image_root = sorted(name for name in os.listdir(self.merged) if not name.startswith("."))
+        image_root = sorted(name for name in os.listdir(root) if not name.startswith("."))
         n.compare(
             "ls /",
             " ".join(image_root),
             " ".join(inside_root),
-            host_title=_("host: {merged}", merged=self.merged),
+            host_title=_("host: {merged}", merged=root),
             inside_title=_("inside"),
         )
         n.fact("root_listing", inside_root)
         n.claim(_("inside, / is now the image's tree, the host's / is out of reach"), inside_root == image_root)
-        root_type = table[0][1] if table else ""
+        host_root = next(((e.major_minor, e.root) for e in procfs.mountinfo() if e.mount_point == "/"), None)
+        on_root = [(fstype, majmin) for point, fstype, majmin, _r in table if point == "/"]
+        old_root = [point for point, _t, majmin, fs_root in table if (majmin, fs_root) == host_root]
         n.compare(
             _("mount (inside: /proc/self/mountinfo)"),
-            [_("{count} mounts in this mount namespace", count=len(table))],
-            [f"{point} {fstype}" for point, fstype in table if not point.startswith(("/proc/", "/sys/devices"))],
-            host_title=_("count"),
+            [
+                _("{count} mounts in this mount namespace", count=len(table)),
+                _("the host's /: {device} {root}", device=host_root[0], root=host_root[1]) if host_root else "",
+            ],
+            [f"{point} {fstype}" for point, fstype, _m, _r in table if not point.startswith(("/proc/", "/sys/"))],
+            host_title=_("host"),
             inside_title=_("inside"),
         )
-        n.claim(_("the container's / is the overlay, and the old root is detached"), root_type == "overlay")
+        n.fact("root_mounts", [fstype for fstype, _m in on_root], show=False)
+        n.claim(
+            _("exactly one mount on / inside, the overlay, and the host's root filesystem is mounted nowhere"),
+            [fstype for fstype, _m in on_root] == ["overlay"] and host_root is not None and not old_root,
+        )
         n.explain(
             _(
                 "runc's prepareRootfs does the same: every mount is made under the new root first, then "
                 "pivot_root(2) swaps the roots and umount2(MNT_DETACH) drops the old one, so no path leads back "
-                "to the host's files (a chroot would leave them reachable)."
+                "to the host's files (a chroot would leave them reachable). The last calls above are the next "
+                "step's: the read-only and masked paths, made in the same call of the runtime."
             )
         )
-        self.masked(paths)
+        self.masked()
 
-    def masked(self, syscalls: list[str]) -> None:
+    def masked(self) -> None:
         n = self.narrator
         masked, readonly = security.paths_for(self.spec)
-        n.step(_("Read-only and masked paths of /proc and /sys"), syscalls=syscalls)
+        n.step(_("Read-only and masked paths of /proc and /sys"))
         states = self.box.call(observe.mount_states, masked)
         words = {"mount": _("a mount"), "absent": _("absent"), "not a mount": _("not a mount")}
         present = [path for path, state in states.items() if state != "absent"]
@@ -471,6 +485,13 @@ def _is_bridge(name: str) -> bool:
     return os.path.isdir(f"/sys/class/net/{name}/bridge")
 
 
+def _inode(path: str) -> int:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return 0
+
+
 def _read(path: str) -> str:
     try:
         with open(path) as f:
@@ -500,7 +521,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
             "isodemo's differs, it says so."
         )
     )
-    started = runtime.build(spec, build_ctx, _Watch(demo))
+    log = _Watch(demo)
+    started = runtime.build(spec, build_ctx, log)
     kept = demo.lock_down(started.process)
     ctx.hold_here(
         narrator,
@@ -509,10 +531,10 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         cgroups=demo.cgroup_paths,
         netns=[ctx.run.name],
     )
-    output, code = _execve(narrator, demo, started)
+    output, code = _execve(narrator, demo, started, log)
     _command_output(narrator, demo, output, code, kept)
     used = _used(demo, started, kept)
-    _equivalents(narrator, spec, used, ctx)
+    _equivalents(narrator, demo, used, ctx)
     _security_context(narrator, spec, used)
     narrator.kubernetes(
         _(
@@ -524,8 +546,9 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
     )
 
 
-def _execve(narrator: Narrator, demo: _Demo, started: runtime.Started) -> tuple[str, int | None]:
-    """execve the command, its stdout and stderr into a pipe; wait for its end. (output, exit code)."""
+def _execve(narrator: Narrator, demo: _Demo, started: runtime.Started, log: RunLog) -> tuple[str, int | None]:
+    """execve the command through `isodemo run`'s runtime.start (the lock-down is already made), its stdout
+    and stderr into a pipe; wait for its end. (output, exit code)."""
     box = demo.box
     argv = started.process["argv"]
     narrator.step(
@@ -535,16 +558,7 @@ def _execve(narrator: Narrator, demo: _Demo, started: runtime.Started) -> tuple[
     read_end, write_end = os.pipe()
     try:
         box.call(observe.output_to, fdpass.Descriptor(write_end))  # the channel sends it and closes this copy
-        box.exec(launch.exec_locked, started.process)
-        started.lap("exec")
-        fd = box.wait_fd()
-        try:
-            ready, _w, _x = select.select([fd], [], [], RUN_TIMEOUT)
-        finally:
-            os.close(fd)
-        code = int(box.reap()) if ready else None
-        if code is None:
-            box.kill()
+        code = short_run.run_to_end(started, log, RUN_TIMEOUT, locked=True)
         output = _read_all(read_end)
     finally:
         os.close(read_end)
@@ -603,7 +617,7 @@ def _used(demo: _Demo, started: runtime.Started, kept: tuple[str, ...]) -> equiv
     cgroup = started.cgroup
     return equivalents.Used(
         name=demo.ctx.run.name,
-        hostname=demo.narrator.report.facts.get("hostname", demo.ctx.run.name),
+        hostname=demo.hostname_asked,
         argv=tuple(process["argv"]),
         env=tuple(process["env"]),
         cwd=process["cwd"],
@@ -619,21 +633,24 @@ def _used(demo: _Demo, started: runtime.Started, kept: tuple[str, ...]) -> equiv
         root=demo.merged,
         etc_files=dict(demo.etc_files),
         netns_path=f"/run/netns/{demo.ctx.run.name}" if demo.spec.network == "bridge" else None,
-        cgroups_path=cgroup.path if cgroup is not None else "",
-        cgroup_version=2 if demo.ctx.host.cgroup_mode == "v2" else 1,
+        cgroups_path=equivalents.cgroups_path(cgroup.path, cgroup.hierarchy_root, cgroup.version)
+        if cgroup is not None
+        else "",
     )
 
 
-def _equivalents(narrator: Narrator, spec: RunSpec, used: equivalents.Used, ctx: DemoContext) -> None:
+def _equivalents(narrator: Narrator, demo: _Demo, used: equivalents.Used, ctx: DemoContext) -> None:
+    spec = demo.spec
     config = equivalents.oci_config(spec, used)
-    argv = equivalents.docker_run(spec, used.name)
+    cgroupns = equivalents.docker_cgroupns(used.namespaces, ctx.host.cgroup_mode == "v2")
+    argv = equivalents.docker_run(spec, used.name, cgroupns=cgroupns)
     narrator.step(
         _("The same container for Docker and for runc"),
         shell=[shlex.join(argv), "runc run --bundle BUNDLE NAME   # BUNDLE/config.json as below"],
     )
     narrator.compare(
         _("generated from the options and the values used"),
-        equivalents.docker_lines(spec, used.name),
+        equivalents.docker_lines(spec, used.name, cgroupns=cgroupns),
         equivalents.summary_lines(config),
         host_title="docker run",
         inside_title="runc config.json",
@@ -641,22 +658,24 @@ def _equivalents(narrator: Narrator, spec: RunSpec, used: equivalents.Used, ctx:
     facts = equivalents.key_facts(config)
     narrator.fact("docker_run", shlex.join(argv), show=False)
     narrator.fact("oci_config", facts, show=False)
+    narrator.fact("cgroups_path", config["linux"].get("cgroupsPath", ""), show=False)
+    if cgroupns is not None:
+        narrator.explain(
+            _(
+                "--cgroupns private: on a cgroup v1 host Docker's default is the host's cgroup namespace; this "
+                "container has one of its own."
+            )
+        )
     target = ctx.options.get("oci_config")
     if target:
-        with open(target, "w") as f:
-            json.dump(config, f, indent=2)
-            f.write("\n")
+        _write_config(target, config)
         narrator.explain(_("The whole config.json: {path}", path=target))
-    observed = narrator.report.facts
-    holds = (
-        facts["namespaces"]
-        == [equivalents.OCI_NAMESPACES[name] for name in equivalents.OCI_NAMESPACES if name in used.namespaces]
-        and facts["memory_limit"] == MEMORY
-        and facts["pids_limit"] == PIDS
-        and facts["no_new_privileges"] == observed.get("no_new_privs")
-        and len(facts["capabilities"]) == len(used.capabilities)
+    rows = _config_against_observed(config, demo, narrator.report.facts)
+    narrator.table(_("config.json against what the demo observed"), [_("field"), "config.json", _("observed")], rows)
+    narrator.claim(
+        _("the config names the namespaces, limits and lock-down observed above"),
+        all(row[1] == row[2] for row in rows),
     )
-    narrator.claim(_("the config names the namespaces, limits and lock-down observed above"), holds)
     narrator.explain(
         _(
             "Named differences: the seccomp section is isodemo's deny list (Docker's profile is an allow list "
@@ -666,13 +685,53 @@ def _equivalents(narrator: Narrator, spec: RunSpec, used: equivalents.Used, ctx:
     )
 
 
+def _config_against_observed(config: dict[str, Any], demo: _Demo, observed: dict[str, Any]) -> list[list[str]]:
+    """[field, what config.json says, what was observed] for each field the demo observed."""
+    linux, process = config["linux"], config["process"]
+    res = linux["resources"]
+    limits: dict[str, str] = observed.get("cgroup_limits", {})
+    memory_read = next((limits[f] for f in ("memory.max", "memory.limit_in_bytes") if f in limits), "?")
+    kinds = sorted(n["type"] for n in linux["namespaces"])
+    new = sorted(equivalents.OCI_NAMESPACES.get(name, name) for name in demo.new_types)
+    caps = process["capabilities"]["effective"]
+    return [
+        ["linux.namespaces", " ".join(kinds), " ".join(new)],
+        ["resources.memory.limit", str(res.get("memory", {}).get("limit")), memory_read],
+        ["resources.pids.limit", str(res.get("pids", {}).get("limit")), limits.get("pids.max", "?")],
+        ["capabilities.effective", format(_bits(tuple(caps)), "016x"), str(observed.get("cap_eff_after"))],
+        ["noNewPrivileges", str(process["noNewPrivileges"]).lower(), str(observed.get("no_new_privs")).lower()],
+        ["seccomp", "2" if "seccomp" in linux else "0", str(observed.get("seccomp_mode"))],
+        ["hostname", config["hostname"], str(observed.get("hostname"))],
+    ]
+
+
+def _write_config(path: str, config: dict[str, Any]) -> None:
+    """Write config.json as root without following a symlink someone put there (O_NOFOLLOW) and without
+    truncating anything but a regular file; given to the user who ran sudo (SUDO_UID, SUDO_GID)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+    with os.fdopen(fd, "w") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path)
+        os.ftruncate(fd, 0)
+        json.dump(config, f, indent=2)
+        f.write("\n")
+        uid, gid = os.environ.get("SUDO_UID", ""), os.environ.get("SUDO_GID", "")
+        if uid.isdigit() and gid.isdigit():
+            os.fchown(fd, int(uid), int(gid))
+
+
 def _security_context(narrator: Narrator, spec: RunSpec, used: equivalents.Used) -> None:
     narrator.step(_("Kubernetes: the securityContext fields behind each step"))
     seccomp_rules = len(used.seccomp) if used.seccomp is not None else 0
     narrator.compare(
         _("the Pod's container"),
         equivalents_k8s.security_context(spec, used.capabilities, used.seccomp is not None),
-        [_("the runtime's 14 default capabilities: drop and add change that set")],
+        [
+            _(
+                "the runtime's {count} default capabilities: drop and add change that set",
+                count=len(security.DEFAULT_CAPABILITIES),
+            )
+        ],
         host_title=_("Pod spec, containers[0]"),
         inside_title=_("note"),
     )

@@ -13,8 +13,9 @@ allowPrivilegeEscalation, seccompProfile).
 
 Every attempt is really made by a container of `isodemo run`'s own runtime (its command is a busybox sh
 script; before it starts, a probe in its child observes the errnos a shell cannot report), and every target
-is an object isodemo made: files in /tmp/isodemo-<run>-escape, a loop device on a file there, a process of
-its own. The host's disks, hostname and processes are only read, to check they did not change.
+is an object isodemo made: files in /tmp/isodemo-<run>-escape (/var/tmp when /tmp is nosuid), a loop device
+on a file there, a process of its own. The host's disks, hostname and processes are only read, to check they
+did not change.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from isodemo import host as hostinfo
+from isodemo.container.runtime import USERNS_BASE
 from isodemo.container.spec import Volume
 from isodemo.context import DemoContext
-from isodemo.escape import containers, disk
+from isodemo.escape import containers, disk, policy
 from isodemo.escape.attempts import Attempt, learner_line
 from isodemo.escape.containers import Outcome
 from isodemo.escape.workspace import MARKER_TEXT, OWNED_TEXT, Workspace
-from isodemo.host import require_static_busybox
 from isodemo.i18n import _
 from isodemo.inside import chroot_escape as chroot
 from isodemo.inside import escape_probes as probes
@@ -64,7 +66,7 @@ class Targets:
 
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
-    busybox = require_static_busybox()
+    busybox = hostinfo.require_static_busybox()
     targets = _targets(narrator, ctx, busybox)
     default = _chroot_versus_pivot_root(narrator, ctx, targets)
     privileged = _capabilities(narrator, ctx, targets, default)
@@ -197,7 +199,7 @@ def _chroot_versus_pivot_root(narrator: Narrator, ctx: DemoContext, targets: Tar
             "umount2(put_old, MNT_DETACH)",
             *(step.replace("JAIL", JAIL).replace("MARKER", space.marker) for step in chroot.STEPS),
         ],
-        shell=[_learner([f"-v {space.path('owned')}:/owned"], attempts)],
+        shell=[learner_line([f"-v {space.path('owned')}:/owned"], attempts)],
     )
     results = space.results("default")
     default = containers.run(
@@ -256,7 +258,7 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
     narrator.step(
         _("2. Capabilities: --privileged mounts the disk"),
         syscalls=[f'mount("{loop}", "/mnt", "ext4", 0, NULL)', 'open("/mnt/escaped", O_CREAT|O_WRONLY)'],
-        shell=[_learner(["--privileged"], attempts), f"sudo debugfs -R 'cat /escaped' {targets.image}"],
+        shell=[learner_line(["--privileged"], attempts), f"sudo debugfs -R 'cat /escaped' {targets.image}"],
     )
     privileged = containers.run(ctx, "privileged", attempts, targets.space.results("privileged"), privileged=True)
     seen = disk.read_file(targets.image, "escaped")
@@ -265,7 +267,8 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
         [_("debugfs: /escaped = {text}", text=(seen or "").strip() or _("(none)"))],
         [
             privileged["loop"].shown,
-            _("mount + write: exit {rc} {err}", rc=privileged["disk"].rc, err=privileged["disk"].err.strip()),
+            _("mount + write: exit {rc}", rc=privileged["disk"].rc),
+            *privileged["disk"].err.strip().splitlines()[-1:],
         ],
         inside_title=_("inside, --privileged"),
     )
@@ -280,33 +283,52 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
     probe = default.probe or {}
     narrator.step(
         _("2. The default capabilities: mount fails"),
-        syscalls=['mount("none", "/mnt", "tmpfs", 0, NULL)'],
+        syscalls=[
+            "prctl(PR_CAPBSET_DROP) ...; capset(...)",
+            'mount("none", "/mnt", "tmpfs", 0, NULL)',
+            "seccomp(SECCOMP_SET_MODE_FILTER)",
+            'mount("none", "/mnt", "tmpfs", 0, NULL)',
+        ],
         shell=["sudo isodemo run busybox sh -c 'mkdir -p /mnt && mount -t tmpfs none /mnt'"],
     )
+    capability_errno = probe.get("mount_errno_capabilities")
+    filter_errno = probe.get("mount_errno_filter")
     narrator.compare(
         _("the same attempts, default settings"),
         [
             _("busybox mount: {text}", text=default["mount"].shown),
             _("{loop}: {text}", loop=loop, text=default["loop"].shown),
         ],
-        [_("mount(2) from the probe: {errno}", errno=probe.get("mount_errno"))],
+        [
+            _("mount(2), capabilities dropped, no filter: {errno}", errno=capability_errno),
+            _("mount(2), filter loaded, every capability held: {errno}", errno=filter_errno),
+            _("mount(2), both, as the command runs: {errno}", errno=probe.get("mount_errno")),
+        ],
         host_title=_("the container's command"),
         inside_title=_("the probe"),
     )
     narrator.explain(
         _(
-            "Without CAP_SYS_ADMIN (and with the seccomp filter, which refuses mount unless it is kept) mount(2) "
-            "fails with EPERM; busybox says it its own way. The device is not there either: /dev has only runc's "
-            "short list, and the device cgroup refuses every other block device."
+            "Two defences refuse mount(2), each on its own. The probe's first process dropped the capabilities "
+            "as the container's command has them (no CAP_SYS_ADMIN) and loaded no filter: EPERM, from the "
+            "capability check alone. Its second loaded the seccomp filter while it still held every capability: "
+            "EPERM again, from the filter, which refuses mount unless CAP_SYS_ADMIN is kept. busybox says it its "
+            "own way. The device is not there either: /dev has only runc's short list, and the device cgroup "
+            "refuses every other block device."
         )
     )
     narrator.check(
         "default_mount_errno",
-        probe.get("mount_errno"),
-        _("mount(2) in the default container: EPERM"),
-        probe.get("mount_errno") == "EPERM" and not default["mount"].ok and not default["loop"].ok,
+        capability_errno,
+        _("mount(2) without CAP_SYS_ADMIN, no filter loaded: EPERM; the filter alone refuses it too"),
+        capability_errno == "EPERM"
+        and filter_errno == "EPERM"
+        and probe.get("mount_errno") == "EPERM"
+        and not default["mount"].ok
+        and not default["loop"].ok,
         show=True,
     )
+    narrator.fact("seccomp_mount_errno", filter_errno)
 
     major, minor = targets.device
     attempts = [
@@ -321,7 +343,7 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
             f"mknod(/tmp/disk, S_IFBLK, {major}:{minor})",
             'open("/tmp/disk")',
         ],
-        shell=[_learner(["--cap-add SYS_ADMIN"], attempts)],
+        shell=[learner_line(["--cap-add SYS_ADMIN"], attempts)],
     )
     admin = containers.run(ctx, "sysadmin", attempts, targets.space.results("sysadmin"), cap_add=("SYS_ADMIN",))
     narrator.table(
@@ -412,7 +434,7 @@ def _pid_namespace(narrator: Narrator, ctx: DemoContext, targets: Targets, defau
     narrator.step(
         _("4. The pid namespace: a host process cannot be seen or signalled"),
         syscalls=[f"kill({pid}, 0)", f'open("/proc/{pid}/comm")'],
-        shell=[_learner(["--pid host"], attempts)],
+        shell=[learner_line(["--pid host"], attempts)],
     )
     host_pid = containers.run(ctx, "hostpid", attempts, targets.space.results("hostpid"), pid_host=True)
     narrator.compare(
@@ -452,18 +474,29 @@ def _pid_namespace(narrator: Narrator, ctx: DemoContext, targets: Targets, defau
 
 def _user_namespace(narrator: Narrator, ctx: DemoContext, targets: Targets, default: Outcome) -> None:
     space = targets.space
-    attempts = [Attempt("ls", "ls -ln /owned/file"), Attempt("owned", f"echo {CHANGED} > /owned/file")]
-    narrator.step(
-        _("5. User namespaces: root inside owns nothing outside"),
-        syscalls=["clone(CLONE_NEWUSER)", "write /proc/PID/uid_map '0 100000 65536'", 'open("/owned/file", O_WRONLY)'],
-        shell=[_learner(["--userns", f"-v {space.path('owned')}:/owned"], attempts)],
-    )
+    attempts = [Attempt("owner", "stat -c %u /owned/file"), Attempt("owned", f"echo {CHANGED} > /owned/file")]
     before = space.read_owned()
     userns = containers.run(
-        ctx, "userns", attempts, space.results("userns"), userns=True, volumes=(Volume(space.path("owned"), "/owned"),)
+        ctx,
+        "userns",
+        attempts,
+        space.results("userns", USERNS_BASE),
+        userns=True,
+        volumes=(Volume(space.path("owned"), "/owned"),),
     )
     after = space.read_owned()
-    owner = (userns["ls"].out.split() or ["", "", "?"])[2]
+    root_at = containers.host_uid_of_root(userns.uid_map)
+    narrator.step(
+        _("5. User namespaces: root inside owns nothing outside"),
+        syscalls=[
+            "clone(CLONE_NEWUSER)",
+            f"write /proc/PID/uid_map '{userns.uid_map}'",
+            'open("/owned/file", O_WRONLY)',
+        ],
+        shell=[learner_line(["--userns", f"-v {space.path('owned')}:/owned"], attempts)],
+    )
+    owner = userns["owner"].out.strip() or "?"
+    overflow = (hostinfo.read_text("/proc/sys/kernel/overflowuid") or "?").strip()
     narrator.compare(
         space.owned,
         [
@@ -471,34 +504,39 @@ def _user_namespace(narrator: Narrator, ctx: DemoContext, targets: Targets, defa
             _("content: {text}", text=after.strip()),
         ],
         [
+            _("--userns: uid_map {map}", map=userns.uid_map),
             _("--userns: owner {uid}", uid=owner),
             _("write: {text}", text=userns["owned"].shown),
-            _("no user namespace: write exit {rc}", rc=default["owned"].rc),
+            _("no user namespace: uid_map {map}; write exit {rc}", map=default.uid_map, rc=default["owned"].rc),
         ],
     )
     narrator.explain(
         _(
-            "In a user namespace the container's uid 0 is host uid 100000: the host's root (uid 0) has no name "
-            "inside and shows as the overflow uid 65534 (nobody), and the write is checked against the host "
-            "uid, so it is refused (EACCES). The default container's root is the host's root: its write "
-            '(step 1) changed the file on the host to "{text}".',
+            "The container's uid_map, read from the host in /proc/PID/uid_map, maps its uid 0 to host uid {uid}. "
+            "The host's root (uid 0) has no name inside and shows as the overflow uid {overflow} (nobody, "
+            "/proc/sys/kernel/overflowuid), and the write is checked against host uid {uid}, so it is refused "
+            "(EACCES). The default container's uid_map maps uid 0 to uid 0: its root is the host's root, and its "
+            'write (step 1) changed the file on the host to "{text}".',
+            uid=root_at,
+            overflow=overflow,
             text=CHANGED,
         )
     )
     narrator.fact("userns_owner_seen", owner)
+    narrator.fact("userns_uid_map", userns.uid_map, show=False)
     changed = userns["owned"].ok or after != before
     narrator.check(
         "userns_host_file_writable",
         changed,
         _("root of the --userns container could not change the host's root-owned file"),
-        not changed and owner == "65534" and userns["owned"].errno == "EACCES",
+        not changed and root_at not in (None, 0) and owner == overflow and userns["owned"].errno == "EACCES",
     )
     default_wrote = default["owned"].ok and before.strip() == CHANGED and before != OWNED_TEXT
     narrator.check(
         "no_userns_host_file_writable",
         default_wrote,
         _("root of the container without a user namespace changed it (seen on the host)"),
-        default_wrote,
+        default_wrote and containers.host_uid_of_root(default.uid_map) == 0,
     )
 
 
@@ -521,13 +559,13 @@ def _no_new_privs_and_seccomp(narrator: Narrator, ctx: DemoContext, targets: Tar
             "prctl(PR_SET_NO_NEW_PRIVS, 1)",
         ],
         shell=[
-            _learner([f"-u {UID}", f"-v {space.path('suid')}:/suid"], attempts),
-            _learner([f"-u {UID}", "--security-opt no-new-privileges", f"-v {space.path('suid')}:/suid"], attempts),
+            learner_line([f"-u {UID}", f"-v {space.path('suid')}:/suid"], attempts),
+            learner_line([f"-u {UID}", "--security-opt no-new-privileges", f"-v {space.path('suid')}:/suid"], attempts),
         ],
     )
-    plain = containers.run(ctx, "setuid", attempts, space.results("setuid"), user=(UID, None), volumes=(suid,))
+    plain = containers.run(ctx, "setuid", attempts, space.results("setuid", UID), user=(UID, None), volumes=(suid,))
     nnp = containers.run(
-        ctx, "nnp", attempts, space.results("nnp"), user=(UID, None), volumes=(suid,), no_new_privileges=True
+        ctx, "nnp", attempts, space.results("nnp", UID), user=(UID, None), volumes=(suid,), no_new_privileges=True
     )
     narrator.compare(
         _("uid {uid} runs the setuid busybox's ping", uid=UID),
@@ -559,7 +597,7 @@ def _no_new_privs_and_seccomp(narrator: Narrator, ctx: DemoContext, targets: Tar
         syscalls=["unshare(CLONE_NEWUSER)", "keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0)"],
         shell=[
             "sudo isodemo run busybox unshare -U true",
-            _learner(["--security-opt seccomp=unconfined"], attempts),
+            learner_line(["--security-opt seccomp=unconfined"], attempts),
         ],
     )
     unconfined = containers.run(ctx, "unconfined", attempts, space.results("unconfined"), seccomp=False)
@@ -575,27 +613,55 @@ def _no_new_privs_and_seccomp(narrator: Narrator, ctx: DemoContext, targets: Tar
         _(
             "A new user namespace needs no capability: it is the first step of many kernel exploits, as it "
             "gives a process root over new namespaces and the kernel code behind them. The kernel keyring is not "
-            "namespaced: keys of the host would be shared. Docker's default profile refuses both with EPERM, "
-            "and isodemo's filter is that profile's deny list. The keyctl call was made by the probe, locked down "
-            "as the container's command is: busybox has no keyctl applet."
+            "namespaced: keys of the host would be shared. Docker's default profile refuses both with EPERM: it "
+            "is an allow list (about 440 system calls allowed, every other one refused). isodemo's filter is a "
+            "deny list made from it: it refuses the calls that profile refuses, with the same errno. The keyctl "
+            "call was made by the probe, locked down as the container's command is: busybox has no keyctl applet."
         )
     )
     narrator.fact("seccomp_keyctl_errno", probe.get("keyctl_errno"))
-    narrator.fact("unconfined_unshare_ok", unconfined["unshare"].ok)
     narrator.check(
         "seccomp_unshare_errno",
         default["unshare"].errno,
-        _("unshare -U and keyctl failed with EPERM under the default filter; unshare -U worked without it"),
-        default["unshare"].errno == "EPERM" and probe.get("keyctl_errno") == "EPERM" and unconfined["unshare"].ok,
+        _("unshare -U and keyctl failed with EPERM under the default filter"),
+        default["unshare"].errno == "EPERM" and probe.get("keyctl_errno") == "EPERM",
         show=True,
+    )
+    _unconfined_control(narrator, unconfined)
+
+
+def _unconfined_control(narrator: Narrator, unconfined: Outcome) -> None:
+    """Without the filter, unshare -U works, unless the host's policy refuses user namespaces to a process
+    without CAP_SYS_ADMIN (escape/policy.py): then it fails with the errno that policy gives."""
+    refused = policy.refusal(hostinfo.userns_policy())
+    worked = unconfined["unshare"].ok
+    narrator.fact("unconfined_unshare_ok", worked)
+    narrator.fact("userns_policy_refusal", f"{refused[0]}={refused[1]}" if refused else None, show=False)
+    if refused is None:
+        narrator.claim(_("without the filter unshare -U worked: the EPERM above is the filter's"), worked)
+        return
+    sysctl, value, errno_name = refused
+    narrator.explain(
+        _(
+            "This host's {sysctl} is {value}: it refuses new user namespaces to a process without "
+            "CAP_SYS_ADMIN, which the container's root is, filter or not. Without the filter the control "
+            "cannot succeed here; keyctl's EPERM is the filter's alone.",
+            sysctl=sysctl,
+            value=value,
+        )
+    )
+    narrator.claim(
+        _(
+            "without the filter unshare -U failed too, with {errno}, as {sysctl}={value} says",
+            errno=errno_name,
+            sysctl=sysctl,
+            value=value,
+        ),
+        not worked and unconfined["unshare"].errno == errno_name,
     )
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
-
-
-def _learner(options: list[str], attempts: list[Attempt]) -> str:
-    return learner_line(options, attempts)
 
 
 def _chroot_shell(jail: str, marker: str) -> str:

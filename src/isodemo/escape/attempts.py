@@ -3,6 +3,7 @@
 Each attempt is one shell command. The container's script runs each in a subshell with its output and exit
 status written to /results (a host directory of isodemo's, bound with -v):
 
+    exec >/dev/null 2>&1        (first: nothing of the script reaches isodemo's terminal)
     ( COMMAND ) >/results/NAME.out 2>/results/NAME.err; echo $? >/results/NAME.rc
 
 The exit status says whether it worked. Which errno a failure had is read from the message only when the
@@ -19,6 +20,7 @@ import os
 import stat
 
 RESULTS = "/results"
+QUIET = "exec >/dev/null 2>&1"
 
 
 class Attempt:
@@ -70,8 +72,9 @@ class Result:
 
 
 def script(attempts: list[Attempt]) -> str:
-    """The container's command: every attempt, its output and status saved under /results."""
-    lines = [
+    """The container's command: every attempt, its output and status saved under /results, nothing else
+    written anywhere (the container's stdout and stderr are isodemo's: --json prints one object there)."""
+    lines = [QUIET] + [
         f"( {a.command} ) >{RESULTS}/{a.name}.out 2>{RESULTS}/{a.name}.err; echo $? >{RESULTS}/{a.name}.rc"
         for a in attempts
     ]

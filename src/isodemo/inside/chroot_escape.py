@@ -1,5 +1,4 @@
-"""The classic chroot escape (man 2 chroot: "This call does not change the current working directory"),
-and a fork that runs an attempt in a process of its own and hands its result back.
+"""The classic chroot escape (man 2 chroot: "This call does not change the current working directory").
 
 A process root enough to call chroot(2) (CAP_SYS_CHROOT) that is in a plain chroot:
     mkdir("esc"); chroot("esc")     its root is now esc/, but its working directory stays outside it
@@ -12,10 +11,10 @@ old one is unmounted (MNT_DETACH). Then the walk ends at the container's own /: 
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable
 from typing import Any
+
+from isodemo.inside.forked import errno_name, in_child
 
 WALK = 64  # more `..` than any path here is deep
 
@@ -33,7 +32,7 @@ def read_result(path: str) -> dict[str, str | None]:
         with open(path) as f:
             return {"content": f.read(), "errno": None}
     except OSError as error:
-        return {"content": None, "errno": _name(error)}
+        return {"content": None, "errno": errno_name(error)}
 
 
 def escape_walk(jail: str, target: str) -> dict[str, Any]:
@@ -57,41 +56,6 @@ def escape_walk(jail: str, target: str) -> dict[str, Any]:
     }
 
 
-def in_child(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Fork; the child runs `function(*args)` and sends back its result as JSON; an exception comes back as
-    {"error": text}. The calling process keeps its root, capabilities and filter."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(read_end)
-            try:
-                result = function(*args)
-            except OSError as error:
-                result = {"error": f"{error.strerror} ({_name(error)})", "errno": _name(error)}
-            except Exception as error:  # everything goes back to the parent as data
-                result = {"error": repr(error)}
-            os.write(write_end, json.dumps(result).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    chunks = []
-    try:
-        while chunk := os.read(read_end, 65536):
-            chunks.append(chunk)
-    finally:
-        os.close(read_end)
-        os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    return json.loads(data) if data else {"error": "no answer"}
-
-
 def attempt(jail: str, target: str) -> dict[str, Any]:
     """The plain chroot attempt, in a child of the calling process (a probe: `box.call(attempt, ...)`)."""
     return in_child(escape_walk, jail, target)
-
-
-def _name(error: OSError) -> str:
-    import errno
-
-    return errno.errorcode.get(error.errno or 0, str(error.errno))

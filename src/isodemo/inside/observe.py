@@ -27,9 +27,10 @@ def hostname() -> str:
     return os.uname().nodename
 
 
-def mount_table() -> list[tuple[str, str]]:
-    """(mount point, filesystem type) of the caller's mount namespace, in mountinfo's order."""
-    return [(entry.mount_point, entry.fstype) for entry in procfs.mountinfo("self")]
+def mount_table() -> list[tuple[str, str, str, str]]:
+    """(mount point, filesystem type, MAJ:MIN of its device, the root of that filesystem it shows) for each
+    mount of the caller's mount namespace, in mountinfo's order."""
+    return [(e.mount_point, e.fstype, e.major_minor, e.root) for e in procfs.mountinfo("self")]
 
 
 def mount_states(paths: tuple[str, ...]) -> dict[str, str]:

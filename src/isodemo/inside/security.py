@@ -210,7 +210,7 @@ def lock_down(security: Security, uid: int, gid: int, groups: tuple[int, ...] = 
     4. capset: permitted = effective = the kept capabilities, inheritable empty (see the module docstring);
     5. no_new_privs, when asked.
     """
-    kept = tuple(capabilities.normalize(each) for each in security.capabilities)
+    kept = security.capabilities  # names as given ("NET_ADMIN" or "CAP_NET_ADMIN"): each part normalizes them
     done: list[str] = []
     if security.seccomp:
         done.append(load_seccomp(kept))
@@ -225,7 +225,8 @@ def lock_down(security: Security, uid: int, gid: int, groups: tuple[int, ...] = 
 
 
 def load_seccomp(kept: tuple[str, ...]) -> str:
-    """The default filter for a container keeping the capabilities `kept` (CAP_* names), loaded."""
+    """The default filter for a container keeping the capabilities `kept` ("CAP_NET_ADMIN" or "NET_ADMIN";
+    default_filter normalizes them), loaded."""
     try:
         count = load_filter(default_filter(kept))
     except OSError as error:
@@ -234,10 +235,12 @@ def load_seccomp(kept: tuple[str, ...]) -> str:
 
 
 def drop_capabilities(kept: tuple[str, ...], uid: int, gid: int, groups: tuple[int, ...] = ()) -> list[str]:
-    """The bounding set, ambient, the user and groups, then capset: lock_down's steps 2 to 4."""
+    """The bounding set, ambient, the user and groups, then capset: lock_down's steps 2 to 4. `kept`:
+    capability names, with or without CAP_ (normalized here)."""
     done: list[str] = []
     last = capabilities.last_cap()
-    kept_bits = {capabilities.bit(each) for each in kept if each in capabilities.NAMES}
+    names = {capabilities.normalize(each) for each in kept}
+    kept_bits = {capabilities.bit(each) for each in names if each in capabilities.NAMES}
     dropped = 0
     for number in range(last + 1):
         if number not in kept_bits and capabilities.in_bounding_set(number):

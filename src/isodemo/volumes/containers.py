@@ -4,10 +4,8 @@ the volumes a kubelet would give it as binds (-v), and a pod of them owning its 
 from __future__ import annotations
 
 import contextlib
-import os
-import select
 
-from isodemo.container import runtime
+from isodemo.container import runtime, short_run
 from isodemo.container.spec import RunSpec, Volume
 from isodemo.context import DemoContext
 from isodemo.isolated import Isolated
@@ -64,21 +62,10 @@ def build(
 def run_to_end(container: Container, timeout: float) -> int | None:
     """execve the container's command (runtime.start) and wait for its end; its exit status, or None when it
     ran longer than `timeout` (then it is killed)."""
-    runtime.start(container.started, container.log)
-    box = container.started.box
-    fd = box.wait_fd()
-    try:
-        readable, _w, _x = select.select([fd], [], [], timeout)
-    finally:
-        os.close(fd)
-    if not readable:
-        box.kill()
-        return None
-    return int(box.reap())
+    return short_run.run_to_end(container.started, container.log, timeout)
 
 
 def pod_context(ctx: DemoContext) -> tuple[DemoContext, contextlib.ExitStack]:
     """A DemoContext whose ExitStack is the pod's: the demo's stack owns it (an interrupt ends it too), and
     closing it deletes the pod's containers, cgroups and overlays before the demo ends."""
-    stack = ctx.enter(contextlib.ExitStack())
-    return DemoContext(ctx.run, ctx.host, stack, ctx.hold, ctx.options), stack
+    return short_run.own_context(ctx, hold=True)
