@@ -250,7 +250,7 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
     loop = targets.loop.path
     attempts = [
         Attempt("loop", f"ls -l {loop}"),
-        Attempt("disk", f"mkdir -p /mnt && mount {loop} /mnt && echo {WRITTEN} > /mnt/escaped && umount /mnt"),
+        Attempt("disk", f"mkdir -p /mnt && mount -t ext4 {loop} /mnt && echo {WRITTEN} > /mnt/escaped && umount /mnt"),
         Attempt("hostname", "echo escaped > /proc/sys/kernel/hostname && cat /proc/sys/kernel/hostname"),
     ]
     if targets.sysrq:
