@@ -296,6 +296,13 @@ def main() -> None:
                 raise Failed(f"exit {result.code}: {_last_line(result.stderr)}")
             return time.perf_counter() - start
 
+        def runc_lean() -> float:
+            start = time.perf_counter()
+            result = ref.run(lean=True)
+            if result.code != 0:
+                raise Failed(f"exit {result.code}: {_last_line(result.stderr)}")
+            return time.perf_counter() - start
+
         unshare = ["unshare", "--fork", *NAMESPACES, "--mount-proc", "chroot", ref.lower, "/bin/true"]
         isodemo_true = [*ISODEMO, "run", "busybox", "/bin/true"]
         rows = [
@@ -326,6 +333,7 @@ def main() -> None:
             Contender("isodemo run --json busybox /bin/true", stages),
             Contender("runc run (overlay mounted, config.json written)", runc_alone),
             Contender("runc: mount overlay + config + run + delete + umount", runc_whole),
+            Contender("runc: mount(2) overlay + config + run + umount2(2) (the least a caller does)", runc_lean),
             Contender("unshare --fork (6 namespaces) --mount-proc chroot ROOT true", lambda: timed(unshare)),
         ]
         if docker is None:

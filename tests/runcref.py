@@ -405,6 +405,28 @@ def write_network_files(etc_dir: str, hostname: str) -> None:
         f.write(docker_resolv_conf(host_text))
 
 
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount_overlay_syscall(lower: str, upper: str, work: str, merged: str) -> None:
+    """mount(2) itself, as containerd's snapshotter mounts a rootfs (no mount(8) process)."""
+    options = f"lowerdir={lower},upperdir={upper},workdir={work}".encode()
+    if _libc().mount(b"overlay", merged.encode(), b"overlay", 0, options) != 0:
+        import ctypes
+
+        raise OSError(ctypes.get_errno(), "mount overlay")
+
+
+def _umount_syscall(path: str) -> None:
+    if _libc().umount2(path.encode(), 0) != 0:
+        import ctypes
+
+        raise OSError(ctypes.get_errno(), "umount2")
+
+
 def _mount_overlay(lower: str, upper: str, work: str, merged: str) -> None:
     subprocess.run(
         ["mount", "-t", "overlay", "overlay", "-o", f"lowerdir={lower},upperdir={upper},workdir={work}", merged],
@@ -515,16 +537,19 @@ class Reference:
 
     # -- one run --------------------------------------------------------------------------------------------
 
-    def run(self, args: Sequence[str] | None = None, timeout: float = 60) -> Result:
+    def run(self, args: Sequence[str] | None = None, timeout: float = 60, *, lean: bool = False) -> Result:
         """One container: bundle, `runc run`, `runc delete -f`, bundle removed. Returns runc's exit status
-        (the container's) and what the container wrote."""
+        (the container's) and what the container wrote. `lean`: what a runtime's caller must do at the least
+        (benchmarks/runtime.py): the overlay mounted and unmounted with mount(2)/umount2(2) rather than
+        mount(8), and no `runc delete` after a run that ended (`runc run` without --keep deletes the
+        container itself)."""
         name = f"isodemo-ref-{secrets.token_hex(4)}"
         run_dir = os.path.join(self.tmp, name)
         etc_dir = os.path.join(run_dir, "etc")
         os.makedirs(run_dir)
         write_network_files(etc_dir, self.hostname)
         merged = os.path.join(self.tmp, "merged")
-        mounted = False
+        mounted = ran = False
         try:
             if self.overlay:
                 os.makedirs(merged, exist_ok=True)
@@ -533,8 +558,8 @@ class Reference:
                     os.makedirs(upper, exist_ok=True)
                     os.makedirs(work, exist_ok=True)
                     try:
-                        _mount_overlay(self.lower, upper, work, merged)
-                    except subprocess.CalledProcessError:
+                        (_mount_overlay_syscall if lean else _mount_overlay)(self.lower, upper, work, merged)
+                    except (subprocess.CalledProcessError, OSError):
                         if not self._upper_fs():
                             raise
                     else:
@@ -559,14 +584,18 @@ class Reference:
                 argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
             )
             seconds = time.perf_counter() - start
+            ran = True
             return Result(proc.returncode, proc.stdout, proc.stderr, seconds)
         finally:
-            subprocess.run(
-                [*self._v2_wrapper(), self.runc, "--root", self.state, "delete", "-f", name],
-                capture_output=True,
-                check=False,
-            )
-            if mounted:
+            if not (lean and ran and not os.path.exists(os.path.join(self.state, name))):
+                subprocess.run(
+                    [*self._v2_wrapper(), self.runc, "--root", self.state, "delete", "-f", name],
+                    capture_output=True,
+                    check=False,
+                )
+            if mounted and lean:
+                _umount_syscall(merged)
+            elif mounted:
                 subprocess.run(["umount", merged], check=True, capture_output=True)
             with contextlib.suppress(FileNotFoundError):
                 os.remove(os.path.join(self.bundle, "config.json"))
