@@ -80,6 +80,7 @@ def _walk_in(root: str) -> dict[str, object]:
     return chroot.escape_walk(os.path.join(root, "jail"), os.path.join(root, "marker"))
 
 
+@pytest.mark.host_only  # no cgroup in it: the same on v1 and v2
 def test_chroot_walk_escapes_a_plain_chroot() -> None:
     """The walk itself, in a child: without it the marker is out of reach from the chroot (ENOENT)."""
     root = tempfile.mkdtemp(prefix="isodemotest-chroot-")
@@ -162,6 +163,7 @@ def test_nosuid_tmp_and_var_tmp_is_a_missing_feature(image_store: str) -> None:
     assert set(glob.glob("/tmp/isodemo-*") + glob.glob("/var/tmp/isodemo-*")) == before
 
 
+@pytest.mark.host_only  # no cgroup in it: the same on v1 and v2
 def test_workspace_is_closed_to_other_users(image_store: str) -> None:
     """While the run holds, the workspace (the setuid busybox is in it) is mode 0710, group USERNS_BASE: no
     other user can enter it; the setuid copy is still setuid."""
