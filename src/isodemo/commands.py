@@ -541,6 +541,17 @@ def _build() -> dict[str, click.Command]:
         "bench": tool_command(
             "bench",
             "bench",
+            click.option(
+                "--density",
+                default=None,
+                metavar="N",
+                callback=checked("count", "density.plan"),
+                help=_(
+                    "Start N containers at once (each in its own namespaces, cgroup, veth and overlay), check "
+                    "every one, tear them down, and measure it all: 1 to 16000, and no more than this machine "
+                    "holds now."
+                ),
+            ),
             help_text=_(
                 "Measure what a container costs on this machine: the time to start a process in six new "
                 "namespaces (against a plain fork), the memory a minimal container is charged, how many would fit, "

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from isodemo import catalog, i18n, leftovers, preflight, signals, testpoints
 from isodemo import host as hostinfo
-from isodemo import i18n, leftovers, preflight, signals, testpoints
 from isodemo.errors import ExitCode, Interrupted, IsodemoError, OutputClosed
 from isodemo.i18n import _
 from isodemo.narrate import choose_style, make_narrator
@@ -55,6 +55,19 @@ def _work_in_delegated_cgroup(narrator: Narrator, ctx: Any, base: str) -> None:
     )
     narrator.fact("rootless", True)
     narrator.fact("delegated_cgroup", base)
+
+
+def _require_root(name: str, host: hostinfo.Host) -> None:
+    """Stop a command that needs root, run without it, with the reason that holds for it: a cgroup demo with
+    no rootless mode (cgroup-io) says what is not delegated to the user, the others what needs CAP_SYS_ADMIN."""
+    entry = catalog.BY_NAME.get(name)
+    if entry is not None and entry.controllers and entry.section == "cgroups" and os.geteuid() != 0:
+        from isodemo.cgroups import delegation
+
+        raise delegation.needs_root_for(
+            name, entry.controllers, entry.features, host.cgroup_mode, hostinfo.command_line()
+        )
+    hostinfo.require_root(f"isodemo {name}")
 
 
 def _work_in_user_namespace(narrator: Narrator, ctx: Any) -> None:
@@ -98,7 +111,10 @@ def execute(
 
         try:  # before any output: this may re-execute isodemo under systemd-run
             with signals.interrupts_unwind():  # a signal here ends the run as one during the demo
-                delegated = delegation.rootless_base(host.cgroup_mode, hostinfo.command_line())
+                entry = catalog.BY_NAME.get(name)
+                delegated = delegation.rootless_base(
+                    host.cgroup_mode, hostinfo.command_line(), entry.controllers if entry else ()
+                )
         except (IsodemoError, Interrupted) as error:
             refused = error
     in_userns = False
@@ -129,7 +145,7 @@ def execute(
                 if refused:
                     raise refused
                 if needs_root and not delegated and not in_userns:
-                    hostinfo.require_root(f"isodemo {name}")
+                    _require_root(name, host)
                 preflight.check(name, host)  # tools, controllers, kernel features: before anything is created
                 run.register()
                 with contextlib.ExitStack() as stack:

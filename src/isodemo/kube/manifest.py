@@ -61,6 +61,8 @@ def load(path: str) -> Pod:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise ManifestError(_("{path}: {reason}", path=path, reason=error.strerror or str(error))) from None
+    except ValueError:  # a NUL byte: no path can hold one (open(2) takes a C string)
+        raise ManifestError(_("{path}: not a file name (it holds a NUL byte)", path=repr(path))) from None
     if len(data) > MAX_FILE_BYTES:
         raise ManifestError(_("{path}: larger than 1 MiB, not a Pod manifest", path=path))
     try:

@@ -19,13 +19,16 @@ from isodemo.i18n import _
 POOL = ipaddress.IPv4Network("10.200.0.0/16")  # RFC 1918; isodemo takes one /24 per run from it
 
 
-def choose_subnet(run_id: str, taken: Iterable[str], pool: ipaddress.IPv4Network = POOL) -> ipaddress.IPv4Network:
-    """The first /24 of the pool, starting at one derived from the run id, that overlaps no route in `taken`.
+def choose_subnet(
+    run_id: str, taken: Iterable[str], pool: ipaddress.IPv4Network = POOL, prefixlen: int = 24
+) -> ipaddress.IPv4Network:
+    """The first /24 (or /`prefixlen`) of the pool, starting at one derived from the run id, that overlaps no
+    route in `taken`.
 
     Starting from the run id spreads concurrent runs apart; the overlap check (done under a lock by the
     caller) keeps two of them, and the host's own networks, from ever sharing a subnet.
     """
-    subnets = list(pool.subnets(new_prefix=24))
+    subnets = list(pool.subnets(new_prefix=prefixlen))
     start = int(run_id, 16) % len(subnets)
     for offset in range(len(subnets)):
         candidate = subnets[(start + offset) % len(subnets)]
@@ -50,7 +53,10 @@ def host_address(subnet: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4Add
 
 @contextlib.contextmanager
 def claimed_subnet(
-    run_id: str, taken: Callable[[], list[str]], requested: ipaddress.IPv4Network | None = None
+    run_id: str,
+    taken: Callable[[], list[str]],
+    requested: ipaddress.IPv4Network | None = None,
+    prefixlen: int = 24,
 ) -> Iterator[ipaddress.IPv4Network]:
     """A subnet nothing on this host routes (`requested`, checked, or a free one), and a lock held while the
     caller claims it, that is adds the address whose route makes the next run see it as taken.
@@ -62,7 +68,7 @@ def claimed_subnet(
         fcntl.flock(fd, fcntl.LOCK_EX)
         routed = taken()
         if requested is None:
-            yield choose_subnet(run_id, routed)
+            yield choose_subnet(run_id, routed, prefixlen=prefixlen)
             return
         clash = overlapping(requested, routed)
         if clash:

@@ -64,6 +64,12 @@ def _vm_boot_seconds() -> float | None:
 
 
 def run(narrator: Narrator, ctx: DemoContext) -> None:
+    density = ctx.options.get("density")
+    if density is not None:
+        from isodemo.density import run as density_run
+
+        density_run.run(narrator, ctx, int(density))
+        return
     narrator.step(
         _("Starting a container, {runs} times", runs=RUNS),
         syscalls=[f"unshare({'|'.join(NAMESPACES)})", "fork()"],

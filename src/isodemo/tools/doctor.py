@@ -69,6 +69,8 @@ def run(narrator: Narrator, ctx: DemoContext) -> None:
         else " ".join(host.controllers),
         _("enable them in the parent's cgroup.subtree_control (v2) or mount the v1 hierarchy"),
     )
+    if host.cgroup_mode == "v2" and not host.root:
+        _delegation(host, status)
 
     narrator.step(_("Tools"))
     for tool, package in hostinfo.TOOL_PACKAGES.items():
@@ -117,4 +119,49 @@ def _user_namespaces(narrator: Narrator, host: hostinfo.Host, status: Callable[.
             "unprivileged: refused, tried as uid {uid} ({name}): {why}", uid=me.uid, name=me.name, why=blocker.explain()
         ),
         blocker.hint() if blocker else None,
+    )
+
+
+def _delegation(host: hostinfo.Host, status: Callable[..., None]) -> None:
+    """Not root, on v2: the controllers systemd delegates to this user (user@UID.service's cgroup.controllers),
+    and which cgroup demos therefore run without sudo, in a scope isodemo asks the user manager for."""
+    from isodemo import catalog
+    from isodemo.cgroups import delegation
+
+    holder = delegation.user_manager_cgroup(os.getuid())
+    given = delegation.controllers_of(holder)
+    demos = [e for e in catalog.ENTRIES if e.section == "cgroups" and e.controllers]
+    if not delegation.user_manager_reachable() or not os.path.isdir(holder):
+        status(
+            N_("delegated controllers"),
+            None,
+            _(
+                "no systemd user manager to ask for a delegated cgroup (no $XDG_RUNTIME_DIR/bus or no {holder}): "
+                "the cgroup demos need sudo here; a login session (ssh, a console) has one",
+                holder=holder,
+            ),
+        )
+        return
+    lacking = sorted(
+        {c for e in demos if e.rootless_cgroups for c in e.controllers if c not in given} & set(host.controllers)
+    )
+    rootless = [e.name for e in demos if e.rootless_cgroups and all(c in given for c in e.controllers)]
+    with_sudo = [e.name for e in demos if e.name not in rootless]
+    status(
+        N_("delegated controllers"),
+        not lacking,
+        _(
+            "{holder} hands on: {given}. Without sudo, {rootless} run in a scope of their own: isodemo re-executes "
+            "itself under systemd-run --user --scope -p Delegate=yes and works in that scope's cgroup; "
+            "{with_sudo} need sudo",
+            holder=holder,
+            given=" ".join(given) or _("none"),
+            rootless=", ".join(rootless) or _("none"),
+            with_sudo=", ".join(with_sudo) or _("none"),
+        ),
+        _(
+            "{controllers} not delegated: sudo isodemo ...; {fix}",
+            controllers=" ".join(lacking),
+            fix=delegation.delegate_fix(given, lacking),
+        ),
     )
