@@ -113,6 +113,8 @@ def test_generated_config_runs_in_runc(image_store: str, tmp_path: pathlib.Path)
         for source in binds:
             os.makedirs(os.path.dirname(source), exist_ok=True)
             pathlib.Path(source).write_text(config["hostname"] + "\n")
+        # `ip netns add` makes /run/netns (a shared bind mount on itself) where it is missing: undone below.
+        had_run_netns = os.path.isdir("/run/netns")
         subprocess.run(["ip", "netns", "add", os.path.basename(netns)], check=True, capture_output=True)
         try:
             with output.open("w") as out:
@@ -148,6 +150,10 @@ def test_generated_config_runs_in_runc(image_store: str, tmp_path: pathlib.Path)
         finally:
             subprocess.run([runc, "--root", ref.state, "delete", "-f", name], capture_output=True, check=False)
             subprocess.run(["ip", "netns", "del", os.path.basename(netns)], capture_output=True, check=False)
+            if not had_run_netns:
+                while "/run/netns" in {entry.mount_point for entry in procfs.mountinfo()}:
+                    subprocess.run(["umount", "/run/netns"], check=True, capture_output=True)
+                os.rmdir("/run/netns")
             for directory in made:
                 shutil.rmtree(directory, ignore_errors=True)
     assert limits == (str(MEMORY), str(PIDS))

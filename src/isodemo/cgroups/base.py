@@ -51,7 +51,7 @@ class CgroupWrite:
 
     @property
     def syscall(self) -> str:
-        return f"write {self.file} {self.value!r}"
+        return f'write({self.file}, "{self.value}")'
 
     @property
     def file(self) -> str:

@@ -224,7 +224,7 @@ def build(
                 pid=box.helper_pid,
                 path=shim.path,
             ),
-            [f"write {path} '0'" for path in (*joined, *left)],
+            [f'write({path}, "0")' for path in (*joined, *left)],
             [f"echo 0 > {path}" for path in (*joined, *left)],
         )
     namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in [*names, *join]}
@@ -239,7 +239,7 @@ def build(
         ),
         [f"open({path})" for _n, path in joined]
         + [f"setns(fd, {kns.NAMESPACE_TYPES[n].flag_name})" for n, _path in joined]
-        + [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "fork()"],
+        + [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "clone(SIGCHLD)  (fork)"],
         [
             " ".join(
                 [
@@ -411,7 +411,7 @@ def _cgroup(spec: RunSpec, ctx: Any, log: RunLog, role: str, parent: tuple[Any, 
         writes.append(cgroup.set_io_write_limit(_whole_disk(device), rate))
     log.step(
         _("cgroup {path}", path=cgroup.path),
-        [f"mkdir {path}" for path in cgroup.paths] + [f"write {w.file} {w.value!r}" for w in writes],
+        [f'mkdir("{path}", 0755)' for path in cgroup.paths] + [w.syscall for w in writes],
         [w.shell for w in writes],
         cgroup_paths=cgroup.paths,
         cgroup_writes={w.path: w.value for w in writes},

@@ -100,7 +100,7 @@ def _targets(narrator: Narrator, ctx: DemoContext, busybox: str) -> Targets:
         _("The targets: files, a disk and a process, all isodemo's own"),
         syscalls=[
             "mkdir(2)",
-            "open(O_CREAT|O_EXCL)",
+            "openat(O_CREAT|O_EXCL)",
             "chmod(4755)",
             "ioctl(LOOP_CTL_GET_FREE)",
             "ioctl(LOOP_CONFIGURE)",
@@ -257,7 +257,7 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
         attempts.append(Attempt("sysrq", f"dd if=/dev/null of={SYSRQ} conv=notrunc count=0"))
     narrator.step(
         _("2. Capabilities: --privileged mounts the disk"),
-        syscalls=[f'mount("{loop}", "/mnt", "ext4", 0, NULL)', 'open("/mnt/escaped", O_CREAT|O_WRONLY)'],
+        syscalls=[f'mount("{loop}", "/mnt", "ext4", 0, NULL)', 'openat("/mnt/escaped", O_CREAT|O_WRONLY)'],
         shell=[learner_line(["--privileged"], attempts), f"sudo debugfs -R 'cat /escaped' {targets.image}"],
     )
     privileged = containers.run(ctx, "privileged", attempts, targets.space.results("privileged"), privileged=True)
@@ -340,8 +340,8 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
         _("2. --cap-add SYS_ADMIN alone: mounts, but not the disk"),
         syscalls=[
             'mount("none", "/mnt", "tmpfs", 0, NULL)',
-            f"mknod(/tmp/disk, S_IFBLK, {major}:{minor})",
-            'open("/tmp/disk")',
+            f'mknodat(AT_FDCWD, "/tmp/disk", S_IFBLK, makedev({major}, {minor}))',
+            'openat("/tmp/disk")',
         ],
         shell=[learner_line(["--cap-add SYS_ADMIN"], attempts)],
     )
@@ -374,7 +374,7 @@ def _capabilities(narrator: Narrator, ctx: DemoContext, targets: Targets, defaul
 def _proc(narrator: Narrator, targets: Targets, default: Outcome, privileged: Outcome) -> None:
     narrator.step(
         _("3. /proc: writable when privileged, read-only (EROFS) by default"),
-        syscalls=['open("/proc/sys/kernel/hostname", O_WRONLY)', f'open("{SYSRQ}", O_WRONLY|O_CREAT)  (no write)'],
+        syscalls=['openat("/proc/sys/kernel/hostname", O_WRONLY)', f'openat("{SYSRQ}", O_WRONLY|O_CREAT)  (no write)'],
         shell=["sudo isodemo run busybox sh -c 'echo escaped > /proc/sys/kernel/hostname'"],
     )
     host_now = os.uname().nodename
@@ -433,7 +433,7 @@ def _pid_namespace(narrator: Narrator, ctx: DemoContext, targets: Targets, defau
     attempts = [Attempt("kill", f"kill -0 {pid}"), Attempt("proc", f"cat /proc/{pid}/comm")]
     narrator.step(
         _("4. The pid namespace: a host process cannot be seen or signalled"),
-        syscalls=[f"kill({pid}, 0)", f'open("/proc/{pid}/comm")'],
+        syscalls=[f"kill({pid}, 0)", f'openat("/proc/{pid}/comm")'],
         shell=[learner_line(["--pid host"], attempts)],
     )
     host_pid = containers.run(ctx, "hostpid", attempts, targets.space.results("hostpid"), pid_host=True)
@@ -490,8 +490,8 @@ def _user_namespace(narrator: Narrator, ctx: DemoContext, targets: Targets, defa
         _("5. User namespaces: root inside owns nothing outside"),
         syscalls=[
             "clone(CLONE_NEWUSER)",
-            f"write /proc/PID/uid_map '{userns.uid_map}'",
-            'open("/owned/file", O_WRONLY)',
+            f'write(/proc/PID/uid_map, "{userns.uid_map}")',
+            'openat("/owned/file", O_WRONLY)',
         ],
         shell=[learner_line(["--userns", f"-v {space.path('owned')}:/owned"], attempts)],
     )

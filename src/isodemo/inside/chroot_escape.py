@@ -22,7 +22,7 @@ STEPS = [
     'chroot("JAIL"); chdir("/")',
     'mkdir("esc"); chroot("esc")',
     'chdir("..") x64; chroot(".")',
-    'open("MARKER")',
+    'openat("MARKER")',
 ]
 
 

@@ -43,7 +43,7 @@ def mknod(path: str, device: Device) -> str:
     if device.uid or device.gid:
         os.chown(path, device.uid, device.gid)
     kind = "S_IFCHR" if device.kind == "c" else "S_IFBLK"
-    return f'mknod("{path}", {kind}|{device.mode:04o}, makedev({device.major}, {device.minor}))'
+    return f'mknodat(AT_FDCWD, "{path}", {kind}|{device.mode:04o}, makedev({device.major}, {device.minor}))'
 
 
 def host_devices(root: str = "/dev") -> list[Device]:
