@@ -123,8 +123,11 @@ def run(narrator: Narrator, ctx: DemoContext, count: int) -> None:
         _("Starting {n} containers", n=count),
         syscalls=[
             "clone(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC|CLONE_NEWNET)",
+            'write(tasks or cgroup.procs, "0")  (its own memory cgroup)',
             "mount(overlay)",
+            "sethostname()",
             "RTM_NEWLINK veth",
+            "chroot(merged)",
             "execve(busybox sleep)",
         ],
         shell=[
