@@ -169,13 +169,14 @@ def test_doctor_names_what_runs_without_sudo_and_the_delegated_set(tree: Path, m
     assert label == "delegated controllers"
     assert ok is False  # cpu: the kernel has it, user@.service does not hand it on
     assert f"user@{UID}.service hands on: memory pids" in detail
-    assert "cgroup-memory, cgroup-pids run in a scope" in detail
+    assert "Without sudo: cgroup-memory, cgroup-pids, each in a scope" in detail
     assert "systemd-run --user --scope -p Delegate=yes" in detail
-    assert "cgroup-cpu, cgroup-io need sudo" in detail
+    assert "Only with sudo: cgroup-cpu, cgroup-io" in detail
     assert fix and "Delegate=memory pids cpu" in fix
     write(tree / "user.slice" / f"user-{UID}.slice" / f"user@{UID}.service" / "cgroup.controllers", "cpu memory pids")
     label, ok, detail, fix = doctor_line(monkeypatch, reachable=True)
-    assert ok is True and "cgroup-memory, cgroup-cpu, cgroup-pids run" in detail and "cgroup-io need sudo" in detail
+    assert ok is True and "sudo: cgroup-memory, cgroup-cpu, cgroup-pids, each" in detail
+    assert detail.endswith("Only with sudo: cgroup-io")
 
 
 def test_doctor_without_a_user_manager(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:

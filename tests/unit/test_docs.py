@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from isodemo import catalog
@@ -32,7 +33,10 @@ def test_every_demo_has_a_docs_page_and_a_walkthrough_chapter() -> None:
     for entry in catalog.demos():
         assert (REPO / "docs" / f"{entry.name}.md").is_file(), f"docs/{entry.name}.md is missing"
         assert f"{entry.name}.md" in index, f"docs/README.md does not link {entry.name}.md"
-        assert f"isodemo {entry.name}" in walkthrough, f"the walkthrough never runs isodemo {entry.name}"
+        # `isodemo NAME` in a comment or text, or one of the script's ways to run it: run_isodemo NAME,
+        # run_isodemo_as_user NAME, run_isodemo_without_sudo_first NAME
+        runs = rf"(?:\brun_|\b)isodemo(?:_as_user|_without_sudo_first)? {re.escape(entry.name)}\b"
+        assert re.search(runs, walkthrough), f"the walkthrough never runs isodemo {entry.name}"
 
 
 def test_exit_codes_page_lists_every_code() -> None:

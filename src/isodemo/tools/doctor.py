@@ -151,9 +151,9 @@ def _delegation(host: hostinfo.Host, status: Callable[..., None]) -> None:
         N_("delegated controllers"),
         not lacking,
         _(
-            "{holder} hands on: {given}. Without sudo, {rootless} run in a scope of their own: isodemo re-executes "
-            "itself under systemd-run --user --scope -p Delegate=yes and works in that scope's cgroup; "
-            "{with_sudo} need sudo",
+            "{holder} hands on: {given}. Without sudo: {rootless}, each in a scope of its own (isodemo "
+            "re-executes itself under systemd-run --user --scope -p Delegate=yes and works in that scope's cgroup). "
+            "Only with sudo: {with_sudo}",
             holder=holder,
             given=" ".join(given) or _("none"),
             rootless=", ".join(rootless) or _("none"),
