@@ -39,24 +39,10 @@ def session() -> Session:
     return found
 
 
-@pytest.fixture
-def root_in_vm() -> str:
-    """For the tests run by root (run-in-systemd-vm --as-root, outside any session): the VM's ordinary user."""
-    if os.environ.get("ISODEMO_IN_SYSTEMD_VM") != "1" or os.geteuid() != 0:
-        why = "runs only as root in tests/vm/run-in-systemd-vm --as-root"
-        if os.environ.get("ISODEMO_REQUIRE_SYSTEMD_SESSION") == "1" and os.geteuid() == 0:
-            pytest.fail(f"ISODEMO_REQUIRE_SYSTEMD_SESSION=1, but this test {why}")
-        pytest.skip(why)
-    return os.environ["ISODEMO_VM_USER"]
-
-
 @pytest.fixture(autouse=True)
 def nothing_left_in_the_user_slice(request: pytest.FixtureRequest) -> Iterator[None]:
     """Every test leaves the user's slice as it found it: no cgroup added (a scope, isodemo's own), none lost.
     systemd removes an empty transient scope asynchronously: allow it a few seconds."""
-    if "root_in_vm" in request.fixturenames:
-        yield
-        return
     session: Session = request.getfixturevalue("session")
     before = user_slice_cgroups(session.uid)
     yield
