@@ -20,8 +20,8 @@ fi
 
 packages=(python3 python3-venv busybox-static iproute2 util-linux procps nftables libseccomp2)
 # runc: the reference container of tests/runcref.py; podman (with conmon): the real pod tests/root/test_inspect_podman.py
-# compares `isodemo inspect` with.
-[ -n "$extras" ] && packages+=(shellcheck vagrant strace runc podman)
+# compares `isodemo inspect` with; gettext: msgfmt -c checks the Korean catalog (tests/unit/test_translations.py).
+[ -n "$extras" ] && packages+=(shellcheck vagrant strace runc podman gettext)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

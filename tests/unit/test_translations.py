@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
 import string
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -111,6 +113,16 @@ def test_the_compiled_catalog_is_the_po_file() -> None:
         built = {_key(entry.id): _key(entry.string) for entry in read_mo(compiled) if entry.id}
     wanted = {_key(e.id): _key(e.string) for e in _catalog() if e.id and e.string and not e.fuzzy}
     assert built == wanted, "the .mo is older than the .po: run `python hatch_build.py`"
+
+
+def test_gettext_s_own_check_passes() -> None:
+    """`msgfmt -c` (GNU gettext; setup.sh --dev installs it): the header fields, and no entry flagged as a
+    %-format whose translation is not one (isodemo formats with str.format: a "%" in a sentence is a percent)."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:
+        pytest.skip("msgfmt is missing: apt install gettext")
+    proc = subprocess.run([msgfmt, "-c", "-o", "/dev/null", str(PO)], capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
 
 
 def test_korean_is_loaded_and_english_needs_nothing() -> None:
