@@ -3,6 +3,7 @@ container's terminal to the parent. Two ends of a socketpair in one process stan
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import socket
@@ -75,7 +76,7 @@ def test_descriptors_no_message_names_are_closed() -> None:
     left, right = socket.socketpair()
     read_end, write_end = os.pipe()
     with left, right:
-        payload = pickle.dumps("plain")
+        payload = marshal.dumps("plain")
         fdpass.sendmsg(left, struct.pack("!I", len(payload)) + payload, [write_end])
         os.close(write_end)
         before = open_fds()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from isodemo import channel
 from isodemo.inside import filesystem, identity, ipc, processes, workloads
 from isodemo.kernel import namespaces
 
@@ -92,5 +93,7 @@ def test_allocate_counts_what_it_holds() -> None:
     "fn", [processes.ps, filesystem.pivot_into, identity.credentials, ipc.msg_queue_keys, workloads.stop]
 )
 def test_they_cross_the_channel_by_name(fn: object) -> None:
-    """Isolated.call pickles the function: a plain module-level function pickles as its module and name."""
+    """Isolated.call sends the function as its module and name (channel.encode), as pickle would."""
+    assert channel.encode(fn, []) == ("r", fn.__module__, fn.__qualname__)  # type: ignore[attr-defined]
+    assert channel.Decoder([]).decode(channel.encode(fn, [])) is fn
     assert pickle.loads(pickle.dumps(fn)) is fn

@@ -38,6 +38,37 @@ def test_isodemo_errors_survive_pickling_with_their_attributes() -> None:
     assert (copy.call, copy.errno, copy.hint, str(copy)) == (error.call, error.errno, error.hint, str(error))
 
 
+def _through(message: object) -> object:
+    """A message sent over a socketpair and received on the other end."""
+    left, right = socket.socketpair()
+    with left, right:
+        channel.send(left, message)
+        return channel.recv(right)
+
+
+def test_plain_messages_keep_their_types() -> None:
+    message = (channel.OK, {"a": [1, 2.5, None, True], 3: (b"x", "y", ())}, [], {})
+    copy = _through(message)
+    assert copy == message
+    assert type(copy[1]["a"]) is list and type(copy[1][3]) is tuple and copy[1]["a"][3] is True
+
+
+def test_errors_cross_the_channel_with_their_attributes() -> None:
+    error = KernelError("unshare(CLONE_NEWPID)", errno.EPERM, "Operation not permitted", "run it with sudo")
+    kind, copy = _through((channel.ERROR, error))  # type: ignore[misc]
+    assert kind == channel.ERROR and isinstance(copy, KernelError)
+    assert (copy.call, copy.errno, copy.hint, str(copy)) == (error.call, error.errno, error.hint, str(error))
+    os_error = _through(FileNotFoundError(errno.ENOENT, "No such file or directory", "/bin/nope"))
+    assert isinstance(os_error, FileNotFoundError) and os_error.filename == "/bin/nope"
+
+
+def test_what_is_not_plain_data_is_pickled() -> None:
+    """A set, an int subclass: pickled (channel_pickle), so they come back as what they were."""
+    message = ({1, 2}, errno.EPERM, runs.Run("1a2b3c"))
+    copy = _through(message)
+    assert isinstance(copy, tuple) and copy[0] == {1, 2} and copy[2] == runs.Run("1a2b3c")
+
+
 def test_unpicklable_exceptions_become_runtime_errors() -> None:
     class Local(Exception):
         pass

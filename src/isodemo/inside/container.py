@@ -19,13 +19,13 @@ Everything this runs after pivot_root was imported before it: isodemo's own file
 
 from __future__ import annotations
 
-# The C pickler: pickle.py would also import re (~1.5 ms in the helper, before PID 1 can start)
-import _pickle as pickle
 import contextlib
 import fcntl
+import marshal
 import os
 import termios
 
+from isodemo import channel
 from isodemo.errors import IsodemoError, RunError
 from isodemo.i18n import _
 from isodemo.inside import execve, rootfs, security
@@ -346,10 +346,13 @@ def _reap_until(command: int, watched: set[signal.Signals]) -> int:
 
 
 def _report(fd: int, error: BaseException) -> None:
+    """The error, in the channel's encoding (marshal's format), written to the pipe the parent reads."""
+    fds: list[int] = []  # an error carries no descriptors
     try:
-        payload = pickle.dumps(error)
+        node = channel.encode(error, fds)
     except Exception:
-        payload = pickle.dumps(RunError(f"{type(error).__name__}: {error}"))
+        node = channel.encode(RunError(f"{type(error).__name__}: {error}"), fds)
+    payload = marshal.dumps(node)
     with contextlib.suppress(OSError):
         os.write(fd, payload)
 
@@ -363,7 +366,7 @@ def _read_all(fd: int) -> bytes:
 
 def _rebuilt(payload: bytes) -> BaseException:
     try:
-        error = pickle.loads(payload)
+        error = channel.Decoder([]).decode(marshal.loads(payload))
     except Exception:
         return RunError(_("the command could not be started (an unreadable report)"))
     return error if isinstance(error, BaseException) else RunError(repr(error))
