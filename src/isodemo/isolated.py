@@ -28,12 +28,12 @@ from __future__ import annotations
 # _socket, the C module itself: socket.py would add selectors and four enums (~1.5 ms of `isodemo run`'s
 # start), none of which a socketpair needs. A _socket.socket is no context manager: closed in `finally`.
 import _socket as socket
-import contextlib
 import os
 import select
 import sys
 
 from isodemo import channel, isolated_child, signals, testpoints, userns_policy
+from isodemo.contexts import suppress
 from isodemo.errors import IsodemoError
 from isodemo.i18n import _
 from isodemo.kernel import mount, namespaces
@@ -234,7 +234,7 @@ class Isolated:
             testpoints.hit("isolated.paused")
             self._on_pause(*value)
             channel.send(sock, (channel.GO,))
-        with contextlib.suppress(OSError, AttributeError):  # os.pidfd_open: Linux 5.3, Python 3.9
+        with suppress(OSError, AttributeError):  # os.pidfd_open: Linux 5.3, Python 3.9
             self._pidfd = os.pidfd_open(self.pid)
         testpoints.hit("isolated.started")
 
@@ -282,7 +282,7 @@ class Isolated:
             self._sock.close()
             self._sock = None
         if not _exits_within(self.helper_pid, ABANDON_TIMEOUT):
-            with contextlib.suppress(ProcessLookupError):
+            with suppress(ProcessLookupError):
                 os.kill(self.helper_pid, signal.SIGKILL)
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
@@ -301,7 +301,7 @@ class Isolated:
     def _signal(self, sig: int) -> None:
         if not self.pid:
             return
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             if self._pidfd is not None:
                 signal.pidfd_send_signal(self._pidfd, sig)
             else:

@@ -17,11 +17,11 @@ before it unshares, or while it waits for the parent at a pause; the parent need
 from __future__ import annotations
 
 import _socket as socket  # the C module: socket.py would add selectors and four enums (isolated.py)
-import contextlib
 import errno
 import os
 
 from isodemo import channel, signals, userns_policy
+from isodemo.contexts import suppress
 from isodemo.errors import IsodemoError, KernelError
 from isodemo.i18n import _
 from isodemo.kernel import capabilities, mount, namespaces, process, timens
@@ -104,7 +104,7 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
         if child == 0:
             _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
             _child_main(sock, helper_pid, plan.comm)
-        with contextlib.suppress(OSError):  # it would stay in the child's cgroup: no harm to the child
+        with suppress(OSError):  # it would stay in the child's cgroup: no harm to the child
             join_cgroups(plan.leave_cgroup)
         channel.send(sock, (channel.STARTED, child))
         sock.close()
@@ -113,11 +113,11 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
         status = 128 - code if code < 0 else code
     except BaseException as error:
         if child:  # the parent gave up on this start: the child must not outlive the helper
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.kill(child, signal.SIGKILL)
                 os.waitpid(child, 0)
         else:  # say why, rather than leave the parent with "status 1"
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 channel.send(sock, (channel.ERROR, channel.portable_exception(error)))
         status = 1
     finally:

@@ -17,10 +17,10 @@ This module is on `isodemo run`'s start-up path: no pathlib, dataclasses or secr
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 
+from isodemo.contexts import suppress
 from isodemo.kernel import procfs
 
 TYPE_CHECKING = False  # `typing` costs `isodemo run` ~2 ms at start-up; mypy treats this name as always true
@@ -112,8 +112,8 @@ class Run:
             os.makedirs(RUN_DIR_NAME, mode=0o755, exist_ok=True)
             _write_new(self.record_path, line)
             return
-        with contextlib.suppress(OSError):
-            with contextlib.suppress(FileExistsError):
+        with suppress(OSError):
+            with suppress(FileExistsError):
                 os.mkdir(_user_run_dir_name(uid), mode=0o700)
             if _trusted_user_dir(_user_run_dir_name(uid), uid):
                 _write_new(self.record_path, line)
@@ -121,14 +121,14 @@ class Run:
     def note(self, kind: str, value: str) -> None:
         """Add an object to the record, for objects cleanup could not find by name alone (a v1 cgroup under
         another session's cgroup)."""
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             fd = os.open(self.record_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW)
             with os.fdopen(fd, "a") as f:
                 f.write(f"{kind} {value}\n")
 
     def unregister(self) -> None:
         record = self.record_path
-        with contextlib.suppress(FileNotFoundError, PermissionError):
+        with suppress(FileNotFoundError, PermissionError):
             os.unlink(record)
         if os.geteuid() != 0:
             remove_user_run_dir(os.path.dirname(record))
@@ -146,7 +146,7 @@ def _user_run_dir_name(uid: int) -> str:
 
 def remove_user_run_dir(directory: str | Path) -> None:
     """rmdir a user's record directory once it is empty (it fails while any record is in it)."""
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         os.rmdir(directory)
 
 
@@ -188,7 +188,7 @@ def _record_dirs() -> list[tuple[Path, int]]:
     from pathlib import Path
 
     found = [(Path(RUN_DIR_NAME), 0)]
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         for entry in Path(SHARED_TMP_NAME).iterdir():
             uid = entry.name.removeprefix(USER_RUN_PREFIX)
             # uid 0 never gets a user directory: a record owned by 0 would vouch for everything.

@@ -75,7 +75,11 @@ RUN_NEVER_IMPORTS = (
     "tempfile",
     "json",  # the image record is read with _json's scanner (isodemo/json_read.py)
     "re",
-    "pickle",  # the channel pickles with _pickle itself; pickle.py would bring re
+    "pickle",  # pickle.py would bring re
+    "_pickle",  # the channel sends plain data in marshal's format (channel.py); _pickle brings functools
+    "contextlib",  # isodemo.contexts: contextlib brings collections and functools (~1.5 ms)
+    "functools",
+    "collections",
     "socket",  # _socket itself: socket.py brings selectors and four enums
     "selectors",
     "signal",  # _signal itself: signal.py makes three IntEnums at import (isodemo/signals.py)

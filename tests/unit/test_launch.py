@@ -60,7 +60,19 @@ def test_a_helper_that_becomes_another_user_imports_nothing_after_the_fork() -> 
 
 # What the Isolated helper must not import with launch.MODULES: the preload is on the path of every container
 # start (benchmarks/RESULTS.md: dataclasses with inspect, and typing, were ~9 of its 10-16 ms).
-PRELOAD_NEVER_IMPORTS = ("dataclasses", "typing", "inspect", "socket", "selectors", "signal", "enum")
+PRELOAD_NEVER_IMPORTS = (
+    "dataclasses",
+    "typing",
+    "inspect",
+    "socket",
+    "selectors",
+    "signal",
+    "enum",
+    "contextlib",  # isodemo.contexts: contextlib brings collections and functools
+    "collections",  # kernel/devices.py's Device is a tuple class of its own
+    "functools",
+    "_pickle",  # the channel sends plain data in marshal's format
+)
 
 
 def test_the_preload_imports_neither_dataclasses_nor_typing() -> None:

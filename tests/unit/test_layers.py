@@ -155,17 +155,23 @@ def kernel_imports_nothing_above(modules: dict[str, Module]) -> list[Violation]:
 
 
 def inside_imports_only_kernel(modules: dict[str, Module]) -> list[Violation]:
-    """inside/ runs in the child: of isodemo it may use only kernel/, errors, i18n, channel (the wire format the
-    child already speaks; --init's PID 1 sends its command's exec error with it) and inside/ itself (no
-    resources, no narration)."""
+    """inside/ runs in the child: of isodemo it may use only kernel/, errors, i18n, contexts, channel (the wire
+    format the child already speaks; --init's PID 1 sends its command's exec error with it) and inside/ itself
+    (no resources, no narration)."""
     return [
-        _where(m, imp) + ": inside/ may import only kernel/, errors, i18n, channel and inside/"
+        _where(m, imp) + ": inside/ may import only kernel/, errors, i18n, contexts, channel and inside/"
         for m in modules.values()
         if within(m.name, "isodemo.inside")
         for imp in m.imports
         if within(imp.target, "isodemo")
         and not within(
-            imp.target, "isodemo.kernel", "isodemo.errors", "isodemo.i18n", "isodemo.channel", "isodemo.inside"
+            imp.target,
+            "isodemo.kernel",
+            "isodemo.errors",
+            "isodemo.i18n",
+            "isodemo.contexts",
+            "isodemo.channel",
+            "isodemo.inside",
         )
     ]
 
@@ -178,6 +184,7 @@ EVERYWHERE = (
     "isodemo.userns_policy",
     "isodemo.channel",
     "isodemo.channel_pickle",
+    "isodemo.contexts",
     "isodemo.testpoints",
     "isodemo.signals",
     "isodemo.owned",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import time
 from abc import ABC, abstractmethod
 
+from isodemo.contexts import suppress
 from isodemo.errors import MissingFeature, NeedsRoot
 from isodemo.i18n import _
 
@@ -173,7 +173,7 @@ def parse_keyed(text: str) -> dict[str, int]:
     values: dict[str, int] = {}
     for line in text.splitlines():
         key, _, value = line.partition(" ")
-        with contextlib.suppress(ValueError):
+        with suppress(ValueError):
             values[key] = int(value)
     return values
 
@@ -207,7 +207,7 @@ def release(directory: str) -> None:
     deadline = time.monotonic() + EMPTY_TIMEOUT_S
     while procs := procs_of(directory):
         if os.path.exists(kill_file):
-            with contextlib.suppress(OSError), open(kill_file, "w") as f:
+            with suppress(OSError), open(kill_file, "w") as f:
                 f.write("1")
         else:
             for pid in procs:
@@ -222,7 +222,7 @@ def release(directory: str) -> None:
                 )
             )
         time.sleep(0.01)
-    with contextlib.suppress(FileNotFoundError):
+    with suppress(FileNotFoundError):
         os.rmdir(directory)
 
 

@@ -9,7 +9,6 @@ signal ends isodemo before the container started.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -50,10 +49,9 @@ def main(args: list[str]) -> int:
 
 
 def execute(spec: RunSpec, log: RunLog) -> int:
-    import contextlib as _contextlib
-
     from isodemo import host as hostinfo
     from isodemo.context import DemoContext
+    from isodemo.contexts import ExitStack
     from isodemo.runs import Run
 
     host = hostinfo.probe()
@@ -67,7 +65,7 @@ def execute(spec: RunSpec, log: RunLog) -> int:
                 rootless = not host.root and _rootless_allowed()
                 run.register()
                 started: list[Any] = []
-                with _contextlib.ExitStack() as stack:
+                with ExitStack() as stack:
                     ctx = DemoContext(run, host, stack, False, {}, rootless=rootless)
                     try:
                         code = _run_container(spec, ctx, log, started)
@@ -175,8 +173,10 @@ def _collect_again() -> None:
 
 
 def _host_summary() -> dict[str, Any]:
-    with contextlib.suppress(Exception):
+    try:
         from isodemo import host as hostinfo
 
         return hostinfo.probe().summary()
+    except Exception:
+        pass  # a summary is only for the report: say the least
     return {"linux": sys.platform.startswith("linux"), "root": os.geteuid() == 0}

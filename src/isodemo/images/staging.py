@@ -9,10 +9,11 @@ a dead import's leftovers (`stale_temp`) from a running one's.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from types import TracebackType
+
+from isodemo.contexts import suppress
 
 TMP = "tmp"
 
@@ -133,7 +134,7 @@ def _open_up(path: str) -> None:
 
 
 def _remove_quietly(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with suppress(FileNotFoundError):
         os.unlink(path)
 
 

@@ -19,13 +19,13 @@ Everything this runs after pivot_root was imported before it: isodemo's own file
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import marshal
 import os
 import termios
 
 from isodemo import channel
+from isodemo.contexts import suppress
 from isodemo.errors import IsodemoError, RunError
 from isodemo.i18n import _
 from isodemo.inside import execve, rootfs, security
@@ -213,7 +213,7 @@ def _build(steps: rootfs.Steps, mounts: Mounts) -> None:
 def _load_libraries() -> None:
     """dlopen what lock_down needs while the host's /usr/lib is reachable: after pivot_root only the image's
     files are. Where this fails, lock_down fails with the reason, if it needs the library at all."""
-    with contextlib.suppress(IsodemoError, OSError):
+    with suppress(IsodemoError, OSError):
         seccomp.library()
 
 
@@ -330,7 +330,7 @@ def _reap_until(command: int, watched: set[signal.Signals]) -> int:
     while True:
         info = signal.sigwaitinfo(watched)
         if info.si_signo != signal.SIGCHLD:
-            with contextlib.suppress(ProcessLookupError):
+            with suppress(ProcessLookupError):
                 os.kill(command, info.si_signo)
             continue
         while True:
@@ -353,7 +353,7 @@ def _report(fd: int, error: BaseException) -> None:
     except Exception:
         node = channel.encode(RunError(f"{type(error).__name__}: {error}"), fds)
     payload = marshal.dumps(node)
-    with contextlib.suppress(OSError):
+    with suppress(OSError):
         os.write(fd, payload)
 
 

@@ -7,11 +7,11 @@ Run after pivot_root: every path here is the container's.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 
+from isodemo.contexts import suppress
 from isodemo.errors import CannotExecute, CommandNotFound, IsodemoError, RunError
 from isodemo.i18n import _
 
@@ -52,7 +52,7 @@ def close_on_exec_from(first: int) -> None:
     for name in os.listdir("/proc/self/fd"):
         fd = int(name)
         if fd >= first:
-            with contextlib.suppress(OSError):  # the descriptor listdir itself used, closed by now
+            with suppress(OSError):  # the descriptor listdir itself used, closed by now
                 os.set_inheritable(fd, False)
 
 

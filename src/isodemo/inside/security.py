@@ -26,10 +26,10 @@ capabilities gain them even as a non-root user.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 
+from isodemo.contexts import suppress
 from isodemo.errors import KernelError
 from isodemo.i18n import N_, _
 from isodemo.kernel import capabilities, seccomp
@@ -173,7 +173,7 @@ def load_filter(rules: tuple[Refusal, ...]) -> int:
     """Build the deny list with libseccomp and load it (seccomp(2) SECCOMP_SET_MODE_FILTER). Returns the
     number of rules loaded: a syscall this architecture does not have is skipped."""
     with seccomp.Filter(seccomp.SCMP_ACT_ALLOW) as deny_list:
-        with contextlib.suppress(OSError):  # libseccomp < 2.5 has no such attribute: the linear filter works too
+        with suppress(OSError):  # libseccomp < 2.5 has no such attribute: the linear filter works too
             deny_list.set_attribute(seccomp.SCMP_FLTATR_CTL_OPTIMIZE, 2)  # a binary tree: fewer compares
         for rule in rules:
             number = seccomp.resolve(rule.syscall)

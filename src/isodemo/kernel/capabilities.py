@@ -13,7 +13,6 @@ it is worth depends on the namespace the process is in.
 from __future__ import annotations
 
 import ctypes
-import functools
 
 from isodemo.kernel import procfs
 from isodemo.kernel.libc import check, libc
@@ -173,10 +172,16 @@ _CAP_PROTOTYPE = ctypes.CFUNCTYPE(
 )
 
 
-@functools.cache
+# Loaded once, on first use (functools.cache would do it, but functools brings collections: ~1 ms of every start).
+_loaded: dict[str, Callable[..., int]] = {}
+
+
 def _capcall(call: str) -> Callable[..., int]:
+    if call in _loaded:
+        return _loaded[call]
     # Prototypes of our own over glibc's capget/capset wrappers, so libc()'s shared table is not touched.
     function: Callable[..., int] = _CAP_PROTOTYPE((call, libc()))
+    _loaded[call] = function
     return function
 
 

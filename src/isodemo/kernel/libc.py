@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 
 from isodemo.i18n import _
@@ -24,13 +23,19 @@ _PROTOTYPES: dict[str, tuple[type, list[type]]] = {
 }
 
 
-@functools.cache
+# Loaded once, on first use (functools.cache would do it, but functools brings collections: ~1 ms of every start).
+_loaded: dict[str, ctypes.CDLL] = {}
+
+
 def libc() -> ctypes.CDLL:
+    if "libc" in _loaded:
+        return _loaded["libc"]
     library = ctypes.CDLL(None, use_errno=True)
     for name, (restype, argtypes) in _PROTOTYPES.items():
         function = getattr(library, name)
         function.restype = restype
         function.argtypes = argtypes
+    _loaded["libc"] = library
     return library
 
 

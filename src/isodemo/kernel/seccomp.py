@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import functools
 import os
 
 from isodemo.errors import MissingFeature
@@ -85,9 +84,14 @@ _PROTOTYPES: dict[str, tuple[type | None, list[type]]] = {
 }
 
 
-@functools.cache
+# Loaded once, on first use (functools.cache would do it, but functools brings collections: ~1 ms of every start).
+_loaded: dict[str, ctypes.CDLL] = {}
+
+
 def library() -> ctypes.CDLL:
     """libseccomp, loaded once; MissingFeature (with the package to install) when it is not there."""
+    if LIBRARY in _loaded:
+        return _loaded[LIBRARY]
     try:
         lib = ctypes.CDLL(LIBRARY)
     except OSError as error:
@@ -99,6 +103,7 @@ def library() -> ctypes.CDLL:
         function = getattr(lib, name)
         function.restype = restype
         function.argtypes = argtypes
+    _loaded[LIBRARY] = lib
     return lib
 
 

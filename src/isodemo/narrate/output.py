@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
+
+from isodemo.contexts import suppress
 
 TYPE_CHECKING = False  # `isodemo --help` imports this module: no `typing` (~7 ms) at run time
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Output(io.TextIOBase):
 
     def _lose(self) -> None:
         self.lost = True
-        with contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        with suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation):
             fd = self.stream.fileno()
             null = os.open(os.devnull, os.O_WRONLY)
             try:
@@ -117,6 +118,6 @@ def replace_unencodable(*streams: Any) -> None:
     """Let the real std streams replace what their encoding cannot say (PYTHONIOENCODING=ascii): click's
     help and usage errors write to them directly, not through a narrator."""
     for stream in streams:
-        with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+        with suppress(AttributeError, ValueError, io.UnsupportedOperation):
             if stream.errors == "strict":
                 stream.reconfigure(errors="replace")
