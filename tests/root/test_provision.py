@@ -6,7 +6,13 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+# vagrant/provision.sh writes files and installs packages: nothing of it depends on the cgroup hierarchy, and
+# twice setup.sh under the VM stage's emulation took ~100 s
+pytestmark = pytest.mark.host_only
 
 
 def _state(etc: Path) -> dict[str, str]:
