@@ -8,6 +8,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 venv=${ISODEMO_VENV:-/opt/isodemo/venv}
+command=${ISODEMO_COMMAND:-/usr/local/bin/isodemo}  # on sudo's PATH; tests point this at a scratch file
 # The distribution's python3, not a per-user one (pyenv under /root): the venv must work for every user.
 python=${ISODEMO_PYTHON:-/usr/bin/python3}
 extras=""
@@ -51,7 +52,14 @@ if [ "$source_dir" != "$here/src" ] || [ "$dev_tools" = no ] || [ "$(cat "$stamp
   "$venv/bin/python" -m pip install -q -e "$here$extras"
   printf '%s\n' "$wanted_stamp" > "$stamp"
 fi
-if [ "$(readlink /usr/local/bin/isodemo 2>/dev/null)" != "$venv/bin/isodemo" ]; then
-  ln -sf "$venv/bin/isodemo" /usr/local/bin/isodemo
+# The command: not a link to the venv's console script, which starts Python with site (~1 ms of a run: the
+# venv's .pth files, sitecustomize), but a launcher that starts it without, with the directory holding isodemo on
+# sys.path (src/isodemo/launcher.py says why and writes it). Replaced whole (mv), and only when it differs.
+launcher=$("$venv/bin/python" -m isodemo.launcher)
+if [ -L "$command" ] || [ "$(cat "$command" 2>/dev/null)" != "$launcher" ]; then
+  new=$(mktemp "$(dirname "$command")/.isodemo.XXXXXX")
+  printf '%s\n' "$launcher" > "$new"
+  chmod 755 "$new"
+  mv -f "$new" "$command"
 fi
-echo "isodemo is ready: $(command -v isodemo) ($("$venv/bin/python" --version))"
+echo "isodemo is ready: $command ($("$venv/bin/python" --version))"

@@ -1,7 +1,9 @@
 """The command line: parse, pick a narrator, map errors to exit codes. Imports lazily.
 
 `isodemo`, `isodemo -h` and `isodemo --help` print the help without importing click (see usage.py):
-python itself starts in ~15 ms and click alone costs ~40 ms more.
+python itself starts in ~15 ms and click alone costs ~40 ms more. The installed command starts Python
+without site (launcher.py): the help and `isodemo run` need only the standard library and isodemo; every
+other command gets the venv's packages before it imports click.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
 
             signals.exit_process(code)
         return code
+    from isodemo.launcher import add_site_packages
+
+    add_site_packages()  # started by the launcher, without site: click, rich, pyroute2 are in site-packages
     try:
         return _click_main(args)
     except SystemExit as done:

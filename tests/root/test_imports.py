@@ -8,6 +8,7 @@ themselves are loaded that way). The run reports the modules it ended with, as t
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import pytest
 
 from isodemo import catalog
 from isodemo.errors import ExitCode
+from tests import launcher as installed
 from tests.conftest import run_isodemo
 
 # Runs `isodemo ARGS` in this process, then reports which of the watched packages it loaded.
@@ -91,9 +93,14 @@ RUN_NEVER_IMPORTS = (
     "isodemo.kernel.seccomp",
     "isodemo.narrate.base",
     "isodemo.leftovers",
+    "site",  # the installed command starts Python without site (isodemo/launcher.py), as RUN_PROBE does
+    "sitecustomize",
+    "_distutils_hack",  # setuptools' distutils-precedence.pth in the venv
+    "isodemo.launcher",  # only a command that needs the venv's packages imports it
 )
+# As the installed command runs it (isodemo/launcher.py): no site, the tree of isodemo on sys.path.
 RUN_PROBE = (
-    "import sys\nfrom isodemo.cli import main\ncode = main(sys.argv[1:])\n"
+    f"import sys\nsys.path.append({installed.TREE!r})\nfrom isodemo.cli import main\ncode = main(sys.argv[1:])\n"
     "print('loaded:', *sorted(sys.modules), file=sys.stderr)\nsys.exit(code)"
 )
 
@@ -105,8 +112,9 @@ def test_isodemo_run_imports_only_what_a_container_needs() -> None:
     everything). The busybox image is built first: building it is another path (tarfile, hashlib)."""
     assert run_isodemo("run", "busybox", "true").code == 0
     proc = subprocess.run(
-        [sys.executable, "-c", RUN_PROBE, "run", "busybox", "true"],
+        [sys.executable, "-S", "-c", RUN_PROBE, "run", "busybox", "true"],
         capture_output=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
         text=True,
         timeout=120,
         stdin=subprocess.DEVNULL,

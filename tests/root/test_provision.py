@@ -17,7 +17,8 @@ pytestmark = pytest.mark.host_only
 
 def _state(etc: Path) -> dict[str, str]:
     files = {str(p.relative_to(etc)): hashlib.sha256(p.read_bytes()).hexdigest() for p in etc.rglob("*") if p.is_file()}
-    files["/usr/local/bin/isodemo"] = str(Path("/usr/local/bin/isodemo").resolve())
+    command = Path("/usr/local/bin/isodemo")  # setup.sh's launcher (src/isodemo/launcher.py)
+    files[str(command)] = f"{command.read_text()} mtime {command.stat().st_mtime_ns}"
     return files
 
 
@@ -39,6 +40,9 @@ def test_provisioning_is_idempotent(tmp_path: Path) -> None:
     etc = tmp_path / "etc"
     _provision(etc)
     after_first = _state(etc)
+    command = Path("/usr/local/bin/isodemo")
+    assert not command.is_symlink()
+    assert command.read_text().splitlines()[0] == "#!/opt/isodemo/venv/bin/python -S"
     mtimes = {p: p.stat().st_mtime_ns for p in etc.rglob("*") if p.is_file()}
     second = _provision(etc)
     assert _state(etc) == after_first

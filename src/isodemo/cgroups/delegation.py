@@ -136,7 +136,7 @@ def scope_command(argv: list[str]) -> list[str] | None:
         "--quiet",
         *scope_properties(systemd_version(systemd_run)),
         "--",
-        sys.executable,
+        sys.executable,  # with site, whether this process had it or not (launcher.py): the venv's isodemo
         "-m",
         "isodemo",
         *argv,

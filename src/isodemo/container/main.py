@@ -45,6 +45,12 @@ def main(args: list[str]) -> int:
         log.fail(type(error).__name__, error.message, error.hint, int(error.exit_code))
         log.finish(_host_summary(), [])
         return int(error.exit_code)
+    if spec.network == "bridge":
+        from isodemo.launcher import add_site_packages
+
+        # netlink's pyroute2 is in the venv (started without site: launcher.py), for this process and for
+        # the helper, which is forked before the network is made
+        add_site_packages()
     return execute(spec, RunLog(verbose=spec.verbose, json=spec.json))
 
 
