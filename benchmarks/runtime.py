@@ -8,7 +8,11 @@ interleaved: round i runs every contender once, in the listed order on even roun
 ones, so a slow patch of the machine falls on all of them. Wall time of the whole process, from fork to
 exit; the median and the 90th percentile (nearest rank) are quoted.
 
-- `isodemo run busybox /bin/true`: the default network (none), a new cgroup, overlay rootfs, caps, seccomp.
+- `isodemo run busybox /bin/true`: the default network (none), a new cgroup, overlay rootfs, caps, seccomp;
+  run as the command setup.sh installs (src/isodemo/launcher.py: the venv's Python with -S, no `site`, the
+  directory holding isodemo on sys.path), written by this script into a temp dir for the isodemo it imports
+  itself (PYTHONPATH), and started with no PYTHONPATH. One more row runs it as pip's console script does
+  (`from isodemo.cli import main` with `site`, the tree on PYTHONPATH): what starting without `site` saves.
 - `runc run`: the bundle of tests/runcref.py (Docker's settings: pid, mount, uts, ipc, net and cgroup
   namespaces, a cgroup, Docker's 14 capabilities, masked paths, a seccomp filter), its rootfs an overlay
   mounted by this script on a busybox tree, as containerd mounts one for Docker. Two rows: runc alone (the
@@ -31,7 +35,8 @@ more row shows `isodemo run` with PYTHONDONTWRITEBYTECODE=1 and no cache, for co
 
 A/B: `--before SRC --after SRC` (two source trees holding `isodemo/`, e.g. a clone's `src`) replace the
 isodemo rows by `isodemo run busybox /bin/true` from each tree, interleaved in the same rounds: both run as
-the console script does (`from isodemo.cli import main`), with PYTHONPATH set to the tree, so that the venv's
+the installed command does, each through a launcher of this script's for its tree (the text of the isodemo
+this script imports, so the same for both: -S, the tree on sys.path, no PYTHONPATH), so that the venv's
 installed isodemo is not the one timed. `--json` runs then come from the `--after` tree.
 
 Everything the script creates (temp dirs under /tmp, isodemo's image store under /var/tmp, the overlay
@@ -56,10 +61,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tests import runcref
 
-ISODEMO = [sys.executable, "-m", "isodemo"]
-script = shutil.which("isodemo")
-if script:
-    ISODEMO = [script]
+from isodemo import launcher
+
+ISODEMO: list[str] = []  # the launcher of the tree timed (main() writes it): what the --json runs run
 
 NAMESPACES = ["--pid", "--mount", "--uts", "--ipc", "--net", "--cgroup"]
 
@@ -105,12 +109,22 @@ MODULES_PROBE = (
 )
 
 
-# What the console script `isodemo` runs, for the A/B rows (with PYTHONPATH naming the tree).
+# What pip's console script `isodemo` runs, with site (with PYTHONPATH naming the tree).
 CONSOLE_SCRIPT = "import sys\nfrom isodemo.cli import main\nsys.exit(main())"
 
 
-def tree_env(src: str) -> dict[str, str]:
-    return {**PYTHON_ENV, "PYTHONPATH": src}
+def launcher_env(env: dict[str, str]) -> dict[str, str]:
+    """`env` without PYTHONPATH: the launcher names its tree itself, as the installed command does."""
+    return {k: v for k, v in env.items() if k != "PYTHONPATH"}
+
+
+def write_launcher(directory: str, name: str, python: str, src: str) -> str:
+    """The installed command's text (src/isodemo/launcher.py) for `src`, as `directory`/`name`."""
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(launcher.script(python, src))
+    os.chmod(path, 0o755)
+    return path
 
 
 def run_modules(python: str) -> list[str]:
@@ -184,7 +198,7 @@ class IsodemoStages:
             text=True,
             stdin=subprocess.DEVNULL,
             check=False,
-            env=PYTHON_ENV,
+            env=launcher_env(PYTHON_ENV),
         )
         seconds = time.perf_counter() - start
         if proc.returncode != 0:
@@ -276,9 +290,15 @@ def main() -> None:
     for _, src in ab:
         if not os.path.isfile(os.path.join(src, "isodemo", "__init__.py")):
             sys.exit(f"{src} holds no isodemo package")
+    bindir = tempfile.mkdtemp(prefix="isodemo-bench-bin-")
+    launchers = {label: write_launcher(bindir, label, python, src) for label, src in ab}
     if ab:
-        ISODEMO[:] = [python, "-c", CONSOLE_SCRIPT]
+        ISODEMO[:] = [launchers["after"]]
         PYTHON_ENV["PYTHONPATH"] = NO_CACHE_ENV["PYTHONPATH"] = ab[1][1]
+    else:
+        tree = os.path.dirname(os.path.dirname(os.path.abspath(launcher.__file__)))
+        ISODEMO[:] = [write_launcher(bindir, "isodemo", python, tree)]
+        PYTHON_ENV["PYTHONPATH"] = NO_CACHE_ENV["PYTHONPATH"] = tree  # the console-script row's and the probe's
     modules = run_modules(python)
 
     with runcref.Reference(["/bin/true"]) as ref:
@@ -310,7 +330,9 @@ def main() -> None:
             *[
                 Contender(
                     f"isodemo run busybox /bin/true ({label}: {src})",
-                    lambda src=src: timed([python, "-c", CONSOLE_SCRIPT, "run", "busybox", "/bin/true"], tree_env(src)),
+                    lambda label=label: timed(
+                        [launchers[label], "run", "busybox", "/bin/true"], launcher_env(PYTHON_ENV)
+                    ),
                 )
                 for label, src in ab
             ],
@@ -323,10 +345,17 @@ def main() -> None:
                 []
                 if ab
                 else [
-                    Contender("isodemo run busybox /bin/true", lambda: timed(isodemo_true)),
+                    Contender(
+                        "isodemo run busybox /bin/true (the installed command: -S, no site)",
+                        lambda: timed(isodemo_true, launcher_env(PYTHON_ENV)),
+                    ),
+                    Contender(
+                        "isodemo run busybox /bin/true as pip's console script (with site)",
+                        lambda: timed([python, "-c", CONSOLE_SCRIPT, "run", "busybox", "/bin/true"]),
+                    ),
                     Contender(
                         "isodemo run busybox /bin/true, PYTHONDONTWRITEBYTECODE=1 (no bytecode cache)",
-                        lambda: timed(isodemo_true, NO_CACHE_ENV),
+                        lambda: timed(isodemo_true, launcher_env(NO_CACHE_ENV)),
                     ),
                 ]
             ),
@@ -355,6 +384,7 @@ def main() -> None:
     print("\n".join(stage_table(stages)))
     shutil.rmtree(pycache)
     shutil.rmtree(store)
+    shutil.rmtree(bindir)
     if os.path.exists(ref.tmp):
         sys.exit(f"left behind: {ref.tmp}")
 
