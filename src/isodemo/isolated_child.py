@@ -76,7 +76,9 @@ class Plan:
         self.time_offsets = time_offsets
         self.preload = preload  # never with as_user (Isolated refuses it): see the module's docstring
         self.join_cgroup = join_cgroup  # files the helper writes "0" to before it unshares (join_cgroups says why)
-        self.leave_cgroup = leave_cgroup  # the same, once the child is forked: the helper leaves its cgroup
+        # the same, once the child is forked: the helper leaves its cgroup (and the child, not the helper, then
+        # makes the new cgroup namespace: _own_cgroup_namespace says why)
+        self.leave_cgroup = leave_cgroup
         self.join = join  # (type, path) of existing namespaces to setns into, in order, before the unshare
         # MS_PRIVATE (the default: no mount event crosses), MS_SLAVE or MS_SHARED, applied with MS_REC to / of a
         # new mount namespace; runc's prepareRoot (rootfs_linux.go) takes it from the config's rootPropagation
@@ -100,25 +102,37 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
         process.set_comm(plan.comm)
         _prepare(sock, parent_pid, plan)
         helper_pid = os.getpid()
+        # The child's own cgroup namespace (_own_cgroup_namespace): STARTED tells the parent that the child is
+        # in all its namespaces (it reads /proc/PID/ns at once), so the helper waits for the end of the pipe
+        ready_r, ready_w = os.pipe() if _child_makes_cgroupns(plan) else (-1, -1)
         child = os.fork()
         if child == 0:
             _child_signals(ignore_sigterm=not plan.flags & namespaces.CLONE_NEWPID)
-            _child_main(sock, helper_pid, plan.comm)
+            refusal = _own_cgroup_namespace(plan)
+            if ready_w >= 0:
+                os.close(ready_r)
+                os.close(ready_w)  # done: the helper's read sees the end of the pipe
+            _child_main(sock, helper_pid, plan.comm, refusal)
         with suppress(OSError):  # it would stay in the child's cgroup: no harm to the child
             join_cgroups(plan.leave_cgroup)
+        if ready_r >= 0:
+            os.close(ready_w)
+            os.read(ready_r, 1)  # b"": the child closed its end (or died)
+            os.close(ready_r)
         channel.send(sock, (channel.STARTED, child))
         sock.close()
         _, wait_status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(wait_status)
         status = 128 - code if code < 0 else code
     except BaseException as error:
-        if child:  # the parent gave up on this start: the child must not outlive the helper
+        if child:  # this start failed or the parent gave up on it: the child must not outlive the helper
             with suppress(OSError):
                 os.kill(child, signal.SIGKILL)
                 os.waitpid(child, 0)
-        else:  # say why, rather than leave the parent with "status 1"
-            with suppress(OSError):
-                channel.send(sock, (channel.ERROR, channel.portable_exception(error)))
+        # say why, rather than leave the parent with "status 1" (unless the parent is gone, or it already had
+        # STARTED and the channel is the child's now: then the socket is closed here, and this send fails)
+        with suppress(OSError, ValueError):
+            channel.send(sock, (channel.ERROR, channel.portable_exception(error)))
         status = 1
     finally:
         os._exit(status)
@@ -204,6 +218,8 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: Plan) -> None:
     if flags & namespaces.CLONE_NEWUSER:
         _enter_user_namespace(sock, parent_pid)
     rest = flags & ~namespaces.CLONE_NEWUSER
+    if _child_makes_cgroupns(plan):
+        rest &= ~namespaces.CLONE_NEWCGROUP  # the child's own (_own_cgroup_namespace)
     if rest:
         try:
             namespaces.unshare(rest)
@@ -258,23 +274,49 @@ def _enter_user_namespace(sock: socket.socket, parent_pid: int) -> None:
     _pause(sock, channel.PAUSE_USERNS, report)
 
 
-def _child_main(sock: socket.socket, helper_pid: int, comm: str) -> NoReturn:
+def _child_makes_cgroupns(plan: Plan) -> bool:
+    return bool(plan.leave_cgroup and plan.flags & namespaces.CLONE_NEWCGROUP)
+
+
+def _own_cgroup_namespace(plan: Plan) -> IsodemoError | None:
+    """The child's first act when the helper leaves the container's cgroup (Plan.leave_cgroup): unshare its
+    cgroup namespace itself, in the container's cgroup it was forked into, which becomes the namespace's root.
+
+    Made by the helper before the fork, the namespace would hold the helper too, and a process inside a cgroup
+    namespace cannot move to a cgroup outside its root where cgroup2 is mounted with nsdelegate, as systemd
+    mounts it: the write to the shim's cgroup.procs fails with ENOENT (cgroup_procs_write_permission in
+    kernel/cgroup/cgroup.c). runc does the same: its init process unshares CLONE_NEWCGROUP only once it is in
+    the container's cgroups (libcontainer/nsenter/nsexec.c). A refusal is kept for the first call."""
+    if not _child_makes_cgroupns(plan):
+        return None
+    try:
+        namespaces.unshare(namespaces.CLONE_NEWCGROUP)
+    except OSError as error:
+        return _unshare_error(error, namespaces.CLONE_NEWCGROUP)
+    return None
+
+
+def _child_main(sock: socket.socket, helper_pid: int, comm: str, refusal: IsodemoError | None = None) -> NoReturn:
     try:
         _die_with_parent(helper_pid)
         process.set_comm(comm)
-        serve(sock)
+        serve(sock, refusal)
     finally:
         os._exit(0)
 
 
-def serve(sock: socket.socket) -> None:
-    """The child's loop: run each requested probe, send back its result or its exception."""
+def serve(sock: socket.socket, refusal: IsodemoError | None = None) -> None:
+    """The child's loop: run each requested probe, send back its result or its exception. `refusal`: what
+    made the child unusable before it could serve (its own unshare): the answer to the first call, then the end."""
     while True:
         try:
             request = channel.recv(sock)
         except channel.ChannelClosed:
             return
         if request[0] != channel.CALL:
+            return
+        if refusal is not None:
+            channel.send(sock, (channel.ERROR, refusal))
             return
         _, probe, args, kwargs = request
         try:

@@ -239,7 +239,7 @@ def build(
         ),
         [f"open({path})" for _n, path in joined]
         + [f"setns(fd, {kns.NAMESPACE_TYPES[n].flag_name})" for n, _path in joined]
-        + [f"unshare({'|'.join(kns.NAMESPACE_TYPES[n].flag_name for n in names)})", "clone(SIGCHLD)  (fork)"],
+        + _unshare_calls(names, own_cgroupns=shim is not None),
         [
             " ".join(
                 [
@@ -329,11 +329,22 @@ def start(started: Started, log: RunLog, *, locked: bool = False) -> None:
     )
 
 
+def _unshare_calls(names: list[str], *, own_cgroupns: bool) -> list[str]:
+    """The helper's unshare and fork; with a shim to leave for, PID 1 unshares the cgroup namespace itself
+    (isolated_child._own_cgroup_namespace says why: runc's order too)."""
+    late = ["cgroup"] if own_cgroupns and "cgroup" in names else []
+    flags = "|".join(kns.NAMESPACE_TYPES[n].flag_name for n in names if n not in late)
+    return [f"unshare({flags})", "clone(SIGCHLD)  (fork)"] + [
+        f"unshare({kns.NAMESPACE_TYPES[n].flag_name})  (PID 1)" for n in late
+    ]
+
+
 def _isolated(
     ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any, *, join: dict[str, str], propagation: str
 ) -> Any:
     """The container's namespaces. The helper moves itself into the container's cgroup before it unshares
-    (the new cgroup namespace takes that cgroup as its root), and out to the shim's once PID 1 is forked;
+    and forks PID 1, and out to the shim's once PID 1 is forked; PID 1 unshares the cgroup namespace itself
+    (its cgroup, the container's, becomes the namespace's root);
     meanwhile it imports inside/ for the child (inside/launch.py says why). `propagation`: what / of its mount
     namespace becomes (spec.root_propagation: rprivate unless a volume needs rslave or rshared)."""
     from isodemo.isolated import Isolated
