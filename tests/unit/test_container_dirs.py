@@ -31,3 +31,23 @@ def test_remove_takes_the_tree_and_never_follows_a_symlink(tmp_path: Path) -> No
 
 def test_remove_of_what_is_not_there_is_done(tmp_path: Path) -> None:
     overlay.remove(str(tmp_path / "isodemo-abc123-ctr"))  # a run killed before it made the directory
+
+
+def test_overlay_falls_back_without_volatile_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel before 5.10 refuses `volatile` with EINVAL: the mount is made without it, and the next one of
+    this process does not ask again."""
+    import errno
+
+    calls: list[str] = []
+
+    def fake_mount(source: str, target: str, fstype: str, flags: int, options: str) -> None:
+        calls.append(options)
+        if options.endswith(",volatile"):
+            raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(overlay.mount, "mount", fake_mount)
+    monkeypatch.setattr(overlay, "_VOLATILE", {})
+    first = overlay.OverlayMount(["/l"], "/u", "/w", "/m").__enter__()
+    second = overlay.OverlayMount(["/l"], "/u", "/w", "/m").__enter__()
+    assert calls == ["lowerdir=/l,upperdir=/u,workdir=/w,volatile", *["lowerdir=/l,upperdir=/u,workdir=/w"] * 2]
+    assert not first.volatile and not second.volatile and first.mounted
