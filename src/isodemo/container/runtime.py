@@ -185,7 +185,9 @@ def build(
     names = namespaces_for(spec, rootless, join, cgroup_v2=ctx.host.cgroup_mode == "v2")
     shim = _shim(spec, ctx, role) if cgroup is not None else None
     box = ctx.own(
-        _isolated(ctx, names, mapping, cgroup, shim, join=join, propagation=root_propagation(spec.volumes))
+        _isolated(
+            ctx, names, mapping, cgroup, shim, join=join, propagation=root_propagation(spec.volumes), tty=spec.tty
+        )
     )  # forked; it goes on by itself meanwhile:
 
     # What needs no child, done while the helper joins the cgroup, unshares and forks PID 1.
@@ -340,13 +342,21 @@ def _unshare_calls(names: list[str], *, own_cgroupns: bool) -> list[str]:
 
 
 def _isolated(
-    ctx: Any, names: list[str], mapping: Any, cgroup: Any, shim: Any, *, join: dict[str, str], propagation: str
+    ctx: Any,
+    names: list[str],
+    mapping: Any,
+    cgroup: Any,
+    shim: Any,
+    *,
+    join: dict[str, str],
+    propagation: str,
+    tty: bool,
 ) -> Any:
     """The container's namespaces. The helper moves itself into the container's cgroup before it unshares
     and forks PID 1, and out to the shim's once PID 1 is forked; PID 1 unshares the cgroup namespace itself
-    (its cgroup, the container's, becomes the namespace's root);
-    meanwhile it imports inside/ for the child (inside/launch.py says why). `propagation`: what / of its mount
-    namespace becomes (spec.root_propagation: rprivate unless a volume needs rslave or rshared)."""
+    (its cgroup, the container's, becomes the namespace's root); meanwhile it imports inside/ for the child,
+    termios too with -t (inside/launch.py says why). `propagation`: what / of its mount namespace becomes
+    (spec.root_propagation: rprivate unless a volume needs rslave or rshared)."""
     from isodemo.isolated import Isolated
 
     return Isolated(
@@ -354,7 +364,7 @@ def _isolated(
         comm=ctx.run.name,
         mapping=mapping,
         deferred=True,  # build() works on while the helper prepares; box.finish() waits for PID 1
-        preload=launch.MODULES,
+        preload=launch.MODULES + (launch.TTY_MODULES if tty else ()),
         join_cgroup=cgroup.self_join_files() if cgroup is not None else (),
         leave_cgroup=shim.self_join_files() if shim is not None else (),
         join=join,

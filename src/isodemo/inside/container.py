@@ -22,7 +22,6 @@ from __future__ import annotations
 import fcntl
 import marshal
 import os
-import termios
 
 from isodemo import channel
 from isodemo.contexts import suppress
@@ -237,6 +236,9 @@ def _start(process: Process, locked: bool = False) -> NoReturn:
     if os.getsid(0) != os.getpid():  # runc always does: the container is a session of its own
         os.setsid()
     if process.tty:
+        # Preloaded by the helper with -t (inside/launch.py's TTY_MODULES): after pivot_root only sys.modules has it.
+        import termios
+
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     elif not process.stdin:
         null = os.open("/dev/null", os.O_RDONLY)
