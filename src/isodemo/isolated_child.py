@@ -5,6 +5,9 @@
              exits with its status
     child    PID 1 of a new pid namespace (when there is one): serves probes until the channel closes
 
+    one_fork Isolated's one_fork: no helper; the parent unshared the pid namespace and forked the child
+             into it, which unshares the rest itself, then serves probes as the child above (one_fork_main)
+
 The parent side, the Isolated class that starts the helper and talks to the child, is isolated.py.
 
 Everything these processes need is imported at the top of this module, which the parent imports before
@@ -138,6 +141,28 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
         os._exit(status)
 
 
+def one_fork_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
+    """Isolated's one_fork: the child, forked by the parent itself (PID 1 of a new pid namespace the parent
+    unshared, when there is one), does the helper's part (_prepare: preload, join its cgroup, unshare the
+    namespaces left, make / private), reports, then serves probes. `plan.flags` has no CLONE_NEWPID."""
+    status = 0
+    try:
+        _child_signals(ignore_sigterm=os.getpid() != 1)  # PID 1 keeps SIGTERM's default (_child_signals)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, INTERRUPTS)  # ignored now; blocked since the fork
+        _die_with_parent(parent_pid)
+        _close_other_fds(sock.fileno())
+        process.set_comm(plan.comm)
+        _prepare(sock, parent_pid, plan)
+        channel.send(sock, (channel.STARTED, os.getpid()))
+        serve(sock)
+    except BaseException as error:  # say why, rather than leave the parent with "status 1"
+        with suppress(OSError):
+            channel.send(sock, (channel.ERROR, channel.portable_exception(error)))
+        status = 1
+    finally:
+        os._exit(status)
+
+
 def _child_signals(*, ignore_sigterm: bool) -> None:
     """Ctrl-C, a hangup, and a SIGTERM sent to the whole process group reach the children too; only the
     parent decides what happens then, and it ends them with SIGKILL. PID 1 of a new pid namespace keeps
@@ -227,7 +252,7 @@ def _prepare(sock: socket.socket, parent_pid: int, plan: Plan) -> None:
             if flags & namespaces.CLONE_NEWUSER and error.errno == errno.EPERM:
                 # Created, mapped, CapEff full, and still refused: a security module took the capabilities.
                 _refuse(sock, userns_policy.blocked_at(userns_policy.STEP_CAPABILITIES, errno.EPERM))
-            _refuse(sock, _unshare_error(error, rest))
+            _refuse(sock, unshare_error(error, rest))
     if plan.time_offsets and flags & namespaces.CLONE_NEWTIME:
         timens.write_offsets(plan.time_offsets)
     if flags & namespaces.CLONE_NEWNS:
@@ -326,7 +351,7 @@ def serve(sock: socket.socket, refusal: IsodemoError | None = None) -> None:
         channel.send(sock, reply)
 
 
-def _unshare_error(error: OSError, flags: int) -> IsodemoError:
+def unshare_error(error: OSError, flags: int) -> IsodemoError:
     """A refused unshare(2) as a KernelError whose hint names the likely cause."""
     names = [t.flag_name for t in namespaces.NAMESPACE_TYPES.values() if flags & t.flag]
     call = f"unshare({'|'.join(names)})"

@@ -183,14 +183,26 @@ def build(
     lap("cgroup")
 
     names = namespaces_for(spec, rootless, join, cgroup_v2=ctx.host.cgroup_mode == "v2")
-    shim = _shim(spec, ctx, role) if cgroup is not None else None
+    # Without a user namespace or a joined one, isodemo forks PID 1 itself (Isolated's one_fork): no helper, no
+    # shim cgroup for it. A user namespace is the helper's (made first, the parent writes its maps meanwhile),
+    # and so are the namespaces joined (in runc's order, before the new ones).
+    one_fork = "user" not in names and not join
+    shim = _shim(spec, ctx, role) if cgroup is not None and not one_fork else None
     box = ctx.own(
         _isolated(
-            ctx, names, mapping, cgroup, shim, join=join, propagation=root_propagation(spec.volumes), tty=spec.tty
+            ctx,
+            names,
+            mapping,
+            cgroup,
+            shim,
+            join=join,
+            propagation=root_propagation(spec.volumes),
+            tty=spec.tty,
+            one_fork=one_fork,
         )
     )  # forked; it goes on by itself meanwhile:
 
-    # What needs no child, done while the helper joins the cgroup, unshares and forks PID 1.
+    # What needs no child, done while PID 1 (or the helper that forks it) joins the cgroup and unshares.
     from isodemo.container import security
 
     hostname = spec.hostname or ctx.run.name
@@ -229,6 +241,13 @@ def build(
             [f'write({path}, "0")' for path in (*joined, *left)],
             [f"echo 0 > {path}" for path in (*joined, *left)],
         )
+    elif cgroup is not None:
+        joined = cgroup.self_join_files()
+        log.step(
+            _("PID 1 (pid {pid}) joined the container's cgroup itself, before it unshared", pid=box.pid),
+            [f'write({path}, "0")' for path in joined],
+            [f"echo 0 > {path}" for path in joined],
+        )
     namespaces = {ns: kns.ns_inode(box.pid, ns) for ns in [*names, *join]}
     joined = box.join  # in runc's order
     log.step(
@@ -241,7 +260,7 @@ def build(
         ),
         [f"open({path})" for _n, path in joined]
         + [f"setns(fd, {kns.NAMESPACE_TYPES[n].flag_name})" for n, _path in joined]
-        + _unshare_calls(names, own_cgroupns=shim is not None),
+        + _unshare_syscalls(names, one_fork, own_cgroupns=shim is not None),
         [
             " ".join(
                 [
@@ -331,13 +350,24 @@ def start(started: Started, log: RunLog, *, locked: bool = False) -> None:
     )
 
 
-def _unshare_calls(names: list[str], *, own_cgroupns: bool) -> list[str]:
-    """The helper's unshare and fork; with a shim to leave for, PID 1 unshares the cgroup namespace itself
-    (isolated_child._own_cgroup_namespace says why: runc's order too)."""
-    late = ["cgroup"] if own_cgroupns and "cgroup" in names else []
-    flags = "|".join(kns.NAMESPACE_TYPES[n].flag_name for n in names if n not in late)
-    return [f"unshare({flags})", "clone(SIGCHLD)  (fork)"] + [
-        f"unshare({kns.NAMESPACE_TYPES[n].flag_name})  (PID 1)" for n in late
+def _unshare_syscalls(names: list[str], one_fork: bool, *, own_cgroupns: bool) -> list[str]:
+    """How the new namespaces are made: by the helper, which then forks PID 1 (`unshare --fork`; with a shim to
+    leave for, PID 1 unshares the cgroup namespace itself: isolated_child._own_cgroup_namespace says why, runc's
+    order too), or with one_fork by isodemo (the pid namespace, for the child it forks) and by PID 1 itself
+    (the others)."""
+    flags = [kns.NAMESPACE_TYPES[n].flag_name for n in names]
+    if not one_fork:
+        late = ["CLONE_NEWCGROUP"] if own_cgroupns and "cgroup" in names else []
+        first = "|".join(flag for flag in flags if flag not in late)
+        return [f"unshare({first})", "clone(SIGCHLD)  (fork)"] + [f"unshare({flag})  (PID 1)" for flag in late]
+    rest = "|".join(flag for flag in flags if flag != "CLONE_NEWPID")
+    if "pid" not in names:
+        return ["clone(SIGCHLD)  (fork)", f"unshare({rest})  (in the child)"]
+    return [
+        "unshare(CLONE_NEWPID)  (isodemo: its next child is PID 1 there)",
+        "clone(SIGCHLD)  (fork: PID 1)",
+        "setns(fd, CLONE_NEWPID)  (isodemo: its later children in its own pid namespace again)",
+        f"unshare({rest})  (in PID 1)",
     ]
 
 
@@ -351,24 +381,27 @@ def _isolated(
     join: dict[str, str],
     propagation: str,
     tty: bool,
+    one_fork: bool,
 ) -> Any:
     """The container's namespaces. The helper moves itself into the container's cgroup before it unshares
     and forks PID 1, and out to the shim's once PID 1 is forked; PID 1 unshares the cgroup namespace itself
     (its cgroup, the container's, becomes the namespace's root); meanwhile it imports inside/ for the child,
-    termios too with -t (inside/launch.py says why). `propagation`: what / of its mount namespace becomes
-    (spec.root_propagation: rprivate unless a volume needs rslave or rshared)."""
+    termios too with -t (inside/launch.py says why). With `one_fork` PID 1 does all that itself, and stays (no
+    shim). `propagation`: what / of its mount namespace becomes (spec.root_propagation: rprivate unless a
+    volume needs rslave or rshared)."""
     from isodemo.isolated import Isolated
 
     return Isolated(
         names,
         comm=ctx.run.name,
         mapping=mapping,
-        deferred=True,  # build() works on while the helper prepares; box.finish() waits for PID 1
+        deferred=True,  # build() works on while the child (or helper) prepares; box.finish() waits for PID 1
         preload=launch.MODULES + (launch.TTY_MODULES if tty else ()),
         join_cgroup=cgroup.self_join_files() if cgroup is not None else (),
         leave_cgroup=shim.self_join_files() if shim is not None else (),
         join=join,
         root_propagation=propagation,
+        one_fork=one_fork,
     )
 
 
