@@ -461,14 +461,17 @@ def test_bridge_network_and_a_published_port() -> None:
     proc = subprocess.Popen(
         isodemo_argv(
             "run", "--json", "-p", "18080:8080", "busybox", "sh", "-c",
-            "ip -4 -o addr show eth0; echo ready; echo -e 'HTTP/1.0 200 OK\\r\\n\\r\\nhello' | nc -l -p 8080",
+            "ip -4 -o addr show eth0; grep \"$(hostname)$\" /etc/hosts;"
+            " echo ready; echo -e 'HTTP/1.0 200 OK\\r\\n\\r\\nhello' | nc -l -p 8080",
         ),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
     address_line = proc.stdout.readline()
+    hosts_line = proc.stdout.readline()  # /etc/hosts names the container's address: written once it is known
     assert proc.stdout.readline().strip() == "ready", address_line
     address = address_line.split()[3].split("/")[0]
+    assert hosts_line.split()[0] == address, hosts_line
     gateway = address.rsplit(".", 1)[0] + ".1"
     reply = b""
     for _ in range(50):

@@ -225,6 +225,15 @@ def build(
         "tty": spec.tty,
     }
     resolv = config.resolv_conf(_read("/etc/resolv.conf"), host_network=spec.network == "host")
+    # The container's /etc files, bound over the image's by prepare_root. /etc/hosts names the container's
+    # address when a bridge network gives it one: rewritten then, once the network is made.
+    etc = dirs.write_etc(
+        {
+            "/etc/hostname": hostname + "\n",
+            "/etc/hosts": config.hosts_file(hostname, None),
+            "/etc/resolv.conf": resolv,
+        }
+    )
     if remapped:  # root inside cannot write the image's root-owned /etc: the mount points are made here
         for target in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
             openat2.create_file(dirs.merged, target)
@@ -288,15 +297,10 @@ def build(
         from isodemo.kernel import netdev
 
         log.step(_("network: none, only the loopback interface, up"), [box.call(netdev.set_up, "lo")], [])
+    if address is not None:
+        dirs.write_etc({"/etc/hosts": config.hosts_file(hostname, address)})
     lap("network")
 
-    etc = dirs.write_etc(
-        {
-            "/etc/hostname": hostname + "\n",
-            "/etc/hosts": config.hosts_file(hostname, address),
-            "/etc/resolv.conf": resolv,
-        }
-    )
     from isodemo.kernel import process as kprocess
 
     if "uts" not in join:  # runc too sets no hostname in a UTS namespace it joined: it is the sandbox's
