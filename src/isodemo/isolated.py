@@ -4,10 +4,10 @@
       └─ helper   unshare(CLONE_NEW...), then fork, like `unshare --fork`; waits for PID 1, mirrors its end
            └─ child  PID 1 of the new pid namespace; serves probes over a socketpair until told to stop
 
-unshare(CLONE_NEWPID) does not move its caller, it decides where the caller's *later children* go, for good
-(man 7 pid_namespaces). That is why the isodemo process never calls it: the helper does, then forks the
-child that becomes PID 1. The helper also makes / private in a new mount namespace before anything is
-mounted, so no mount made inside can propagate to the host.
+unshare(CLONE_NEWPID) does not move its caller, it decides where the caller's *later children* go, for good (man 7
+pid_namespaces). That is why the isodemo process does not call it for good: the helper does, then forks the child
+that becomes PID 1 (or, with `one_fork` below, isodemo calls it for one fork and undoes it). The helper also makes /
+private in a new mount namespace before anything is mounted, so no mount made inside can propagate to the host.
 
 With a user namespace the helper pauses over the channel: after unshare(CLONE_NEWUSER) it is the
 overflow user with no mapping, and waits while the parent, which lives in the parent user namespace,
@@ -177,8 +177,9 @@ class Isolated:
         self.finish()
 
     def begin(self) -> None:
-        """Fork the helper, which goes on by itself (preload, join_cgroup, unshare, fork the child); finish()
-        waits for it. In between, the parent may do work of its own (a `deferred` Isolated)."""
+        """Fork the helper, which goes on by itself (preload, join_cgroup, unshare, fork the child), or with
+        `one_fork` the child, which does the same but the fork; finish() waits for it. In between, the parent
+        may do work of its own (a `deferred` Isolated)."""
         plan = isolated_child.Plan(
             flags=self.flags & ~namespaces.CLONE_NEWPID if self.one_fork else self.flags,
             comm=self.comm,

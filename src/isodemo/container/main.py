@@ -168,7 +168,7 @@ def _run_container(spec: RunSpec, ctx: Any, log: RunLog, built: list[Any]) -> in
 def _collect_again() -> None:
     """cli.main turns the cycle collector off while a container starts (`isodemo run` as the command, not a
     caller of cli.main): its ~12 passes over the new objects of the imports cost ~1.3 ms of the start (the
-    helper and PID 1 made theirs too, having forked it), and none of them is garbage. Once the command runs,
+    child made its own too, having forked it), and none of them is garbage. Once the command runs,
     what the start made is frozen (never scanned again) and the collector is back for the wait and the
     teardown."""
     import gc

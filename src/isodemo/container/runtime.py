@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from isodemo.container.spec import RunSpec
 
 # The child's side (inside/container.py: mounts, pivot_root, capabilities, seccomp, execve) is called through
-# inside/launch.py with plain dicts: this process never imports it, the Isolated helper does (Isolated's
-# preload) while this process goes on with build(), and the child has it from the fork.
+# inside/launch.py with plain dicts: this process never imports it, the child (or its helper) does, after the
+# fork (Isolated's preload), while this process goes on with build().
 
 # --userns as root: container uids 0..65535 are host uids 100000..165535, the first range `useradd` gives
 # in /etc/subuid (Docker's userns-remap takes it from there for its `dockremap` user).

@@ -7,8 +7,9 @@ namespace cannot ignore. PID 1 receives only the signals it has a handler for, e
 pid_namespaces): `sh` as PID 1 ignores SIGTERM, and then it is the SIGKILL after the timeout that ends it,
 exactly as with `docker stop`.
 
-One select(2) waits for everything: a pidfd of the helper (readable when the container has exited), the
-self-pipe that the signal handler writes to (signal.set_wakeup_fd), and the terminal's descriptors with -t.
+One select(2) waits for everything: a pidfd of the process isodemo forked, PID 1 or its helper (readable when the
+container has exited), the self-pipe that the signal handler writes to (signal.set_wakeup_fd), and the terminal's
+descriptors with -t.
 """
 
 from __future__ import annotations

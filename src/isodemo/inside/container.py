@@ -236,7 +236,7 @@ def _start(process: Process, locked: bool = False) -> NoReturn:
     if os.getsid(0) != os.getpid():  # runc always does: the container is a session of its own
         os.setsid()
     if process.tty:
-        # Preloaded by the helper with -t (inside/launch.py's TTY_MODULES): after pivot_root only sys.modules has it.
+        # Preloaded with -t (inside/launch.py's TTY_MODULES): after pivot_root only sys.modules has it.
         import termios
 
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -4,10 +4,10 @@ The parent (container/runtime.py) sends these functions with dicts of the fields
 Mounts and Process, so that it never imports inside/container.py itself: with what that brings (the seccomp
 filter, the device and capability tables, ctypes structures) it costs ~1.3 ms of the start of a container,
 and cost ~10 ms while its classes were dataclasses and NamedTuples (dataclasses, inspect, typing: none of
-MODULES may import them, tests/unit/test_launch.py checks). The Isolated helper imports it instead
-(`Isolated(preload=MODULES)`) while the parent goes on with its own part of the start, and the child has it
-from the fork. This module imports nothing at its top: the parent only needs the functions' names, to send
-them.
+MODULES may import them, tests/unit/test_launch.py checks). The child imports it instead, before it unshares
+(`Isolated(preload=MODULES)`; the helper does, when there is one, and the child has it from the fork), while the
+parent goes on with its own part of the start. This module imports nothing at its top: the parent only needs the
+functions' names, to send them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # What the child needs before it is asked anything: Isolated(preload=MODULES).
 MODULES = ("isodemo.inside.container", "isodemo.inside.console", "isodemo.kernel.netdev")
 # With -t only: termios, for the child's TIOCSCTTY (inside/container.py), a C extension whose loading costs
-# the helper ~0.4 ms on the path of every start.
+# the child (or its helper) ~0.4 ms on the path of every start.
 TTY_MODULES = ("termios",)
 
 
