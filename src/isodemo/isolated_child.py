@@ -317,7 +317,7 @@ def _own_cgroup_namespace(plan: Plan) -> IsodemoError | None:
     try:
         namespaces.unshare(namespaces.CLONE_NEWCGROUP)
     except OSError as error:
-        return _unshare_error(error, namespaces.CLONE_NEWCGROUP)
+        return unshare_error(error, namespaces.CLONE_NEWCGROUP)
     return None
 
 
