@@ -244,10 +244,12 @@ class _Demo:
                 "runc's nsexec (shared/design/k8s-reference.md section 1) unshares CLONE_NEWUSER first, when "
                 "there is one, so that its parent can write uid_map; then every other namespace but cgroup in "
                 "one unshare(2); then it clones PID 1, which unshares CLONE_NEWCGROUP last, once it is in the "
-                "container's cgroup. isodemo does the same: its helper joins the cgroup, makes all but cgroup in "
-                "one unshare(2) and forks PID 1, which unshares CLONE_NEWCGROUP. The helper must stay outside that "
-                "namespace: it then moves itself out to its -shim cgroup, and where cgroup2 is mounted with "
-                "nsdelegate (as systemd mounts it) no process can leave the root of its cgroup namespace."
+                "container's cgroup. Here, with no user namespace, isodemo unshares CLONE_NEWPID itself and forks "
+                "PID 1 straight into it; PID 1 joins the cgroup, then makes every other namespace in one "
+                "unshare(2): one fork where runc has two. With a user namespace a helper follows runc's order "
+                "(PID 1 unshares CLONE_NEWCGROUP itself) and then moves out to its -shim cgroup, which a process "
+                "inside the new cgroup namespace could not do where cgroup2 is mounted with nsdelegate, as "
+                "systemd mounts it."
             )
         )
 
