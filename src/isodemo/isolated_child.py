@@ -116,8 +116,9 @@ def helper_main(sock: socket.socket, parent_pid: int, plan: Plan) -> NoReturn:
                 os.close(ready_r)
                 os.close(ready_w)  # done: the helper's read sees the end of the pipe
             _child_main(sock, helper_pid, plan.comm, refusal)
-        with suppress(OSError):  # it would stay in the child's cgroup: no harm to the child
-            join_cgroups(plan.leave_cgroup)
+        # Left in the container's cgroup, the helper would count against --pids-limit and could be the OOM
+        # killer's victim: a refused move (KernelError) ends this start, and the parent is told why
+        join_cgroups(plan.leave_cgroup)
         if ready_r >= 0:
             os.close(ready_w)
             os.read(ready_r, 1)  # b"": the child closed its end (or died)
